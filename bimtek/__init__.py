@@ -1,0 +1,77 @@
+"""bimtek: training platform for Indonesia's election ad hoc bodies."""
+
+import logging
+import os
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from flask import Flask
+
+from bimtek import config as config_module
+from bimtek.extensions import csrf, db, limiter, login_manager, migrate
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS_DIR = str(Path(__file__).resolve().parent / "migrations")
+
+
+class ConfigurationError(RuntimeError):
+    pass
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the app. No side effects: no migration, no content load, no disk writes."""
+    app = Flask(
+        __name__,
+        instance_relative_config=True,
+        static_folder=str(config_module.CHECKOUT_ROOT / "static"),
+    )
+    app.config.from_mapping(config_module.defaults(app.instance_path))
+    if test_config is None:
+        app.config.from_pyfile("config.py", silent=True)
+        app.config.update(config_module.from_environment())
+    else:
+        app.config.update(test_config)
+
+    app.config["SQLALCHEMY_DATABASE_URI"] = config_module.normalise_database_url(
+        app.config["SQLALCHEMY_DATABASE_URI"]
+    )
+    if not app.config.get("SECRET_KEY"):
+        if app.debug or app.testing or app.config.get("BIMTEK_DEMO"):
+            app.config["SECRET_KEY"] = os.urandom(32).hex()
+            log.warning("BIMTEK_SECRET_KEY not set; using a random key for this process")
+        else:
+            raise ConfigurationError(
+                "BIMTEK_SECRET_KEY is not set. Set it to a long random string "
+                '(python -c "import secrets; print(secrets.token_hex(32))").'
+            )
+    ZoneInfo(app.config["BIMTEK_TIMEZONE"])  # fail early on a misspelt zone
+    public_url = app.config["BIMTEK_PUBLIC_URL"].rstrip("/")
+    app.config["BIMTEK_PUBLIC_URL"] = public_url
+    if public_url.startswith("https://"):
+        app.config["SESSION_COOKIE_SECURE"] = True
+        app.config["REMEMBER_COOKIE_SECURE"] = True
+        app.config["PREFERRED_URL_SCHEME"] = "https"
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+
+    from bimtek import web
+
+    web.init_app(app)
+
+    from bimtek.accounts.views import bp as accounts_bp
+    from bimtek.learning.views import bp as learning_bp
+    from bimtek.wilayah.views import bp as wilayah_bp
+
+    app.register_blueprint(accounts_bp)
+    app.register_blueprint(learning_bp)
+    app.register_blueprint(wilayah_bp)
+
+    from bimtek.cli import register_commands
+
+    register_commands(app)
+    return app

@@ -1,0 +1,119 @@
+"""Users and roles."""
+
+import secrets
+from datetime import datetime
+
+from flask_login import UserMixin
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from bimtek.extensions import db
+from bimtek.timeutil import utcnow
+from bimtek.wilayah.models import Desa, Kecamatan
+
+from bimtek.accounts.roles import (  # noqa: F401  (re-exported)
+    BADAN,
+    BADAN_NEEDS_DESA,
+    JABATAN,
+    JABATAN_BY_BADAN,
+    ROLE_LABELS,
+    ROLES,
+)
+
+
+def new_session_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+class User(UserMixin, db.Model):
+    __table_args__ = (
+        CheckConstraint("role IN ('peserta', 'pelatih', 'admin')", name="role"),
+        CheckConstraint("nik IS NOT NULL OR username IS NOT NULL", name="login_name"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    nama: Mapped[str] = mapped_column(String(200))
+    nik: Mapped[str | None] = mapped_column(String(16), unique=True)
+    username: Mapped[str | None] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16), default="peserta")
+    badan: Mapped[str | None] = mapped_column(String(32))
+    jabatan: Mapped[str | None] = mapped_column(String(32))
+    kecamatan_kode: Mapped[str | None] = mapped_column(ForeignKey("kecamatan.kode"), index=True)
+    desa_kode: Mapped[str | None] = mapped_column(ForeignKey("desa.kode"), index=True)
+    is_asn: Mapped[bool] = mapped_column(default=False)
+    phone: Mapped[str | None] = mapped_column(String(32))
+    must_change_password: Mapped[bool] = mapped_column(default=True)
+    active: Mapped[bool] = mapped_column(default=True)
+    # Flask-Login's alternative id: rotating it ends every session of this user.
+    session_token: Mapped[str] = mapped_column(
+        String(64), unique=True, default=new_session_token
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[datetime | None]
+
+    kecamatan: Mapped[Kecamatan | None] = relationship()
+    desa: Mapped[Desa | None] = relationship()
+
+    def get_id(self) -> str:
+        return self.session_token
+
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = generate_password_hash(password)
+
+    def check_password(self, password: str) -> bool:
+        return check_password_hash(self.password_hash, password)
+
+    def end_all_sessions(self) -> None:
+        self.session_token = new_session_token()
+
+    @property
+    def role_label(self) -> str:
+        return ROLE_LABELS[self.role]
+
+    @property
+    def nik_masked(self) -> str:
+        """NIK is personal data: show only its last four digits."""
+        if not self.nik:
+            return "—"
+        return "•" * 12 + self.nik[-4:]
+
+    @property
+    def asal(self) -> str:
+        parts = []
+        if self.desa is not None:
+            parts.append(self.desa.label)
+        if self.kecamatan is not None:
+            parts.append(f"Kec. {self.kecamatan.nama}")
+        return ", ".join(parts) or "—"
+
+
+class AuditLog(db.Model):
+    """Every change an admin or trainer makes (and what the CLI does)."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"), index=True)
+    action: Mapped[str] = mapped_column(String(64))
+    object_type: Mapped[str] = mapped_column(String(32))
+    object_id: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+    actor: Mapped[User | None] = relationship()
+
+
+def audit(actor: User | None, action: str, obj_type: str, obj_id=None, **detail) -> AuditLog:
+    entry = AuditLog(
+        actor_id=actor.id if actor is not None else None,
+        action=action,
+        object_type=obj_type,
+        object_id=None if obj_id is None else str(obj_id),
+        detail=detail,
+    )
+    db.session.add(entry)
+    return entry

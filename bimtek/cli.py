@@ -1,0 +1,183 @@
+"""The `bimtek` console script: a Flask CLI group bound to create_app."""
+
+import os
+import sys
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+from bimtek.extensions import db
+
+
+def main() -> None:
+    cli = FlaskGroup(create_app=_create_app, help="bimtek: bimbingan teknis badan ad hoc pemilu.")
+    cli.main(prog_name="bimtek")
+
+
+def _create_app():
+    from bimtek import create_app
+
+    return create_app()
+
+
+def _fail(lines: list[str] | str) -> None:
+    for line in [lines] if isinstance(lines, str) else lines:
+        click.echo(line, err=True)
+    sys.exit(1)
+
+
+def register_commands(app) -> None:
+    app.cli.add_command(init_command)
+    app.cli.add_command(content_group)
+    app.cli.add_command(demo_command)
+    app.cli.add_command(user_group)
+    app.cli.add_command(wilayah_group)
+
+
+def _run_sync():
+    from bimtek.content.service import sync_content
+
+    report = sync_content(current_app.config["BIMTEK_CONTENT_DIR"])
+    if not report.ok:
+        db.session.rollback()
+        _fail([str(e) for e in report.errors] + ["Konten tidak dimuat: perbaiki kesalahan di atas."])
+    db.session.commit()
+    click.echo(
+        f"Konten: {len(report.created)} modul baru, {len(report.updated)} versi baru, "
+        f"{len(report.unchanged)} tidak berubah."
+    )
+    return report
+
+
+@click.command("init")
+@with_appcontext
+def init_command():
+    """Apply migrations and load shipped content (idempotent)."""
+    from flask_migrate import upgrade
+
+    from bimtek import MIGRATIONS_DIR
+
+    os.makedirs(current_app.instance_path, exist_ok=True)
+    upgrade(directory=MIGRATIONS_DIR)
+    click.echo("Basis data mutakhir.")
+    _run_sync()
+
+
+@click.group("content")
+def content_group():
+    """Modules and question banks."""
+
+
+@content_group.command("check")
+@with_appcontext
+def content_check():
+    """Validate every module; print path:line: reason and exit 1 on errors."""
+    from bimtek.content.loader import load_modules
+
+    result = load_modules(current_app.config["BIMTEK_CONTENT_DIR"])
+    if not result.ok:
+        _fail([str(e) for e in result.errors])
+    click.echo(f"{len(result.modules)} modul sah.")
+
+
+@content_group.command("sync")
+@with_appcontext
+def content_sync():
+    """Load changed content as new versions; progress on old versions is kept."""
+    _run_sync()
+
+
+@click.group("wilayah")
+def wilayah_group():
+    """Region codes (Kemendagri)."""
+
+
+@wilayah_group.command("import")
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--prefix", help="Only this region and what lies under it, e.g. 73.22")
+@with_appcontext
+def wilayah_import(csv_file: Path, prefix: str | None):
+    """Load a kode,nama CSV (one kabupaten, a province or the whole country)."""
+    from bimtek.wilayah.service import import_wilayah, read_wilayah_csv
+
+    rows, errors = read_wilayah_csv(csv_file, prefix)
+    if errors:
+        _fail([f"{csv_file}: {e}" for e in errors] + ["Tidak ada data yang dimuat."])
+    with click.progressbar(length=len(rows), label="Memuat wilayah", file=sys.stderr) as bar:
+        report = import_wilayah(rows, progress=bar.update)
+    if report.errors:
+        db.session.rollback()
+        _fail([f"{csv_file}: {e}" for e in report.errors] + ["Tidak ada data yang dimuat."])
+    db.session.commit()
+    click.echo(report.summary())
+
+
+@click.group("user")
+def user_group():
+    """Accounts."""
+
+
+@user_group.command("create")
+@click.option("--role", type=click.Choice(["admin", "pelatih", "peserta"]), required=True)
+@click.option("--username", help="For admin and pelatih.")
+@click.option("--nama", help="Full name.")
+@click.option("--nik", help="Peserta: 16-digit NIK (the sign-in name).")
+@click.option("--badan", help="Peserta: PPK, PPS, KPPS, 'Sekretariat PPK', 'Sekretariat PPS'.")
+@click.option("--jabatan", help="Peserta: Ketua, Anggota, Sekretaris, Staf.")
+@click.option("--kecamatan", "kecamatan_kode", help="Peserta: kode kecamatan, e.g. 73.22.01")
+@click.option("--desa", "desa_kode", help="Peserta: kode desa, e.g. 73.22.01.2001")
+@click.option("--asn", is_flag=True, help="Peserta is a civil servant (ASN).")
+@click.option("--generate-password", is_flag=True, help="Peserta: print a random initial password.")
+@with_appcontext
+def user_create(role, username, nama, nik, badan, jabatan, kecamatan_kode, desa_kode, asn,
+                generate_password):  # fmt: skip
+    """Create an account (the password is prompted)."""
+    from bimtek.accounts import service
+
+    try:
+        if role == "peserta":
+            password = None
+            if not generate_password:
+                password = click.prompt("Kata sandi awal", hide_input=True, confirmation_prompt=True)
+                problem = service.password_problem(password)
+                if problem:
+                    raise service.AccountError(problem, "password")
+            data = service.ParticipantData(
+                nama=nama or "",
+                nik=nik or "",
+                badan=badan or "",
+                jabatan=jabatan or "",
+                kecamatan_kode=kecamatan_kode or "",
+                desa_kode=desa_kode,
+                is_asn=asn,
+            )
+            user, initial = service.create_participant(data, None, password)
+            db.session.commit()
+            click.echo(f"Peserta dibuat: {user.nama} (NIK {user.nik_masked}).")
+            if generate_password:
+                click.echo(f"Kata sandi awal: {initial}  (wajib diganti saat masuk pertama)")
+        else:
+            if not username:
+                raise service.AccountError("--username wajib untuk admin dan pelatih.")
+            password = click.prompt("Kata sandi", hide_input=True, confirmation_prompt=True)
+            user = service.create_staff(role, username, nama or username, password)
+            db.session.commit()
+            click.echo(f"{user.role_label} dibuat: {user.username}")
+    except service.AccountError as exc:
+        db.session.rollback()
+        _fail(f"Gagal: {exc}")
+
+
+@click.command("demo")
+@with_appcontext
+def demo_command():
+    """Seed Kab. Luwu Utara, two courses and demo accounts; print the logins (idempotent)."""
+    from bimtek.demo import seed_demo
+
+    logins = seed_demo()
+    db.session.commit()
+    click.echo("\nAkun demo (hanya untuk mencoba, jangan dipakai di server sungguhan):")
+    for role, login, password in logins:
+        click.echo(f"  {role:<32} {login:<18} {password}")

@@ -1,0 +1,64 @@
+"""Configuration: defaults, then instance/config.py, then BIMTEK_* environment."""
+
+import os
+from pathlib import Path
+
+CHECKOUT_ROOT = Path(__file__).resolve().parent.parent
+
+# environment variable -> Flask config key
+ENVIRONMENT_KEYS = {
+    "BIMTEK_DATABASE_URL": "SQLALCHEMY_DATABASE_URI",
+    "BIMTEK_SECRET_KEY": "SECRET_KEY",
+    "BIMTEK_TIMEZONE": "BIMTEK_TIMEZONE",
+    "BIMTEK_PUBLIC_URL": "BIMTEK_PUBLIC_URL",
+    "BIMTEK_CONTENT_DIR": "BIMTEK_CONTENT_DIR",
+    "BIMTEK_UPLOAD_DIR": "BIMTEK_UPLOAD_DIR",
+    "BIMTEK_RATELIMIT_STORAGE_URL": "RATELIMIT_STORAGE_URI",
+    "BIMTEK_DEMO": "BIMTEK_DEMO",
+}
+
+
+def defaults(instance_path: str) -> dict:
+    return {
+        "SQLALCHEMY_DATABASE_URI": "sqlite:///" + os.path.join(instance_path, "bimtek.db"),
+        "SECRET_KEY": None,
+        "BIMTEK_TIMEZONE": "Asia/Jakarta",
+        "BIMTEK_PUBLIC_URL": "http://127.0.0.1:5000",
+        "BIMTEK_CONTENT_DIR": str(CHECKOUT_ROOT),
+        "BIMTEK_UPLOAD_DIR": os.path.join(instance_path, "uploads"),
+        "BIMTEK_DEMO": False,
+        "RATELIMIT_STORAGE_URI": "memory://",
+        "RATELIMIT_HEADERS_ENABLED": True,
+        # Failed sign-ins: per account+address, and a looser cap per address
+        # because a whole venue often shares one address on the hall's Wi-Fi.
+        "BIMTEK_LOGIN_LIMIT_ACCOUNT": "5 per minute; 20 per hour",
+        "BIMTEK_LOGIN_LIMIT_ADDRESS": "60 per minute",
+        "MAX_CONTENT_LENGTH": 32 * 1024 * 1024,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "SESSION_PROTECTION_LEVEL": "basic",
+        "WTF_CSRF_TIME_LIMIT": 8 * 3600,
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "BIMTEK_PAGE_SIZE": 50,
+    }
+
+
+def from_environment(environ=os.environ) -> dict:
+    found = {}
+    for env_key, config_key in ENVIRONMENT_KEYS.items():
+        value = environ.get(env_key)
+        if value:
+            found[config_key] = value
+    if "BIMTEK_DEMO" in found:
+        found["BIMTEK_DEMO"] = found["BIMTEK_DEMO"].lower() in {"1", "true", "yes"}
+    return found
+
+
+def normalise_database_url(url: str) -> str:
+    """Use psycopg 3 for plain postgresql:// URLs."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url

@@ -1,0 +1,98 @@
+"""Demo data: Kab. Luwu Utara (73.22), courses over the shipped modules, one account per role."""
+
+from pathlib import Path
+
+from flask import current_app
+from sqlalchemy import select
+
+from bimtek.accounts import service as accounts
+from bimtek.accounts.models import User
+from bimtek.content.service import sync_content
+from bimtek.extensions import db
+from bimtek.learning import service as learning
+from bimtek.learning.models import Course, Module
+from bimtek.wilayah.service import import_wilayah, read_wilayah_csv
+
+DEMO_WILAYAH = Path(__file__).resolve().parent / "data" / "wilayah-73.22.csv"
+
+DEMO_STAFF = [
+    ("admin", "admin", "Operator KPU Kab. Luwu Utara", "demo-admin-2029"),
+    ("pelatih", "pelatih", "Narasumber Bimtek", "demo-pelatih-2029"),
+]
+# (nama, nik, badan, jabatan, kecamatan, desa, asn) — invented people, invented NIKs.
+DEMO_PESERTA = [
+    ("Andi Sukmawati", "7322014107900001", "PPK", "Ketua", "73.22.01", None, False),
+    ("Muh. Rizal Pratama", "7322011203950002", "PPS", "Anggota", "73.22.01", "73.22.01.2001", False),
+    ("Nurhayati Basri", "7322015508880003", "Sekretariat PPS", "Staf", "73.22.01", "73.22.01.2001", True),
+]  # fmt: skip
+DEMO_PESERTA_PASSWORD = "demo-peserta-2029"
+
+DEMO_COURSES = [
+    (
+        "Bimtek Kode Etik, Kode Perilaku dan Netralitas PPK, PPS dan KPPS",
+        "Bekal etika bagi anggota badan ad hoc yang baru dilantik.",
+        ["PPK", "PPS", "KPPS"],
+        8,
+        [
+            "kode-etik-penyelenggara",
+            "kode-perilaku-badan-adhoc",
+            "netralitas-penyelenggara",
+            "penanganan-pelanggaran-kode-etik",
+        ],
+    ),
+    (
+        "Bimtek Sekretariat PPK dan PPS: Kode Etik dan Netralitas ASN",
+        "Untuk staf sekretariat, ASN maupun non-ASN.",
+        ["Sekretariat PPK", "Sekretariat PPS"],
+        6,
+        [
+            "kode-etik-penyelenggara",
+            "netralitas-penyelenggara",
+            "kewajiban-netralitas-asn",
+            "penanganan-pelanggaran-kode-etik",
+        ],
+    ),
+]
+
+
+def seed_demo() -> list[tuple[str, str, str]]:
+    """Idempotent; returns (role, login, password) rows to print. Caller commits."""
+    rows, errors = read_wilayah_csv(DEMO_WILAYAH)
+    if errors:
+        raise RuntimeError(f"shipped demo region file is broken: {errors[0]}")
+    import_wilayah(rows)
+    report = sync_content(current_app.config["BIMTEK_CONTENT_DIR"])
+    if not report.ok:
+        raise RuntimeError("content has errors; run 'bimtek content check'")
+
+    logins = []
+    for role, username, nama, password in DEMO_STAFF:
+        if db.session.scalars(select(User).where(User.username == username)).first() is None:
+            accounts.create_staff(role, username, nama, password)
+        logins.append((role, username, password))
+    for nama, nik, badan, jabatan, kecamatan, desa, asn in DEMO_PESERTA:
+        if db.session.scalars(select(User).where(User.nik == nik)).first() is None:
+            data = accounts.ParticipantData(nama, nik, badan, jabatan, kecamatan, desa, asn)
+            user, _ = accounts.create_participant(data, None, DEMO_PESERTA_PASSWORD)
+            user.must_change_password = False  # demo logins keep working after a first try
+        logins.append((f"peserta ({badan} {jabatan})", nik, DEMO_PESERTA_PASSWORD))
+
+    admin = db.session.scalars(select(User).where(User.username == "admin")).one()
+    modules = {m.slug: m.id for m in db.session.scalars(select(Module))}
+    for title, description, audience, hours, slugs in DEMO_COURSES:
+        if db.session.scalars(select(Course).where(Course.title == title)).first() is not None:
+            continue
+        module_ids = [modules[s] for s in slugs if s in modules]
+        if not module_ids:
+            continue
+        learning.save_course(
+            None,
+            title=title,
+            description=description,
+            audience=audience,
+            hours_jp=hours,
+            module_ids=module_ids,
+            active=True,
+            actor=admin,
+        )
+    return logins

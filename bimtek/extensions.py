@@ -1,0 +1,89 @@
+"""Flask extensions, created here and bound in create_app."""
+
+from datetime import datetime
+
+from flask import g, has_request_context, request
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_login import LoginManager
+from flask_migrate import Migrate
+from flask_sqlalchemy import SQLAlchemy
+from flask_wtf import CSRFProtect
+from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, registry
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    # Times are stored in UTC; timestamptz on PostgreSQL so the server's zone never shifts them.
+    registry = registry(
+        metadata=MetaData(naming_convention=NAMING_CONVENTION),
+        type_annotation_map={datetime: DateTime(timezone=True)},
+    )
+
+
+db = SQLAlchemy(model_class=Base)
+migrate = Migrate()
+login_manager = LoginManager()
+csrf = CSRFProtect()
+limiter = Limiter(key_func=get_remote_address, default_limits=[])
+
+_READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_on_connect(dbapi_connection, connection_record):
+    """WAL, foreign keys and a busy timeout on every SQLite connection.
+
+    pysqlite's own BEGIN handling is switched off so that `_sqlite_on_begin`
+    decides how each transaction starts.
+    """
+    if type(dbapi_connection).__module__ != "sqlite3":
+        return
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+@event.listens_for(Engine, "begin")
+def _sqlite_on_begin(conn):
+    """Start write transactions with BEGIN IMMEDIATE on SQLite.
+
+    A deferred BEGIN that reads and later writes cannot wait for the write
+    lock (busy_timeout does not apply to the upgrade), so concurrent writers
+    fail with "database is locked". Requests that only read (GET/HEAD) keep
+    a deferred BEGIN so they never queue behind writers.
+    """
+    if conn.dialect.name != "sqlite":
+        return
+    if (
+        has_request_context()
+        and request.method in _READ_ONLY_METHODS
+        and not g.get("db_write", False)
+    ):
+        conn.exec_driver_sql("BEGIN")
+    else:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def begin_write() -> None:
+    """Let a GET request that must write start a write transaction.
+
+    Ends the current (read) transaction; the next one starts with
+    BEGIN IMMEDIATE on SQLite, so the write waits for the lock instead of
+    failing.
+    """
+    db.session.commit()
+    g.db_write = True

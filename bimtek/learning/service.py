@@ -1,0 +1,187 @@
+"""Courses and progress: what a participant may open and how far they are."""
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from bimtek.accounts.models import User, audit
+from bimtek.accounts.roles import BADAN
+from bimtek.extensions import db
+from bimtek.learning.models import Course, CourseModule, Module, ModuleProgress, ModuleVersion
+from bimtek.timeutil import utcnow
+
+
+class CourseError(ValueError):
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
+
+
+def courses_for(user: User) -> list[Course]:
+    """Active courses this user may follow: staff see all, a peserta those for their badan."""
+    courses = db.session.scalars(
+        select(Course).where(Course.active.is_(True)).order_by(Course.created_at, Course.id)
+    ).all()
+    if user.role != "peserta":
+        return list(courses)
+    return [c for c in courses if user.badan in (c.audience or [])]
+
+
+def can_open(user: User, course: Course) -> bool:
+    if user.role in ("admin", "pelatih"):
+        return True
+    return course.active and user.badan in (course.audience or [])
+
+
+@dataclass
+class ModuleStatus:
+    module: Module
+    position: int
+    opened: bool
+    completed: bool
+    completed_version_no: int | None  # the latest version this user finished
+
+    @property
+    def newer_version(self) -> bool:
+        """Finished an earlier text; a newer version exists."""
+        return (
+            self.completed_version_no is not None
+            and self.completed_version_no < self.module.current_version_no
+        )
+
+
+@dataclass
+class CourseProgress:
+    course: Course
+    modules: list[ModuleStatus]
+
+    @property
+    def done(self) -> int:
+        return sum(1 for m in self.modules if m.completed)
+
+    @property
+    def total(self) -> int:
+        return len(self.modules)
+
+    @property
+    def fraction(self) -> float:
+        return self.done / self.total if self.total else 0.0
+
+    def next_module(self) -> ModuleStatus | None:
+        return next((m for m in self.modules if not m.completed), None)
+
+
+def course_progress(user: User, course: Course) -> CourseProgress:
+    """A module counts as done once any version of it was marked read."""
+    module_ids = [cm.module_id for cm in course.course_modules]
+    rows = db.session.execute(
+        select(ModuleVersion.module_id, ModuleVersion.version_no, ModuleProgress.completed_at)
+        .join(ModuleProgress, ModuleProgress.module_version_id == ModuleVersion.id)
+        .where(ModuleProgress.user_id == user.id, ModuleVersion.module_id.in_(module_ids))
+    ).all()
+    opened: set[int] = set()
+    completed: dict[int, int] = {}
+    for module_id, version_no, completed_at in rows:
+        opened.add(module_id)
+        if completed_at is not None:
+            completed[module_id] = max(version_no, completed.get(module_id, 0))
+    statuses = [
+        ModuleStatus(
+            module=cm.module,
+            position=index,
+            opened=cm.module_id in opened,
+            completed=cm.module_id in completed,
+            completed_version_no=completed.get(cm.module_id),
+        )
+        for index, cm in enumerate(course.course_modules)
+    ]
+    return CourseProgress(course=course, modules=statuses)
+
+
+def _progress_row(user: User, version: ModuleVersion) -> ModuleProgress:
+    """The (user, version) row, created once even when two requests race (double tap)."""
+    query = select(ModuleProgress).where(
+        ModuleProgress.user_id == user.id, ModuleProgress.module_version_id == version.id
+    )
+    row = db.session.scalars(query).one_or_none()
+    if row is not None:
+        return row
+    try:
+        with db.session.begin_nested():
+            row = ModuleProgress(user_id=user.id, module_version_id=version.id, opened_at=utcnow())
+            db.session.add(row)
+    except IntegrityError:
+        # The other request inserted it between our SELECT and INSERT; use theirs.
+        row = db.session.scalars(query).one()
+    return row
+
+
+def record_opened(user: User, version: ModuleVersion) -> ModuleProgress:
+    return _progress_row(user, version)
+
+
+def mark_completed(user: User, version: ModuleVersion) -> ModuleProgress:
+    """Idempotent: marking twice keeps the first completion time."""
+    row = _progress_row(user, version)
+    if row.completed_at is None:
+        row.completed_at = utcnow()
+    return row
+
+
+def save_course(
+    course: Course | None,
+    *,
+    title: str,
+    description: str,
+    audience: list[str],
+    hours_jp: int,
+    module_ids: list[int],
+    active: bool,
+    actor: User,
+) -> Course:
+    """Create or update a course; modules keep the order given. Caller commits."""
+    title = " ".join((title or "").split())
+    if not title:
+        raise CourseError("Judul kursus wajib diisi.", "title")
+    unknown = [b for b in audience if b not in BADAN]
+    if not audience or unknown:
+        raise CourseError("Pilih minimal satu badan sasaran.", "audience")
+    if hours_jp < 0 or hours_jp > 200:
+        raise CourseError("Jumlah JP harus 0–200.", "hours_jp")
+    modules = {
+        m.id: m for m in db.session.scalars(select(Module).where(Module.id.in_(module_ids)))
+    }
+    missing = [i for i in module_ids if i not in modules]
+    if missing or not module_ids:
+        raise CourseError("Pilih minimal satu modul yang terdaftar.", "modules")
+    is_new = course is None
+    if course is None:
+        course = Course()
+        db.session.add(course)
+    course.title = title
+    course.description = (description or "").strip()
+    course.audience = [b for b in BADAN if b in audience]
+    course.hours_jp = hours_jp
+    course.active = active
+    wanted = list(dict.fromkeys(module_ids))
+    by_module = {cm.module_id: cm for cm in course.course_modules}
+    for cm in list(course.course_modules):
+        if cm.module_id not in wanted:
+            course.course_modules.remove(cm)
+    for position, module_id in enumerate(wanted):
+        cm = by_module.get(module_id)
+        if cm is None:
+            cm = CourseModule(module=modules[module_id])
+            course.course_modules.append(cm)
+        cm.position = position
+    db.session.flush()
+    audit(
+        actor,
+        "course.create" if is_new else "course.update",
+        "course",
+        course.id,
+        title=course.title,
+        modules=wanted,
+    )
+    return course

@@ -1,0 +1,59 @@
+"""Time: stored in UTC, shown in the office's zone, written the Indonesian way."""
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date, format_datetime
+from babel.numbers import format_decimal, format_percent
+
+LOCALE = "id_ID"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def as_utc(value: datetime) -> datetime:
+    """SQLite gives naive datetimes back; they were stored as UTC."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def waktu(value: datetime | None, timezone: str, fmt: str = "d MMMM y, HH.mm") -> str:
+    """'23 November 2026, 21.34' in the office's zone, with WIB/WITA/WIT."""
+    if value is None:
+        return "—"
+    zone = ZoneInfo(timezone)
+    local = as_utc(value).astimezone(zone)
+    text = format_datetime(local, fmt, locale=LOCALE)
+    return f"{text} {zone_abbreviation(timezone)}".strip()
+
+
+def tanggal(value: datetime | None, timezone: str, fmt: str = "EEEE, d MMMM y") -> str:
+    if value is None:
+        return "—"
+    local = as_utc(value).astimezone(ZoneInfo(timezone))
+    return format_date(local.date(), fmt, locale=LOCALE)
+
+
+def zone_abbreviation(timezone: str) -> str:
+    return {
+        "Asia/Jakarta": "WIB",
+        "Asia/Pontianak": "WIB",
+        "Asia/Makassar": "WITA",
+        "Asia/Jayapura": "WIT",
+    }.get(timezone, "")
+
+
+def angka(value: float | int | None, fmt: str | None = None) -> str:
+    if value is None:
+        return "—"
+    return format_decimal(value, format=fmt, locale=LOCALE)
+
+
+def persen(value: float | None) -> str:
+    """0.756 -> '76%'."""
+    if value is None:
+        return "—"
+    return format_percent(value, locale=LOCALE)

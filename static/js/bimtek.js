@@ -1,0 +1,31 @@
+// bimtek: the little JavaScript we need. Every page works without it.
+(function () {
+  "use strict";
+
+  // A submit button marked data-once is disabled after the first click, so a
+  // double tap on a slow link sends the form once.
+  document.addEventListener("submit", function (event) {
+    var buttons = event.target.querySelectorAll("button[data-once]");
+    buttons.forEach(function (button) {
+      window.setTimeout(function () { button.disabled = true; }, 0);
+    });
+  });
+
+  // Participant form: show only the desa of the chosen kecamatan.
+  var kecamatan = document.getElementById("kecamatan_kode");
+  var desa = document.getElementById("desa_kode");
+  if (kecamatan && desa) {
+    var filter = function () {
+      var prefix = kecamatan.value ? kecamatan.value + "." : "";
+      Array.prototype.forEach.call(desa.options, function (option) {
+        var keep = !option.value || (prefix && option.value.indexOf(prefix) === 0);
+        option.hidden = !keep;
+        option.disabled = !keep;
+      });
+      var selected = desa.options[desa.selectedIndex];
+      if (selected && selected.disabled) { desa.value = ""; }
+    };
+    kecamatan.addEventListener("change", filter);
+    filter();
+  }
+})();
