@@ -42,7 +42,9 @@ def _run_sync():
     report = sync_content(current_app.config["BIMTEK_CONTENT_DIR"])
     if not report.ok:
         db.session.rollback()
-        _fail([str(e) for e in report.errors] + ["Konten tidak dimuat: perbaiki kesalahan di atas."])
+        _fail(
+            [str(e) for e in report.errors] + ["Konten tidak dimuat: perbaiki kesalahan di atas."]
+        )
     db.session.commit()
     click.echo(
         f"Konten: {len(report.created)} modul baru, {len(report.updated)} versi baru, "
@@ -140,7 +142,9 @@ def user_create(role, username, nama, nik, badan, jabatan, kecamatan_kode, desa_
         if role == "peserta":
             password = None
             if not generate_password:
-                password = click.prompt("Kata sandi awal", hide_input=True, confirmation_prompt=True)
+                password = click.prompt(
+                    "Kata sandi awal", hide_input=True, confirmation_prompt=True
+                )
                 problem = service.password_problem(password)
                 if problem:
                     raise service.AccountError(problem, "password")

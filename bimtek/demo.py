@@ -25,7 +25,7 @@ DEMO_PESERTA = [
     ("Muh. Rizal Pratama", "7322011203950002", "PPS", "Anggota", "73.22.01", "73.22.01.2001", False),
     ("Nurhayati Basri", "7322015508880003", "Sekretariat PPS", "Staf", "73.22.01", "73.22.01.2001", True),
 ]  # fmt: skip
-DEMO_PESERTA_PASSWORD = "demo-peserta-2029"
+DEMO_PESERTA_PASSWORD = "demo-peserta-2029"  # noqa: S105 (printed demo login)
 
 DEMO_COURSES = [
     (

@@ -10,6 +10,7 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy import select, text
 
 from bimtek import timeutil
+from bimtek.content.render import nest_toc
 from bimtek.extensions import db, login_manager
 
 log = logging.getLogger(__name__)
@@ -165,3 +166,4 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["angka"] = timeutil.angka
     app.jinja_env.filters["persen"] = timeutil.persen
     app.jinja_env.globals["public_url"] = public_url
+    app.jinja_env.filters["nest_toc"] = nest_toc

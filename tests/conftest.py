@@ -205,7 +205,9 @@ class Auth:
         self.post_form = post_form
 
     def login(self, login, password, **kwargs):
-        return self.post_form(self.client, "/login", {"username": login, "password": password}, **kwargs)
+        return self.post_form(
+            self.client, "/login", {"username": login, "password": password}, **kwargs
+        )
 
     def logout(self):
         return self.post_form(self.client, "/logout", {}, form_page="/")

@@ -92,7 +92,9 @@ class PostgresProvider:
             self.cluster = ThrowawayCluster()
             self.admin_url = self.cluster.url
         except (FileNotFoundError, subprocess.CalledProcessError, OSError) as exc:
-            self.reason = f"no PostgreSQL server on 127.0.0.1:5432 and no cluster could start ({exc})"
+            self.reason = (
+                f"no PostgreSQL server on 127.0.0.1:5432 and no cluster could start ({exc})"
+            )
 
     @property
     def available(self) -> bool:

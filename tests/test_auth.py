@@ -118,11 +118,15 @@ def test_the_limit_is_per_account_so_one_hall_can_still_sign_in(client, auth, ad
 def test_successful_logins_do_not_count_against_the_limit(app, admin, post_form):
     for _ in range(8):
         c = app.test_client()
-        response = post_form(c, "/login", {"username": "operator", "password": "rahasia-operator-1"})
+        response = post_form(
+            c, "/login", {"username": "operator", "password": "rahasia-operator-1"}
+        )
         assert response.status_code == 302
 
 
-@pytest.mark.parametrize("target", ["//evil.example/x", "https://evil.example/", "/\\evil", "javascript:alert(1)"])
+@pytest.mark.parametrize(
+    "target", ["//evil.example/x", "https://evil.example/", "/\\evil", "javascript:alert(1)"]
+)
 def test_next_cannot_redirect_off_site(client, auth, admin, target):
     response = auth.login("operator", "rahasia-operator-1", query_string={"next": target})
     assert response.headers["Location"] == "/"
@@ -134,7 +138,9 @@ def test_next_keeps_a_local_path(client, auth, admin):
 
 
 def test_form_without_csrf_token_is_refused(client, admin):
-    response = client.post("/login", data={"username": "operator", "password": "rahasia-operator-1"})
+    response = client.post(
+        "/login", data={"username": "operator", "password": "rahasia-operator-1"}
+    )
     assert response.status_code == 400
     assert "kedaluwarsa" in response.get_data(as_text=True)
 

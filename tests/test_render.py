@@ -106,3 +106,12 @@ def test_tables_headings_and_footnotes_render():
 def test_toc_names_are_plain_text():
     rendered = render_markdown("## Boleh & tidak <b>boleh</b>\n")
     assert rendered.toc[0]["name"] == "Boleh & tidak boleh"
+
+
+def test_toc_nests_subsections_under_their_section():
+    from bimtek.content.render import nest_toc
+
+    toc = render_markdown("## A\n\n### A1\n\n### A2\n\n## B\n").toc
+    tree = nest_toc(toc)
+    assert [t["name"] for t in tree] == ["A", "B"]
+    assert [c["name"] for c in tree[0]["children"]] == ["A1", "A2"]

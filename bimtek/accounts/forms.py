@@ -56,7 +56,9 @@ class ChangePasswordForm(FlaskForm):
 
 
 class ParticipantForm(FlaskForm):
-    nama = StringField("Nama lengkap", validators=[DataRequired("Nama wajib diisi."), Length(max=200)])
+    nama = StringField(
+        "Nama lengkap", validators=[DataRequired("Nama wajib diisi."), Length(max=200)]
+    )
     nik = StringField(
         "NIK",
         description="16 digit, sesuai KTP.",

@@ -8,10 +8,6 @@ from sqlalchemy import JSON, CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from bimtek.extensions import db
-from bimtek.timeutil import utcnow
-from bimtek.wilayah.models import Desa, Kecamatan
-
 from bimtek.accounts.roles import (  # noqa: F401  (re-exported)
     BADAN,
     BADAN_NEEDS_DESA,
@@ -20,6 +16,9 @@ from bimtek.accounts.roles import (  # noqa: F401  (re-exported)
     ROLE_LABELS,
     ROLES,
 )
+from bimtek.extensions import db
+from bimtek.timeutil import utcnow
+from bimtek.wilayah.models import Desa, Kecamatan
 
 
 def new_session_token() -> str:
@@ -47,9 +46,7 @@ class User(UserMixin, db.Model):
     must_change_password: Mapped[bool] = mapped_column(default=True)
     active: Mapped[bool] = mapped_column(default=True)
     # Flask-Login's alternative id: rotating it ends every session of this user.
-    session_token: Mapped[str] = mapped_column(
-        String(64), unique=True, default=new_session_token
-    )
+    session_token: Mapped[str] = mapped_column(String(64), unique=True, default=new_session_token)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
 

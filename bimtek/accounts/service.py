@@ -19,7 +19,7 @@ NIK_RE = re.compile(r"[0-9]{16}")
 USERNAME_RE = re.compile(r"[a-z0-9][a-z0-9._-]{2,63}")
 MIN_PASSWORD_LENGTH = 8
 # No 0/O, 1/l/I: initial passwords are read off paper at the venue.
-_PASSWORD_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
+_PASSWORD_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # noqa: S105 (an alphabet)
 
 
 class AccountError(ValueError):

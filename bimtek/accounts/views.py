@@ -97,7 +97,9 @@ def change_password():
         login_user(user)  # this device stays signed in with the new token; others are out
         flash("Kata sandi sudah diganti. Sesi di perangkat lain telah diakhiri.", "success")
         return redirect(url_for("learning.home"))
-    return render_template("accounts/change_password.html", form=form, forced=user.must_change_password)
+    return render_template(
+        "accounts/change_password.html", form=form, forced=user.must_change_password
+    )
 
 
 def _wilayah_choices(form: ParticipantForm) -> list[Kecamatan]:
@@ -108,7 +110,9 @@ def _wilayah_choices(form: ParticipantForm) -> list[Kecamatan]:
     form.desa_kode.choices = [("", "— tidak ada —")] + [
         (d.kode, f"{d.label} — Kec. {d.kecamatan.nama}")
         for d in db.session.scalars(
-            select(Desa).options(joinedload(Desa.kecamatan)).order_by(Desa.kecamatan_kode, Desa.nama)
+            select(Desa)
+            .options(joinedload(Desa.kecamatan))
+            .order_by(Desa.kecamatan_kode, Desa.nama)
         )
     ]
     return kecamatan
@@ -125,9 +129,7 @@ def participants():
         like = f"%{query.lower()}%"
         stmt = stmt.where(or_(func.lower(User.nama).like(like), User.nik == query))
     total = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
-    users = db.session.scalars(
-        stmt.order_by(User.nama).offset((page - 1) * size).limit(size)
-    ).all()
+    users = db.session.scalars(stmt.order_by(User.nama).offset((page - 1) * size).limit(size)).all()
     return render_template(
         "accounts/participants.html",
         users=users,

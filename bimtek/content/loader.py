@@ -126,8 +126,7 @@ def parse_module(path: str, text: str) -> tuple[ModuleFile | None, list[ContentE
             if match and match["slug"] != slug:
                 error(
                     lines.get("slug", 2),
-                    f"slug '{slug}' tidak cocok dengan nama berkas (diharapkan "
-                    f"'{match['slug']}')",
+                    f"slug '{slug}' tidak cocok dengan nama berkas (diharapkan '{match['slug']}')",
                 )
     title = data.get("title")
     if title is not None and (not isinstance(title, str) or len(title) > 200):
@@ -151,8 +150,7 @@ def parse_module(path: str, text: str) -> tuple[ModuleFile | None, list[ContentE
                     )
     sources = data.get("sources")
     if sources is not None and (
-        not isinstance(sources, list)
-        or not all(isinstance(s, str) and s.strip() for s in sources)
+        not isinstance(sources, list) or not all(isinstance(s, str) and s.strip() for s in sources)
     ):
         error(lines.get("sources", 2), "sources harus daftar teks sumber (peraturan dan pasal)")
     if not body.strip():
@@ -186,9 +184,11 @@ def load_modules(content_dir: str | Path) -> LoadResult:
         return result
     seen: dict[str, str] = {}
     for file in sorted(folder.glob("*.md")):
-        display = str(file.relative_to(Path(content_dir))) if file.is_relative_to(
-            Path(content_dir)
-        ) else str(file)
+        display = (
+            str(file.relative_to(Path(content_dir)))
+            if file.is_relative_to(Path(content_dir))
+            else str(file)
+        )
         try:
             text = file.read_bytes().decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -202,7 +202,9 @@ def load_modules(content_dir: str | Path) -> LoadResult:
             continue
         if module.slug in seen:
             result.errors.append(
-                ContentError(display, 2, f"slug '{module.slug}' sudah dipakai oleh {seen[module.slug]}")
+                ContentError(
+                    display, 2, f"slug '{module.slug}' sudah dipakai oleh {seen[module.slug]}"
+                )
             )
             continue
         seen[module.slug] = display

@@ -71,8 +71,15 @@ def _new_markdown() -> markdown.Markdown:
     return markdown.Markdown(
         # "extra" spelled out, so the tables extension takes its configuration.
         extensions=[
-            "abbr", "attr_list", "def_list", "fenced_code", "footnotes", "md_in_html",
-            "tables", "toc", "sane_lists",
+            "abbr",
+            "attr_list",
+            "def_list",
+            "fenced_code",
+            "footnotes",
+            "md_in_html",
+            "tables",
+            "toc",
+            "sane_lists",
         ],  # fmt: skip
         extension_configs={
             "toc": {"toc_depth": "2-3", "permalink": False},
@@ -103,3 +110,14 @@ def render_markdown(source: str) -> Rendered:
 def render_inline(source: str) -> str:
     """Short Markdown (question stems, explanations), sanitised, without a TOC."""
     return render_markdown(source).html
+
+
+def nest_toc(toc: list[dict]) -> list[dict]:
+    """Flat h2/h3 entries -> h2 entries with their h3 entries as children."""
+    tree: list[dict] = []
+    for item in toc:
+        if item["level"] == 2 or not tree:
+            tree.append({**item, "children": []})
+        else:
+            tree[-1]["children"].append(item)
+    return tree

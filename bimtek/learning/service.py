@@ -149,9 +149,7 @@ def save_course(
         raise CourseError("Pilih minimal satu badan sasaran.", "audience")
     if hours_jp < 0 or hours_jp > 200:
         raise CourseError("Jumlah JP harus 0–200.", "hours_jp")
-    modules = {
-        m.id: m for m in db.session.scalars(select(Module).where(Module.id.in_(module_ids)))
-    }
+    modules = {m.id: m for m in db.session.scalars(select(Module).where(Module.id.in_(module_ids)))}
     missing = [i for i in module_ids if i not in modules]
     if missing or not module_ids:
         raise CourseError("Pilih minimal satu modul yang terdaftar.", "modules")

@@ -81,7 +81,11 @@ def read_wilayah_csv(
     errors: list[str] = []
     if prefix is not None and kode_level(prefix) is None:
         return [], [f"prefix '{prefix}' bukan kode wilayah yang sah (contoh: 73 atau 73.22)"]
-    handle = open(source, encoding="utf-8-sig", newline="") if isinstance(source, (str, Path)) else source  # noqa: SIM115
+    handle = (
+        open(source, encoding="utf-8-sig", newline="")
+        if isinstance(source, (str, Path))
+        else source
+    )  # noqa: SIM115
     try:
         reader = csv.reader(handle)
         header = next(reader, None)
@@ -129,10 +133,7 @@ def import_wilayah(
     for row in rows:
         by_level[row.level - 1].append(row)
 
-    existing = [
-        dict(db.session.execute(select(model.kode, model.nama)).all())
-        for model in MODELS
-    ]
+    existing = [dict(db.session.execute(select(model.kode, model.nama)).all()) for model in MODELS]
     for level in range(1, 4):
         known_parents = set(existing[level - 1]) | {r.kode for r in by_level[level - 1]}
         for row in by_level[level]:

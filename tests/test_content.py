@@ -1,0 +1,205 @@
+"""Module files: validation with path:line, versioned sync that keeps progress."""
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from bimtek.content.loader import load_modules, parse_module
+from bimtek.extensions import db
+from bimtek.learning.models import Module, ModuleProgress, ModuleVersion
+
+ROOT = Path(__file__).resolve().parent.parent
+GOOD = """---
+slug: contoh-modul
+title: "Contoh Modul"
+order: 1
+audience: [PPS]
+estimated_minutes: 5
+sources:
+  - "Peraturan DKPP Nomor 2 Tahun 2017"
+---
+
+# Contoh Modul
+
+## Bagian satu
+
+Teks.
+"""
+
+
+@pytest.fixture
+def content_dir(tmp_path):
+    (tmp_path / "modules").mkdir()
+    (tmp_path / "modules" / "01-contoh-modul.md").write_text(GOOD, encoding="utf-8")
+    return tmp_path
+
+
+@pytest.fixture
+def app_config(content_dir):
+    return {"BIMTEK_CONTENT_DIR": str(content_dir)}
+
+
+# --- the shipped content ---------------------------------------------------
+
+
+def test_shipped_modules_are_valid_and_substantial():
+    result = load_modules(ROOT)
+    assert result.ok, [str(e) for e in result.errors]
+    slugs = {m.slug for m in result.modules}
+    assert slugs == {
+        "kode-etik-penyelenggara",
+        "kode-perilaku-badan-adhoc",
+        "netralitas-penyelenggara",
+        "kewajiban-netralitas-asn",
+        "penanganan-pelanggaran-kode-etik",
+    }
+    for module in result.modules:
+        assert 1500 <= module.word_count <= 4000, (module.slug, module.word_count)
+        studi_kasus = [t for t in module.rendered.toc if t["name"].startswith("Studi kasus")]
+        assert len(studi_kasus) >= 2, module.slug
+        assert module.sources
+        assert re.search(r"Pasal \d+", module.body), module.slug
+
+
+def test_shipped_modules_cite_only_known_articles():
+    """Every 'Pasal N' must be one the domain brief (or a named source) supports."""
+    allowed = {2, 3, 5, 6, 7, 9, 10, 14, 15, 24, 35, 43, 53, 157, 456, 8}
+    for module in load_modules(ROOT).modules:
+        for number in re.findall(r"Pasal (\d+)", module.body):
+            assert int(number) in allowed, f"{module.slug}: Pasal {number}"
+
+
+# --- validation --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "reason"),
+    [
+        ("# no front matter\n", 1, "diawali front matter"),
+        ("---\nslug: a\n", 1, "tidak ditutup"),
+        (GOOD.replace("order: 1", "order: [1"), 5, "bukan YAML yang sah"),
+        (GOOD.replace("order: 1", "order: satu"), 4, "order harus bilangan bulat"),
+        (GOOD.replace("audience: [PPS]", "audience: [PPS, Bawaslu]"), 5, "audience 'Bawaslu'"),
+        (GOOD.replace("slug: contoh-modul", "slug: Contoh Modul"), 2, "slug hanya boleh"),
+        (GOOD.replace("slug: contoh-modul", "slug: lain"), 2, "tidak cocok dengan nama berkas"),
+        (GOOD.replace("estimated_minutes: 5", "estimated_minutes: 0"), 6, "estimated_minutes"),
+        (GOOD.replace('title: "Contoh Modul"\n', ""), 8, "kolom 'title' wajib diisi"),
+        (GOOD.replace("order: 1", "order: 1\nauthor: x"), 5, "kolom 'author' tidak dikenal"),
+        (GOOD.split("---\n\n")[0] + "---\n", 10, "isi modul kosong"),
+    ],
+)
+def test_broken_front_matter_is_reported_with_line(text, line, reason):
+    module, errors = parse_module("modules/01-contoh-modul.md", text)
+    assert module is None
+    messages = [str(e) for e in errors]
+    assert any(
+        m.startswith(f"modules/01-contoh-modul.md:{line}: ") and reason in m for m in messages
+    ), messages
+
+
+def test_content_check_cli_reports_every_broken_file(runner, content_dir):
+    (content_dir / "modules" / "02-rusak.md").write_text("tanpa front matter", encoding="utf-8")
+    (content_dir / "modules" / "03-ganda.md").write_text(
+        GOOD.replace("slug: contoh-modul", "slug: ganda"), encoding="utf-8"
+    )
+    (content_dir / "modules" / "04-ganda.md").write_text(
+        GOOD.replace("slug: contoh-modul", "slug: ganda"), encoding="utf-8"
+    )
+    (content_dir / "modules" / "05-latin1.md").write_bytes(
+        GOOD.replace("Teks", "Téks").encode("latin-1")
+    )
+    result = runner.invoke(args=["content", "check"])
+    assert result.exit_code == 1
+    assert "modules/02-rusak.md:1: " in result.output
+    assert (
+        "modules/04-ganda.md:2: slug 'ganda' sudah dipakai oleh modules/03-ganda.md"
+        in result.output
+    )
+    assert "modules/05-latin1.md:1: berkas bukan UTF-8" in result.output
+
+
+def test_shipped_content_check_passes(app, runner):
+    app.config["BIMTEK_CONTENT_DIR"] = str(ROOT)
+    result = runner.invoke(args=["content", "check"])
+    assert result.exit_code == 0, result.output
+    assert "5 modul sah" in result.output
+
+
+# --- sync ----------------------------------------------------------------------
+
+
+def _counts(app):
+    with app.app_context():
+        return (
+            db.session.scalar(select(func.count()).select_from(Module)),
+            db.session.scalar(select(func.count()).select_from(ModuleVersion)),
+        )
+
+
+def test_sync_is_idempotent_and_versions_changes_keeping_progress(
+    app, runner, content_dir, make_peserta
+):
+    assert runner.invoke(args=["content", "sync"]).exit_code == 0
+    assert runner.invoke(args=["content", "sync"]).output.strip().endswith("1 tidak berubah.")
+    assert _counts(app) == (1, 1)
+
+    user_id = make_peserta()
+    with app.app_context():
+        version = db.session.scalars(select(ModuleVersion)).one()
+        db.session.add(ModuleProgress(user_id=user_id, module_version_id=version.id))
+        db.session.commit()
+
+    path = content_dir / "modules" / "01-contoh-modul.md"
+    path.write_text(GOOD.replace("Teks.", "Teks yang diperbarui."), encoding="utf-8")
+    result = runner.invoke(args=["content", "sync"])
+    assert "1 versi baru" in result.output
+    assert _counts(app) == (1, 2)
+    with app.app_context():
+        module = db.session.scalars(select(Module)).one()
+        assert module.current_version_no == 2
+        progress = db.session.scalars(select(ModuleProgress)).one()
+        assert progress.module_version.version_no == 1  # kept on the version that was read
+        versions = db.session.scalars(
+            select(ModuleVersion).order_by(ModuleVersion.version_no)
+        ).all()
+        assert "diperbarui" in versions[1].html and "diperbarui" not in versions[0].html
+
+
+def test_a_broken_file_loads_nothing(app, runner, content_dir):
+    (content_dir / "modules" / "02-kedua.md").write_text(
+        GOOD.replace("slug: contoh-modul", "slug: kedua"), encoding="utf-8"
+    )
+    (content_dir / "modules" / "03-rusak.md").write_text(
+        "---\nslug: [\n---\nisi\n", encoding="utf-8"
+    )
+    result = runner.invoke(args=["content", "sync"])
+    assert result.exit_code == 1
+    assert "modules/03-rusak.md:" in result.output
+    assert _counts(app) == (0, 0)
+
+
+def test_broken_change_keeps_the_stored_version(app, runner, content_dir):
+    runner.invoke(args=["content", "sync"])
+    path = content_dir / "modules" / "01-contoh-modul.md"
+    path.write_text(GOOD.replace("order: 1", "order: x"), encoding="utf-8")
+    assert runner.invoke(args=["content", "sync"]).exit_code == 1
+    assert _counts(app) == (1, 1)
+
+
+def test_init_migrates_and_loads_content_idempotently(app, runner):
+    first = runner.invoke(args=["init"])
+    assert first.exit_code == 0, first.output
+    second = runner.invoke(args=["init"])
+    assert second.exit_code == 0
+    assert "1 tidak berubah" in second.output
+
+
+def test_shipped_content_copy_syncs(app, runner, tmp_path):
+    shutil.copytree(ROOT / "modules", tmp_path / "shipped" / "modules")
+    app.config["BIMTEK_CONTENT_DIR"] = str(tmp_path / "shipped")
+    result = runner.invoke(args=["content", "sync"])
+    assert "5 modul baru" in result.output
+    assert _counts(app) == (5, 5)
