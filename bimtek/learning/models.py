@@ -58,6 +58,7 @@ class Course(db.Model):
         back_populates="course",
         order_by="CourseModule.position",
         cascade="all, delete-orphan",
+        lazy="selectin",
     )
 
     @property
@@ -74,7 +75,7 @@ class CourseModule(db.Model):
     position: Mapped[int] = mapped_column(default=0)
 
     course: Mapped[Course] = relationship(back_populates="course_modules")
-    module: Mapped[Module] = relationship()
+    module: Mapped[Module] = relationship(lazy="joined")
 
 
 class ModuleProgress(db.Model):

@@ -99,12 +99,17 @@ def course_progress(user: User, course: Course) -> CourseProgress:
     return CourseProgress(course=course, modules=statuses)
 
 
+def find_progress(user: User, version: ModuleVersion) -> ModuleProgress | None:
+    return db.session.scalars(
+        select(ModuleProgress).where(
+            ModuleProgress.user_id == user.id, ModuleProgress.module_version_id == version.id
+        )
+    ).one_or_none()
+
+
 def _progress_row(user: User, version: ModuleVersion) -> ModuleProgress:
     """The (user, version) row, created once even when two requests race (double tap)."""
-    query = select(ModuleProgress).where(
-        ModuleProgress.user_id == user.id, ModuleProgress.module_version_id == version.id
-    )
-    row = db.session.scalars(query).one_or_none()
+    row = find_progress(user, version)
     if row is not None:
         return row
     try:
@@ -113,7 +118,7 @@ def _progress_row(user: User, version: ModuleVersion) -> ModuleProgress:
             db.session.add(row)
     except IntegrityError:
         # The other request inserted it between our SELECT and INSERT; use theirs.
-        row = db.session.scalars(query).one()
+        row = find_progress(user, version)
     return row
 
 

@@ -55,9 +55,11 @@ def module(course_id: int, slug: str):
     )
     completed_this_version = False
     if current_user.role == "peserta":
-        begin_write()
-        row = service.record_opened(current_user, version)
-        db.session.commit()
+        row = service.find_progress(current_user, version)
+        if row is None:  # first visit: the only time this GET writes
+            begin_write()
+            row = service.record_opened(current_user, version)
+            db.session.commit()
         completed_this_version = row.completed_at is not None
     return render_template(
         "learning/module.html",
