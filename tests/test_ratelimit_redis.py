@@ -1,0 +1,53 @@
+"""Two app nodes share sign-in limit counters through Redis (BIMTEK_RATELIMIT_STORAGE_URL)."""
+
+import os
+import socket
+from contextlib import closing
+
+import pytest
+
+from bimtek import create_app
+from tests.conftest import base_config
+
+REDIS_URL = os.environ.get("BIMTEK_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+PREFIX = "bimtek-test"
+
+
+def _redis_up() -> bool:
+    with closing(socket.socket()) as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", 6379)) == 0
+
+
+@pytest.fixture
+def redis_url():
+    if not _redis_up():
+        if os.environ.get("BIMTEK_REQUIRE_REDIS") == "1":
+            pytest.fail("Redis required but nothing listens on 127.0.0.1:6379")
+        pytest.skip("Redis not running on 127.0.0.1:6379: shared rate-limit test skipped")
+    import redis
+
+    # The limiter is a module-level singleton that keeps the first key prefix it saw,
+    # so the prefix is fixed and its keys are cleared before each run.
+    client = redis.Redis.from_url(REDIS_URL)
+    for key in client.scan_iter(match=f"*{PREFIX}*"):
+        client.delete(key)
+    return REDIS_URL
+
+
+def test_failed_sign_ins_count_across_nodes(app, redis_url, db_url, make_staff, post_form):
+    make_staff("admin", "operator", "rahasia-operator-1")
+    nodes = [
+        create_app(
+            base_config(db_url, RATELIMIT_STORAGE_URI=redis_url, RATELIMIT_KEY_PREFIX=PREFIX)
+        )
+        for _ in range(2)
+    ]
+    clients = [node.test_client() for node in nodes]
+    for attempt in range(5):
+        client = clients[attempt % 2]  # the load balancer alternates
+        response = post_form(client, "/login", {"username": "operator", "password": "salah"})
+        assert response.status_code == 401
+    for client in clients:
+        blocked = post_form(client, "/login", {"username": "operator", "password": "salah"})
+        assert blocked.status_code == 429
