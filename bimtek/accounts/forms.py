@@ -91,6 +91,8 @@ class ParticipantForm(FlaskForm):
     def validate(self, extra_validators=None) -> bool:
         ok = super().validate(extra_validators)
         for field_name, message in service.validate_participant(self.data_object()).items():
-            getattr(self, field_name).errors.append(message)
+            field = getattr(self, field_name)
+            if not field.errors:  # one message per field is enough
+                field.errors = [*field.errors, message]
             ok = False
         return ok
