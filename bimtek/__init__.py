@@ -59,16 +59,18 @@ def create_app(test_config: dict | None = None) -> Flask:
     limiter.init_app(app)
     login_manager.init_app(app)
 
-    from bimtek import web
+    from bimtek import models, web  # noqa: F401  (models: every table registered)
 
     web.init_app(app)
 
     from bimtek.accounts.views import bp as accounts_bp
     from bimtek.learning.views import bp as learning_bp
+    from bimtek.quiz.views import bp as quiz_bp
     from bimtek.wilayah.views import bp as wilayah_bp
 
     app.register_blueprint(accounts_bp)
     app.register_blueprint(learning_bp)
+    app.register_blueprint(quiz_bp)
     app.register_blueprint(wilayah_bp)
 
     from bimtek.cli import register_commands

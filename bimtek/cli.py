@@ -50,6 +50,10 @@ def _run_sync():
         f"Konten: {len(report.created)} modul baru, {len(report.updated)} versi baru, "
         f"{len(report.unchanged)} tidak berubah."
     )
+    click.echo(
+        f"Soal: {report.questions_created} baru, {report.questions_updated} versi baru, "
+        f"{report.questions_retired} dipensiunkan."
+    )
     return report
 
 
@@ -75,13 +79,16 @@ def content_group():
 @content_group.command("check")
 @with_appcontext
 def content_check():
-    """Validate every module; print path:line: reason and exit 1 on errors."""
-    from bimtek.content.loader import load_modules
+    """Validate every module and question bank; print path:line: reason, exit 1 on errors."""
+    from bimtek.content.service import check_content
 
-    result = load_modules(current_app.config["BIMTEK_CONTENT_DIR"])
-    if not result.ok:
+    result = check_content(current_app.config["BIMTEK_CONTENT_DIR"])
+    if result.errors:
         _fail([str(e) for e in result.errors])
-    click.echo(f"{len(result.modules)} modul sah.")
+    questions = sum(len(b.questions) for b in result.banks)
+    click.echo(
+        f"{len(result.modules)} modul sah; {len(result.banks)} bank soal, {questions} soal sah."
+    )
 
 
 @content_group.command("sync")

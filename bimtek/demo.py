@@ -11,6 +11,7 @@ from bimtek.content.service import sync_content
 from bimtek.extensions import db
 from bimtek.learning import service as learning
 from bimtek.learning.models import Course, Module
+from bimtek.quiz import service as quiz_service
 from bimtek.wilayah.service import import_wilayah, read_wilayah_csv
 
 DEMO_WILAYAH = Path(__file__).resolve().parent / "data" / "wilayah-73.22.csv"
@@ -80,19 +81,54 @@ def seed_demo() -> list[tuple[str, str, str]]:
     admin = db.session.scalars(select(User).where(User.username == "admin")).one()
     modules = {m.slug: m.id for m in db.session.scalars(select(Module))}
     for title, description, audience, hours, slugs in DEMO_COURSES:
-        if db.session.scalars(select(Course).where(Course.title == title)).first() is not None:
-            continue
-        module_ids = [modules[s] for s in slugs if s in modules]
-        if not module_ids:
-            continue
-        learning.save_course(
-            None,
-            title=title,
-            description=description,
-            audience=audience,
-            hours_jp=hours,
-            module_ids=module_ids,
-            active=True,
-            actor=admin,
-        )
+        course = db.session.scalars(select(Course).where(Course.title == title)).first()
+        if course is None:
+            module_ids = [modules[s] for s in slugs if s in modules]
+            if not module_ids:
+                continue
+            course = learning.save_course(
+                None,
+                title=title,
+                description=description,
+                audience=audience,
+                hours_jp=hours,
+                module_ids=module_ids,
+                active=True,
+                actor=admin,
+            )
+        _demo_quizzes(course, admin)
     return logins
+
+
+def _demo_quizzes(course: Course, admin: User) -> None:
+    """A pre-test that shows only the score (its questions return in the post-test) and a
+    post-test with answers and explanations after submitting."""
+    existing = {q.kind for q in quiz_service.course_quizzes(course)}
+    if "pre" not in existing:
+        quiz_service.save_quiz(
+            course,
+            None,
+            quiz_service.QuizSettings(
+                kind="pre",
+                title="Pre-test",
+                draw_count=15,
+                time_limit_minutes=20,
+                attempts_allowed=1,
+                review_policy="score",
+            ),  # fmt: skip
+            admin,
+        )
+    if "post" not in existing:
+        quiz_service.save_quiz(
+            course,
+            None,
+            quiz_service.QuizSettings(
+                kind="post",
+                title="Post-test",
+                draw_count=20,
+                time_limit_minutes=30,
+                attempts_allowed=2,
+                review_policy="after_submit",
+            ),  # fmt: skip
+            admin,
+        )

@@ -134,5 +134,7 @@ def test_cli_refuses_bad_nik_with_reason(app, runner, wilayah):
 
 
 def test_each_problem_is_said_once(admin_client, post_form):
-    page = post_form(admin_client, "/admin/peserta/baru", {**VALID, "nama": ""}).get_data(as_text=True)
+    page = post_form(admin_client, "/admin/peserta/baru", {**VALID, "nama": ""}).get_data(
+        as_text=True
+    )
     assert page.count("Nama wajib diisi.") == 1

@@ -4,9 +4,11 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
+from bimtek.content.banks import BankFile, BankQuestion, load_banks
 from bimtek.content.loader import ContentError, ModuleFile, load_modules
 from bimtek.extensions import db
 from bimtek.learning.models import Module, ModuleVersion
+from bimtek.quiz.models import Question, QuestionVersion
 
 
 @dataclass
@@ -15,6 +17,9 @@ class SyncReport:
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     errors: list[ContentError] = field(default_factory=list)
+    questions_created: int = 0
+    questions_updated: int = 0
+    questions_retired: int = 0
 
     @property
     def ok(self) -> bool:
@@ -78,13 +83,101 @@ def apply_module_file(file: ModuleFile, report: SyncReport) -> Module:
     return module
 
 
+@dataclass
+class CheckResult:
+    modules: list[ModuleFile]
+    banks: list[BankFile]
+    errors: list[ContentError]
+
+
+def check_content(content_dir) -> CheckResult:
+    """Validate every module and question bank; nothing is written."""
+    loaded = load_modules(content_dir)
+    slugs = {m.slug for m in loaded.modules}
+    if loaded.errors:
+        # A broken module file still has a slug that banks may name: do not report those twice.
+        slugs = None
+    banks = load_banks(content_dir, slugs)
+    return CheckResult(loaded.modules, banks.banks, loaded.errors + banks.errors)
+
+
+def _question_version(question: Question, version_no: int, item: BankQuestion) -> QuestionVersion:
+    return QuestionVersion(
+        question=question,
+        version_no=version_no,
+        sha256=item.sha256,
+        type=item.type,
+        stem_html=item.stem_html,
+        options=item.options,
+        answer=list(item.answer),
+        explanation_html=item.explanation_html,
+        source=item.source,
+        topic=item.topic,
+        difficulty=item.difficulty,
+    )
+
+
+def apply_bank(bank: BankFile, module: Module, report: SyncReport) -> None:
+    """New questions, new versions of changed ones; questions gone from the file are retired
+    (kept, so past attempts can still be reviewed)."""
+    existing = {
+        q.qid: q
+        for q in db.session.scalars(select(Question).where(Question.module_id == module.id))
+    }
+    by_qid = {
+        q.qid: q
+        for q in db.session.scalars(
+            select(Question).where(Question.qid.in_([i.qid for i in bank.questions]))
+        )
+    }
+    current_sha = dict(
+        db.session.execute(
+            select(QuestionVersion.question_id, QuestionVersion.sha256)
+            .join(Question)
+            .where(QuestionVersion.version_no == Question.current_version_no)
+            .where(Question.qid.in_([i.qid for i in bank.questions]))
+        ).all()
+    )
+    for item in bank.questions:
+        question = by_qid.get(item.qid)
+        if question is None:
+            question = Question(qid=item.qid, module_id=module.id, current_version_no=1)
+            db.session.add(question)
+            db.session.add(_question_version(question, 1, item))
+            report.questions_created += 1
+            continue
+        question.module_id = module.id
+        question.retired = False
+        if current_sha.get(question.id) != item.sha256:
+            next_no = (
+                db.session.scalar(
+                    select(db.func.max(QuestionVersion.version_no)).where(
+                        QuestionVersion.question_id == question.id
+                    )
+                )
+                or 0
+            ) + 1
+            db.session.add(_question_version(question, next_no, item))
+            question.current_version_no = next_no
+            report.questions_updated += 1
+    in_file = {i.qid for i in bank.questions}
+    for qid, question in existing.items():
+        if qid not in in_file and not question.retired:
+            question.retired = True
+            report.questions_retired += 1
+
+
 def sync_content(content_dir) -> SyncReport:
     """Validate everything first; write nothing if any file is broken. Caller commits."""
-    loaded = load_modules(content_dir)
-    report = SyncReport(errors=list(loaded.errors))
+    checked = check_content(content_dir)
+    report = SyncReport(errors=list(checked.errors))
     if not report.ok:
         return report
-    for file in sorted(loaded.modules, key=lambda f: (f.order, f.slug)):
-        apply_module_file(file, report)
+    modules = {}
+    for file in sorted(checked.modules, key=lambda f: (f.order, f.slug)):
+        modules[file.slug] = apply_module_file(file, report)
+    db.session.flush()
+    for bank in checked.banks:
+        apply_bank(bank, modules[bank.module_slug], report)
     db.session.flush()
     return report

@@ -9,6 +9,7 @@ from bimtek.extensions import begin_write, db
 from bimtek.learning import service
 from bimtek.learning.forms import ConfirmForm, CourseForm
 from bimtek.learning.models import Course, Module, ModuleVersion
+from bimtek.quiz import service as quiz_service
 from bimtek.web import role_required
 
 bp = Blueprint("learning", __name__)
@@ -35,7 +36,18 @@ def home():
 def course(course_id: int):
     course = _course_for_user(course_id)
     progress = service.course_progress(current_user, course)
-    return render_template("learning/course.html", course=course, progress=progress)
+    quizzes = [
+        q for q in quiz_service.course_quizzes(course) if q.active or current_user.role != "peserta"
+    ]
+    states = [quiz_service.quiz_state(q, current_user) for q in quizzes]
+    db.session.commit()  # an overdue attempt may just have been closed
+    return render_template(
+        "learning/course.html",
+        course=course,
+        progress=progress,
+        states=states,
+        result=quiz_service.course_result(course, current_user),
+    )
 
 
 @bp.get("/kursus/<int:course_id>/modul/<slug>")

@@ -6,9 +6,10 @@
   // double tap on a slow link sends the form once.
   document.addEventListener("submit", function (event) {
     var buttons = event.target.querySelectorAll("button[data-once]");
-    buttons.forEach(function (button) {
-      window.setTimeout(function () { button.disabled = true; }, 0);
-    });
+    window.setTimeout(function () {
+      if (event.defaultPrevented) { return; }  // e.g. the participant cancelled a confirmation
+      buttons.forEach(function (button) { button.disabled = true; });
+    }, 0);
   });
 
   // Participant form: show only the desa of the chosen kecamatan.

@@ -1,0 +1,424 @@
+"""Quiz rules: drawing questions, attempts that lose no answer, grading exactly once."""
+
+import random
+import secrets
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from bimtek.accounts.models import User, audit
+from bimtek.extensions import db
+from bimtek.learning.models import Course
+from bimtek.quiz import stats
+from bimtek.quiz.grading import TYPES, score_percent
+from bimtek.quiz.models import (
+    REVIEW_POLICIES,
+    Attempt,
+    AttemptAnswer,
+    Question,
+    QuestionVersion,
+    Quiz,
+)
+from bimtek.timeutil import as_utc, utcnow
+
+# A save or submit that arrives this long after the deadline still counts: the phone sent it
+# in time, the network was slow.
+DEADLINE_GRACE = timedelta(seconds=15)
+
+
+class QuizError(ValueError):
+    """A rule stops the participant; the message says why, in Indonesian."""
+
+
+class AttemptClosed(QuizError):
+    pass
+
+
+# --- settings ----------------------------------------------------------------------------
+
+
+@dataclass
+class QuizSettings:
+    kind: str
+    title: str
+    draw_count: int = 20
+    shuffle_questions: bool = True
+    shuffle_options: bool = True
+    time_limit_minutes: int | None = None
+    attempts_allowed: int = 1
+    pass_mark: int = 70
+    review_policy: str = "after_submit"
+    opens_at: datetime | None = None
+    closes_at: datetime | None = None
+    module_id: int | None = None
+    active: bool = True
+
+
+def save_quiz(course: Course, quiz: Quiz | None, settings: QuizSettings, actor: User) -> Quiz:
+    if settings.kind not in ("pre", "post", "module"):
+        raise QuizError("Jenis kuis harus pre-test, post-test atau kuis modul.")
+    if settings.kind == "module":
+        if settings.module_id not in [cm.module_id for cm in course.course_modules]:
+            raise QuizError("Pilih modul dari kursus ini untuk kuis modul.")
+    else:
+        settings.module_id = None
+        duplicate = db.session.scalars(
+            select(Quiz).where(Quiz.course_id == course.id, Quiz.kind == settings.kind)
+        ).first()
+        if duplicate is not None and duplicate is not quiz:
+            raise QuizError(f"Kursus ini sudah punya {duplicate.kind_label}.")
+    if not 1 <= settings.draw_count <= 200:
+        raise QuizError("Jumlah soal harus 1–200.")
+    if not 0 <= settings.pass_mark <= 100:
+        raise QuizError("Nilai lulus harus 0–100.")
+    if settings.attempts_allowed < 1:
+        raise QuizError("Kesempatan mengerjakan minimal 1 kali.")
+    if settings.kind == "pre" and settings.attempts_allowed != 1:
+        raise QuizError("Pre-test hanya boleh dikerjakan satu kali.")
+    if settings.time_limit_minutes is not None and not 1 <= settings.time_limit_minutes <= 600:
+        raise QuizError("Batas waktu harus 1–600 menit, atau kosong.")
+    if settings.review_policy not in REVIEW_POLICIES:
+        raise QuizError("Pilih kebijakan pembahasan.")
+    if settings.opens_at and settings.closes_at and settings.closes_at <= settings.opens_at:
+        raise QuizError("Waktu tutup harus setelah waktu buka.")
+    if settings.review_policy == "after_close" and settings.closes_at is None:
+        raise QuizError("Pembahasan setelah kuis ditutup memerlukan waktu tutup.")
+    is_new = quiz is None
+    if quiz is None:
+        quiz = Quiz(course_id=course.id)
+        db.session.add(quiz)
+    for name, value in vars(settings).items():
+        setattr(quiz, name, value)
+    pool = len(question_pool(quiz))
+    if pool == 0:
+        raise QuizError("Modul kursus ini belum punya bank soal.")
+    db.session.flush()
+    audit(actor, "quiz.create" if is_new else "quiz.update", "quiz", quiz.id, title=quiz.title)
+    return quiz
+
+
+# --- drawing ---------------------------------------------------------------------------
+
+
+def question_pool(quiz: Quiz) -> list[QuestionVersion]:
+    """Current versions of the live questions the quiz draws from, in module order."""
+    if quiz.kind == "module":
+        module_ids = [quiz.module_id]
+    else:
+        course = quiz.course or db.session.get(Course, quiz.course_id)
+        module_ids = [cm.module_id for cm in course.course_modules]
+    rows = db.session.scalars(
+        select(QuestionVersion)
+        .join(Question, Question.id == QuestionVersion.question_id)
+        .where(
+            Question.module_id.in_(module_ids),
+            Question.retired.is_(False),
+            QuestionVersion.version_no == Question.current_version_no,
+        )
+        .order_by(Question.qid)
+    ).all()
+    order = {module_id: index for index, module_id in enumerate(module_ids)}
+    return sorted(rows, key=lambda v: (order[v.question.module_id], v.question.qid))
+
+
+def draw_questions(
+    pool: list[QuestionVersion], count: int, rng: random.Random, shuffle: bool
+) -> list[QuestionVersion]:
+    """`count` questions spread evenly over the modules (round robin), then ordered."""
+    by_module: dict[int, list[QuestionVersion]] = defaultdict(list)
+    for version in pool:
+        by_module[version.question.module_id].append(version)
+    queues = list(by_module.values())
+    if shuffle:
+        for queue in queues:
+            rng.shuffle(queue)
+    chosen: list[QuestionVersion] = []
+    while len(chosen) < count and any(queues):
+        for queue in queues:
+            if queue and len(chosen) < count:
+                chosen.append(queue.pop(0))
+    if shuffle:
+        rng.shuffle(chosen)
+    else:
+        position = {v.id: i for i, v in enumerate(pool)}
+        chosen.sort(key=lambda v: position[v.id])
+    return chosen
+
+
+# --- state -----------------------------------------------------------------------------
+
+
+@dataclass
+class QuizState:
+    quiz: Quiz
+    attempts: list[Attempt]
+    open_attempt: Attempt | None
+    can_start: bool
+    reason: str | None  # why the participant cannot start, in Indonesian
+
+    @property
+    def best(self) -> Attempt | None:
+        graded = [a for a in self.attempts if a.score is not None]
+        return max(graded, key=lambda a: (a.score, -a.id)) if graded else None
+
+    @property
+    def attempts_left(self) -> int:
+        return max(self.quiz.attempts_allowed - len(self.attempts), 0)
+
+
+def user_attempts(quiz: Quiz, user: User) -> list[Attempt]:
+    return list(
+        db.session.scalars(
+            select(Attempt)
+            .where(Attempt.quiz_id == quiz.id, Attempt.user_id == user.id)
+            .order_by(Attempt.attempt_no)
+        )
+    )
+
+
+def course_quizzes(course: Course) -> list[Quiz]:
+    order = {"pre": 0, "module": 1, "post": 2}
+    quizzes = db.session.scalars(select(Quiz).where(Quiz.course_id == course.id)).all()
+    return sorted(quizzes, key=lambda q: (order[q.kind], q.id))
+
+
+def quiz_state(quiz: Quiz, user: User, now: datetime | None = None) -> QuizState:
+    now = now or utcnow()
+    attempts = user_attempts(quiz, user)
+    for attempt in attempts:
+        expire_if_overdue(attempt, now)
+    open_attempt = next((a for a in attempts if a.is_open), None)
+    reason = None
+    if open_attempt is None:
+        if not quiz.active:
+            reason = "Kuis ini belum diaktifkan."
+        elif quiz.opens_at and now < as_utc(quiz.opens_at):
+            reason = "Kuis belum dibuka."
+        elif quiz.closes_at and now >= as_utc(quiz.closes_at):
+            reason = "Kuis sudah ditutup."
+        elif len(attempts) >= quiz.attempts_allowed:
+            reason = (
+                "Pre-test hanya dapat dikerjakan satu kali."
+                if quiz.kind == "pre"
+                else "Kesempatan mengerjakan sudah habis."
+            )
+        elif quiz.kind == "pre" and _has_post_attempt(quiz, user):
+            reason = "Pre-test tidak dapat dikerjakan setelah post-test dimulai."
+    return QuizState(quiz, attempts, open_attempt, open_attempt is None and reason is None, reason)
+
+
+def _has_post_attempt(quiz: Quiz, user: User) -> bool:
+    return (
+        db.session.scalar(
+            select(Attempt.id)
+            .join(Quiz)
+            .where(
+                Quiz.course_id == quiz.course_id, Quiz.kind == "post", Attempt.user_id == user.id
+            )
+            .limit(1)
+        )
+        is not None
+    )
+
+
+# --- attempts ---------------------------------------------------------------------------
+
+
+def start_attempt(quiz: Quiz, user: User, now: datetime | None = None) -> Attempt:
+    """Resume the open attempt, or freeze a new one. Two concurrent starts give one attempt."""
+    now = now or utcnow()
+    state = quiz_state(quiz, user, now)
+    if state.open_attempt is not None:
+        return state.open_attempt
+    if not state.can_start:
+        raise QuizError(state.reason)
+    seed = secrets.randbits(31)
+    rng = random.Random(seed)
+    chosen = draw_questions(question_pool(quiz), quiz.draw_count, rng, quiz.shuffle_questions)
+    if not chosen:
+        raise QuizError("Belum ada soal untuk kuis ini. Hubungi pelatih.")
+    deadline = None
+    if quiz.time_limit_minutes:
+        deadline = now + timedelta(minutes=quiz.time_limit_minutes)
+    if quiz.closes_at:
+        closes = as_utc(quiz.closes_at)
+        deadline = min(deadline, closes) if deadline else closes
+    attempt = Attempt(
+        quiz_id=quiz.id,
+        user_id=user.id,
+        attempt_no=len(state.attempts) + 1,
+        seed=seed,
+        status="open",
+        started_at=now,
+        deadline=deadline,
+        question_count=len(chosen),
+    )
+    try:
+        with db.session.begin_nested():
+            db.session.add(attempt)
+            db.session.flush()
+            for position, version in enumerate(chosen, start=1):
+                keys = list(version.options)
+                if quiz.shuffle_options and version.type != "true_false":
+                    rng.shuffle(keys)
+                db.session.add(
+                    AttemptAnswer(
+                        attempt_id=attempt.id,
+                        position=position,
+                        question_version_id=version.id,
+                        option_order=keys,
+                        selected=[],
+                    )
+                )
+    except IntegrityError:
+        # A double tap on "Mulai": the other request created the attempt; resume it.
+        existing = quiz_state(quiz, user, now).open_attempt
+        if existing is None:
+            raise
+        return existing
+    return attempt
+
+
+def get_attempt_for(user: User, attempt_id: int, lock: bool = False) -> Attempt | None:
+    """The attempt if it is this user's; None otherwise (the view answers 404).
+
+    With lock, the row is locked (FOR UPDATE on PostgreSQL; SQLite's BEGIN IMMEDIATE already
+    serialises writers) so a save and a submit of the same attempt never interleave.
+    """
+    query = select(Attempt).where(Attempt.id == attempt_id, Attempt.user_id == user.id)
+    if lock:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    return db.session.scalars(query).one_or_none()
+
+
+def is_overdue(attempt: Attempt, now: datetime) -> bool:
+    return attempt.deadline is not None and now > as_utc(attempt.deadline) + DEADLINE_GRACE
+
+
+def expire_if_overdue(attempt: Attempt, now: datetime) -> bool:
+    if attempt.is_open and is_overdue(attempt, now):
+        finish_attempt(attempt, now, status="expired")
+        return True
+    return False
+
+
+def save_answer(attempt: Attempt, position: int, selected, now: datetime | None = None) -> datetime:
+    """Store one choice as it is made. Raises AttemptClosed after submit or the deadline."""
+    now = now or utcnow()
+    if not attempt.is_open:
+        raise AttemptClosed("Jawaban sudah dikirim dan tidak dapat diubah.")
+    if is_overdue(attempt, now):
+        finish_attempt(attempt, now, status="expired")
+        raise AttemptClosed("Waktu habis. Jawaban yang sudah tersimpan dinilai.")
+    row = db.session.execute(
+        select(AttemptAnswer.id, QuestionVersion.type, QuestionVersion.options)
+        .join(QuestionVersion, QuestionVersion.id == AttemptAnswer.question_version_id)
+        .where(AttemptAnswer.attempt_id == attempt.id, AttemptAnswer.position == position)
+    ).one_or_none()
+    if row is None:
+        raise QuizError(f"Soal nomor {position} tidak ada di ujian ini.")
+    clean = TYPES[row.type].clean_selection(row.options, list(selected))
+    db.session.execute(
+        update(AttemptAnswer)
+        .where(AttemptAnswer.id == row.id)
+        .values(selected=list(clean), saved_at=now)
+    )
+    return now
+
+
+def save_answers(attempt: Attempt, selections: dict[int, list[str]], now=None) -> None:
+    for position, selected in selections.items():
+        save_answer(attempt, position, selected, now)
+
+
+def finish_attempt(
+    attempt: Attempt, now: datetime | None = None, status: str = "submitted"
+) -> bool:
+    """Close and grade exactly once. Returns False if another request already did.
+
+    The conditional UPDATE is the lock: only the request that moves the attempt out of
+    'open' grades it (a double click or a retry after a timeout grades once).
+    """
+    now = now or utcnow()
+    claimed = db.session.execute(
+        update(Attempt)
+        .where(Attempt.id == attempt.id, Attempt.status == "open")
+        .values(status=status, submitted_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if claimed != 1:
+        db.session.refresh(attempt)
+        return False
+    answers = db.session.scalars(
+        select(AttemptAnswer).where(AttemptAnswer.attempt_id == attempt.id)
+    ).all()
+    correct = 0
+    for answer in answers:
+        version = answer.question_version
+        grade = TYPES[version.type].grade(tuple(version.answer), tuple(answer.selected or ()))
+        answer.correct = grade.correct
+        correct += grade.correct
+    quiz = attempt.quiz
+    score = score_percent(correct, len(answers))
+    db.session.execute(
+        update(Attempt)
+        .where(Attempt.id == attempt.id)
+        .values(correct_count=correct, score=score, passed=score >= quiz.pass_mark)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.flush()
+    db.session.refresh(attempt)
+    return True
+
+
+def can_review(attempt: Attempt, now: datetime | None = None) -> bool:
+    """May the participant see correct answers and explanations (never before submit)?"""
+    now = now or utcnow()
+    if attempt.is_open:
+        return False
+    policy = attempt.quiz.review_policy
+    if policy == "after_submit":
+        return True
+    if policy == "after_close":
+        return attempt.quiz.closes_at is not None and now >= as_utc(attempt.quiz.closes_at)
+    return False
+
+
+# --- results -----------------------------------------------------------------------------
+
+
+@dataclass
+class CourseResult:
+    pre: float | None
+    post: float | None
+    passed: bool | None
+
+    @property
+    def gain(self) -> float | None:
+        return stats.n_gain(self.pre, self.post)
+
+    @property
+    def gain_category(self) -> str | None:
+        return stats.n_gain_category(self.gain)
+
+
+def course_result(course: Course, user: User) -> CourseResult:
+    """Pre-test score (its only attempt) and the best post-test score."""
+    rows = db.session.execute(
+        select(Quiz.kind, Attempt.score, Attempt.passed)
+        .join(Attempt, Attempt.quiz_id == Quiz.id)
+        .where(
+            Quiz.course_id == course.id,
+            Quiz.kind.in_(("pre", "post")),
+            Attempt.user_id == user.id,
+            Attempt.score.is_not(None),
+        )
+        .order_by(Attempt.attempt_no)
+    ).all()
+    pre = next((r.score for r in rows if r.kind == "pre"), None)
+    posts = [r for r in rows if r.kind == "post"]
+    best = max(posts, key=lambda r: r.score) if posts else None
+    return CourseResult(pre, best.score if best else None, best.passed if best else None)

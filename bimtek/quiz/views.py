@@ -1,0 +1,276 @@
+"""Taking quizzes (participants) and setting and analysing them (staff)."""
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user, login_required
+
+from bimtek.extensions import db
+from bimtek.learning import service as learning
+from bimtek.learning.forms import ConfirmForm
+from bimtek.learning.models import Course
+from bimtek.quiz import queries, service
+from bimtek.quiz.forms import QuizForm
+from bimtek.quiz.grading import TYPES
+from bimtek.quiz.models import Quiz
+from bimtek.timeutil import as_utc, utcnow
+from bimtek.web import role_required
+
+bp = Blueprint("quiz", __name__)
+
+
+def _quiz_for_user(quiz_id: int) -> Quiz:
+    quiz = db.get_or_404(Quiz, quiz_id)
+    if not learning.can_open(current_user, quiz.course) or (
+        not quiz.active and current_user.role == "peserta"
+    ):
+        abort(404)
+    return quiz
+
+
+def _own_attempt(attempt_id: int, lock: bool = False):
+    attempt = service.get_attempt_for(current_user, attempt_id, lock=lock)
+    if attempt is None:
+        abort(404)  # someone else's attempt does not exist for this user
+    return attempt
+
+
+@bp.get("/kuis/<int:quiz_id>")
+@login_required
+def start(quiz_id: int):
+    quiz = _quiz_for_user(quiz_id)
+    state = service.quiz_state(quiz, current_user)
+    db.session.commit()  # an overdue attempt may just have been closed
+    return render_template(
+        "quiz/start.html",
+        quiz=quiz,
+        state=state,
+        form=ConfirmForm(),
+        pool=len(service.question_pool(quiz)),
+    )
+
+
+@bp.post("/kuis/<int:quiz_id>/mulai")
+@login_required
+def begin(quiz_id: int):
+    quiz = _quiz_for_user(quiz_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    try:
+        attempt = service.start_attempt(quiz, current_user)
+    except service.QuizError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return redirect(url_for(".start", quiz_id=quiz.id))
+    db.session.commit()
+    return redirect(url_for(".take", attempt_id=attempt.id))
+
+
+@bp.get("/ujian/<int:attempt_id>")
+@login_required
+def take(attempt_id: int):
+    attempt = _own_attempt(attempt_id)
+    if service.expire_if_overdue(attempt, utcnow()):
+        db.session.commit()
+        flash("Waktu habis. Jawaban yang sudah tersimpan telah dinilai.", "info")
+    if not attempt.is_open:
+        return redirect(url_for(".result", attempt_id=attempt.id))
+    items = queries.attempt_items(attempt, reveal=False)
+    return render_template(
+        "quiz/take.html",
+        attempt=attempt,
+        quiz=attempt.quiz,
+        items=items,
+        answered=sum(1 for i in items if i.selected),
+        form=ConfirmForm(),
+        now=utcnow(),
+    )
+
+
+def _selected_from_form(form, position: int) -> list[str]:
+    return [v for v in form.getlist(f"q{position}") if isinstance(v, str)][:10]
+
+
+@bp.post("/ujian/<int:attempt_id>/jawab")
+@login_required
+def save(attempt_id: int):
+    """One answer, posted by quiz.js as the participant chooses it."""
+    attempt = _own_attempt(attempt_id, lock=True)
+    payload = request.get_json(silent=True)
+    if payload is not None:
+        position = payload.get("position")
+        selected = payload.get("selected") or []
+    else:
+        position = request.form.get("position", type=int)
+        selected = request.form.getlist("selected")
+    if not isinstance(position, int) or not isinstance(selected, list):
+        return jsonify(ok=False, error="Permintaan tidak lengkap."), 400
+    try:
+        saved_at = service.save_answer(attempt, position, [str(s) for s in selected])
+    except service.AttemptClosed as exc:
+        db.session.commit()  # an expired attempt was just closed and graded
+        return jsonify(
+            ok=False,
+            closed=True,
+            error=str(exc),
+            result_url=url_for(".result", attempt_id=attempt.id),
+        ), 409
+    except service.QuizError as exc:
+        db.session.rollback()
+        return jsonify(ok=False, error=str(exc)), 400
+    db.session.commit()
+    return jsonify(ok=True, position=position, saved_at=saved_at.isoformat())
+
+
+@bp.post("/ujian/<int:attempt_id>")
+@login_required
+def submit_form(attempt_id: int):
+    """The whole page as a normal form post: works without JavaScript. Saves what the page
+    holds, then submits when asked to."""
+    attempt = _own_attempt(attempt_id, lock=True)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    wants_submit = request.form.get("action") == "kirim"
+    if attempt.is_open:
+        positions = [int(p) for p in request.form.getlist("positions") if p.isdigit()]
+        try:
+            service.save_answers(
+                attempt, {p: _selected_from_form(request.form, p) for p in positions}
+            )
+        except service.AttemptClosed as exc:
+            db.session.commit()
+            flash(str(exc), "info")
+            return redirect(url_for(".result", attempt_id=attempt.id))
+        except service.QuizError:
+            db.session.rollback()
+            abort(400)
+        if wants_submit:
+            service.finish_attempt(attempt)
+    db.session.commit()
+    if wants_submit or not attempt.is_open:
+        return redirect(url_for(".result", attempt_id=attempt.id))
+    flash("Jawaban tersimpan.", "success")
+    return redirect(url_for(".take", attempt_id=attempt.id))
+
+
+@bp.get("/ujian/<int:attempt_id>/hasil")
+@login_required
+def result(attempt_id: int):
+    attempt = _own_attempt(attempt_id)
+    if service.expire_if_overdue(attempt, utcnow()):
+        db.session.commit()
+    if attempt.is_open:
+        return redirect(url_for(".take", attempt_id=attempt.id))
+    reveal = service.can_review(attempt)
+    course = attempt.quiz.course
+    return render_template(
+        "quiz/result.html",
+        attempt=attempt,
+        quiz=attempt.quiz,
+        items=queries.attempt_items(attempt, reveal=reveal),
+        reveal=reveal,
+        course_result=service.course_result(course, current_user),
+        state=service.quiz_state(attempt.quiz, current_user),
+    )
+
+
+# --- staff ---------------------------------------------------------------------------------
+
+
+def _to_utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    zone = ZoneInfo(current_app.config["BIMTEK_TIMEZONE"])
+    return value.replace(tzinfo=zone).astimezone(UTC)
+
+
+def _to_local(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    zone = ZoneInfo(current_app.config["BIMTEK_TIMEZONE"])
+    return as_utc(value).astimezone(zone).replace(tzinfo=None)
+
+
+@bp.get("/admin/kursus/<int:course_id>/kuis")
+@role_required("admin", "pelatih")
+def course_quizzes(course_id: int):
+    course = db.get_or_404(Course, course_id)
+    return render_template(
+        "quiz/course_quizzes.html", course=course, quizzes=service.course_quizzes(course)
+    )
+
+
+@bp.route("/admin/kursus/<int:course_id>/kuis/baru", methods=["GET", "POST"])
+@role_required("admin")
+def quiz_new(course_id: int):
+    return _quiz_form(db.get_or_404(Course, course_id), None)
+
+
+@bp.route("/admin/kuis/<int:quiz_id>/ubah", methods=["GET", "POST"])
+@role_required("admin")
+def quiz_edit(quiz_id: int):
+    quiz = db.get_or_404(Quiz, quiz_id)
+    return _quiz_form(quiz.course, quiz)
+
+
+def _quiz_form(course: Course, quiz: Quiz | None):
+    form = QuizForm(obj=quiz) if request.method == "GET" and quiz else QuizForm()
+    if request.method == "GET" and quiz is not None:
+        form.opens_at.data = _to_local(quiz.opens_at)
+        form.closes_at.data = _to_local(quiz.closes_at)
+        form.module_id.data = quiz.module_id or 0
+    form.module_id.choices = [(0, "— tidak ada —")] + [
+        (cm.module_id, cm.module.title) for cm in course.course_modules
+    ]
+    if form.validate_on_submit():
+        settings = service.QuizSettings(
+            kind=form.kind.data,
+            title=form.title.data.strip(),
+            draw_count=form.draw_count.data,
+            shuffle_questions=form.shuffle_questions.data,
+            shuffle_options=form.shuffle_options.data,
+            time_limit_minutes=form.time_limit_minutes.data,
+            attempts_allowed=form.attempts_allowed.data,
+            pass_mark=form.pass_mark.data,
+            review_policy=form.review_policy.data,
+            opens_at=_to_utc(form.opens_at.data),
+            closes_at=_to_utc(form.closes_at.data),
+            module_id=form.module_id.data or None,
+            active=form.active.data,
+        )
+        try:
+            saved = service.save_quiz(course, quiz, settings, current_user)
+        except service.QuizError as exc:
+            db.session.rollback()
+            form.form_errors.append(str(exc))
+        else:
+            db.session.commit()
+            flash(f"{saved.kind_label} “{saved.title}” tersimpan.", "success")
+            return redirect(url_for(".course_quizzes", course_id=course.id))
+    status = 400 if request.method == "POST" else 200
+    return render_template("quiz/quiz_form.html", form=form, course=course, quiz=quiz), status
+
+
+@bp.get("/admin/kuis/<int:quiz_id>/analisis")
+@role_required("admin", "pelatih")
+def analysis(quiz_id: int):
+    quiz = db.get_or_404(Quiz, quiz_id)
+    return render_template(
+        "quiz/analysis.html",
+        quiz=quiz,
+        items=queries.item_analysis(quiz),
+        kecamatan=queries.kecamatan_summary(quiz.course),
+        attempts=queries.attempt_rows(quiz) if current_user.role == "admin" else None,
+        types=TYPES,
+    )
