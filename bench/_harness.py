@@ -44,7 +44,13 @@ def bimtek(env: dict, *args: str) -> str:
     return result.stdout
 
 
-def start_gunicorn(env: dict, workers: int = 2, threads: int = 1, app: str = "bimtek:create_app()"):
+def start_gunicorn(
+    env: dict,
+    workers: int = 2,
+    threads: int = 1,
+    app: str = "bimtek:create_app()",
+    health="/healthz",
+):
     port = free_port()
     proc = subprocess.Popen(
         [str(BIN / "gunicorn"), "--workers", str(workers), "--threads", str(threads),
@@ -55,7 +61,7 @@ def start_gunicorn(env: dict, workers: int = 2, threads: int = 1, app: str = "bi
     while time.time() < deadline:
         try:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-            conn.request("GET", "/healthz")
+            conn.request("POST" if health == "/hit" else "GET", health)
             if conn.getresponse().status == 200:
                 return proc, port
         except OSError:

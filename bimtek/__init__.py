@@ -36,6 +36,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config["SQLALCHEMY_DATABASE_URI"] = config_module.normalise_database_url(
         app.config["SQLALCHEMY_DATABASE_URI"]
     )
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        # A server may drop idle connections; SQLite files cannot.
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
+            "pool_pre_ping": True,
+            **app.config["SQLALCHEMY_ENGINE_OPTIONS"],
+        }
     if not app.config.get("SECRET_KEY"):
         if app.debug or app.testing or app.config.get("BIMTEK_DEMO"):
             app.config["SECRET_KEY"] = os.urandom(32).hex()

@@ -17,9 +17,16 @@ def main() -> None:
 
 
 def _create_app():
-    from bimtek import create_app
+    from bimtek import ConfigurationError, create_app
 
-    return create_app()
+    try:
+        return create_app()
+    except ConfigurationError:
+        if "run" in sys.argv[1:2]:
+            raise  # serving needs a real key
+        # Maintenance commands sign nothing that outlives the process.
+        os.environ["BIMTEK_SECRET_KEY"] = os.urandom(32).hex()
+        return create_app()
 
 
 def _fail(lines: list[str] | str) -> None:

@@ -40,7 +40,7 @@ def defaults(instance_path: str) -> dict:
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "SESSION_PROTECTION_LEVEL": "basic",
         "WTF_CSRF_TIME_LIMIT": 8 * 3600,
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "SQLALCHEMY_ENGINE_OPTIONS": {},
         "BIMTEK_PAGE_SIZE": 50,
     }
 

@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 from flask import Flask, abort, current_app, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
-from sqlalchemy import select, text
+from sqlalchemy import bindparam, select, text
 
 from bimtek import timeutil
 from bimtek.content.render import nest_toc
@@ -70,11 +70,14 @@ def init_app(app: Flask) -> None:
     login_manager.login_message_category = "info"
     login_manager.session_protection = "basic"
 
+    # Built once: this runs on every signed-in request.
+    user_by_token = select(User).where(
+        User.session_token == bindparam("token"), User.active.is_(True)
+    )
+
     @login_manager.user_loader
     def load_user(token: str):
-        return db.session.scalars(
-            select(User).where(User.session_token == token, User.active.is_(True))
-        ).one_or_none()
+        return db.session.scalars(user_by_token, {"token": token}).one_or_none()
 
     @app.before_request
     def force_password_change():

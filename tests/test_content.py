@@ -203,3 +203,49 @@ def test_shipped_content_copy_syncs(app, runner, tmp_path):
     result = runner.invoke(args=["content", "sync"])
     assert "5 modul baru" in result.output
     assert _counts(app) == (5, 5)
+
+
+def test_content_check_also_reports_broken_question_banks(runner, content_dir):
+    (content_dir / "quizzes").mkdir()
+    (content_dir / "quizzes" / "contoh-modul.yaml").write_text(
+        "module: contoh-modul\nquestions:\n  - id: x-001\n    type: single\n    topic: t\n"
+        "    difficulty: mudah\n    stem: Soal?\n    options:\n      a: Satu\n      b: Dua\n"
+        "    answer: c\n    explanation: Karena.\n    source: Peraturan DKPP 2/2017 Pasal 6 ayat (1)\n",
+        encoding="utf-8",
+    )
+    (content_dir / "quizzes" / "hilang.yaml").write_text(
+        "module: hilang\nquestions: []\n", encoding="utf-8"
+    )
+    result = runner.invoke(args=["content", "check"])
+    assert result.exit_code == 1
+    assert (
+        "quizzes/contoh-modul.yaml:11: soal x-001: jawaban 'c' tidak ada di antara pilihan"
+        in result.output
+    )
+    assert "quizzes/hilang.yaml:1: modul 'hilang' tidak ada di modules/" in result.output
+
+
+def test_sync_retires_questions_removed_from_a_bank(app, runner, content_dir):
+    from bimtek.quiz.models import Question
+
+    (content_dir / "quizzes").mkdir()
+    bank = content_dir / "quizzes" / "contoh-modul.yaml"
+    question = (
+        "  - id: {qid}\n    type: true_false\n    topic: t\n    difficulty: mudah\n"
+        "    stem: Soal {qid}?\n    answer: true\n    explanation: Karena.\n"
+        "    source: Peraturan DKPP 2/2017 Pasal 6 ayat (1)\n"
+    )
+    bank.write_text(
+        "module: contoh-modul\nquestions:\n"
+        + question.format(qid="x-001")
+        + question.format(qid="x-002"),
+        encoding="utf-8",
+    )
+    assert "Soal: 2 baru" in runner.invoke(args=["content", "sync"]).output
+    bank.write_text(
+        "module: contoh-modul\nquestions:\n" + question.format(qid="x-001"), encoding="utf-8"
+    )
+    assert "1 dipensiunkan" in runner.invoke(args=["content", "sync"]).output
+    with app.app_context():
+        retired = {q.qid: q.retired for q in db.session.scalars(select(Question))}
+        assert retired == {"x-001": False, "x-002": True}

@@ -91,6 +91,16 @@ def test_good_bank_parses_and_renders_markdown():
             "kolom 'topik' tidak dikenal",
         ),
         (("  - id: cm-001", "  - id: [cm"), 4, "bukan YAML yang sah"),
+        (
+            ("explanation: Karena prinsip mandiri.", "explanation: Pilihan a keliru."),
+            12,
+            "merujuk huruf pilihan ('Pilihan a')",
+        ),
+        (
+            ("explanation: Karena prinsip mandiri.", "explanation: Bukan (a, b)."),
+            12,
+            "merujuk huruf pilihan ('(a, b)')",
+        ),
     ],
 )
 def test_broken_bank_reports_path_and_line(change, line, reason):

@@ -468,3 +468,31 @@ def test_nothing_is_graded_for_a_user_without_attempts(app, demo):
 
         result = course_result(db.session.get(Course, 1), user)
         assert (result.pre, result.post, result.gain) == (None, None, None)
+
+
+def test_an_overdue_attempt_is_graded_when_the_course_page_is_opened(app, peserta, demo):
+    attempt_id = start(peserta, demo["post"])
+    answer_some(peserta, app, attempt_id, right=2)
+    with app.app_context():
+        db.session.get(Attempt, attempt_id).deadline = utcnow() - timedelta(minutes=5)
+        db.session.commit()
+    page = peserta.get("/kursus/1").get_data(as_text=True)
+    assert "skor 10" in page
+    graded = attempt_row(app, attempt_id)
+    assert graded.status == "expired" and graded.correct_count == 2
+    # The second (last) attempt can start; the expired one counted.
+    second = start(peserta, demo["post"])
+    assert second != attempt_id
+
+
+def test_a_form_post_after_the_deadline_keeps_only_what_was_saved_in_time(app, peserta, demo):
+    attempt_id = start(peserta, demo["post"])
+    rows = served(app, attempt_id)
+    answer_some(peserta, app, attempt_id, right=3)
+    with app.app_context():
+        db.session.get(Attempt, attempt_id).deadline = utcnow() - timedelta(minutes=5)
+        db.session.commit()
+    late = {"positions": [str(p) for p, _, _ in rows], **{f"q{p}": a for p, a, _ in rows}}
+    response = submit(peserta, attempt_id, late)
+    assert response.headers["Location"].endswith("/hasil")
+    assert attempt_row(app, attempt_id).correct_count == 3

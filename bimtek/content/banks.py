@@ -18,6 +18,12 @@ QUESTION_FIELDS = (
     "id", "type", "topic", "difficulty", "stem", "options", "answer", "explanation", "source",
 )  # fmt: skip
 REQUIRED = ("id", "type", "topic", "difficulty", "stem", "answer", "explanation", "source")
+# Options are shuffled and shown without letters, so "pilihan b" or "(a, c)" means nothing
+# to the participant: name the option by its content instead.
+LETTER_REFERENCE_RE = re.compile(
+    r"\b(?:pilihan|opsi|jawaban)\s+[a-e]\b|\((?:[a-e])(?:\s*(?:,|dan|atau)\s*[a-e])*\)",
+    re.IGNORECASE,
+)
 
 
 @dataclass
@@ -131,6 +137,15 @@ def parse_bank(
             )
         if raw.get("difficulty") is not None and raw.get("difficulty") not in DIFFICULTIES:
             error(lines.get("difficulty", line), "difficulty harus mudah, sedang atau sulit")
+        for text_field in ("stem", "explanation"):
+            value = raw.get(text_field)
+            match = LETTER_REFERENCE_RE.search(value) if isinstance(value, str) else None
+            if match:
+                error(
+                    lines.get(text_field, line),
+                    f"soal {qid}: {text_field} merujuk huruf pilihan ('{match.group(0)}'), padahal "
+                    "urutan pilihan diacak dan tanpa huruf; sebut isi pilihannya",
+                )
         if raw.get("source") is not None and not isinstance(raw.get("source"), str):
             error(lines.get("source", line), "source harus teks: peraturan dan pasalnya")
         if qtype is not None and raw.get("answer") is not None:

@@ -10,6 +10,7 @@ from bimtek.learning import service
 from bimtek.learning.forms import ConfirmForm, CourseForm
 from bimtek.learning.models import Course, Module, ModuleVersion
 from bimtek.quiz import service as quiz_service
+from bimtek.quiz.views import close_overdue_attempts
 from bimtek.web import role_required
 
 bp = Blueprint("learning", __name__)
@@ -39,8 +40,8 @@ def course(course_id: int):
     quizzes = [
         q for q in quiz_service.course_quizzes(course) if q.active or current_user.role != "peserta"
     ]
+    close_overdue_attempts()
     states = [quiz_service.quiz_state(q, current_user) for q in quizzes]
-    db.session.commit()  # an overdue attempt may just have been closed
     return render_template(
         "learning/course.html",
         course=course,

@@ -108,7 +108,7 @@ class Attempt(db.Model):
     score: Mapped[float | None]
     passed: Mapped[bool | None]
 
-    quiz: Mapped[Quiz] = relationship()
+    quiz: Mapped[Quiz] = relationship(lazy="joined", innerjoin=True)
     answers: Mapped[list["AttemptAnswer"]] = relationship(
         back_populates="attempt", order_by="AttemptAnswer.position"
     )

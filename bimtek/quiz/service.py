@@ -6,8 +6,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 
 from bimtek.accounts.models import User, audit
 from bimtek.extensions import db
@@ -185,12 +186,22 @@ def course_quizzes(course: Course) -> list[Quiz]:
     return sorted(quizzes, key=lambda q: (order[q.kind], q.id))
 
 
+def overdue_attempts(user: User, now: datetime | None = None) -> list[Attempt]:
+    """Open attempts of this user whose deadline has passed (they still need closing)."""
+    now = now or utcnow()
+    candidates = db.session.scalars(
+        select(Attempt).where(
+            Attempt.user_id == user.id, Attempt.status == "open", Attempt.deadline.is_not(None)
+        )
+    ).all()
+    return [a for a in candidates if is_overdue(a, now)]
+
+
 def quiz_state(quiz: Quiz, user: User, now: datetime | None = None) -> QuizState:
+    """Read-only. Close overdue attempts first (close_overdue) so they show as graded."""
     now = now or utcnow()
     attempts = user_attempts(quiz, user)
-    for attempt in attempts:
-        expire_if_overdue(attempt, now)
-    open_attempt = next((a for a in attempts if a.is_open), None)
+    open_attempt = next((a for a in attempts if a.is_open and not is_overdue(a, now)), None)
     reason = None
     if open_attempt is None:
         if not quiz.active:
@@ -230,6 +241,7 @@ def _has_post_attempt(quiz: Quiz, user: User) -> bool:
 def start_attempt(quiz: Quiz, user: User, now: datetime | None = None) -> Attempt:
     """Resume the open attempt, or freeze a new one. Two concurrent starts give one attempt."""
     now = now or utcnow()
+    close_overdue(user, now)
     state = quiz_state(quiz, user, now)
     if state.open_attempt is not None:
         return state.open_attempt
@@ -282,16 +294,24 @@ def start_attempt(quiz: Quiz, user: User, now: datetime | None = None) -> Attemp
     return attempt
 
 
+# Statements on the answer-saving path are built once (building one costs more than running it).
+_ATTEMPT_OF_USER = select(Attempt).where(
+    Attempt.id == bindparam("attempt_id"), Attempt.user_id == bindparam("user_id")
+)
+# Lock only the attempt row: the quiz row is shared by everyone taking the quiz.
+_ATTEMPT_OF_USER_LOCKED = _ATTEMPT_OF_USER.with_for_update(of=Attempt).execution_options(
+    populate_existing=True
+)
+
+
 def get_attempt_for(user: User, attempt_id: int, lock: bool = False) -> Attempt | None:
     """The attempt if it is this user's; None otherwise (the view answers 404).
 
     With lock, the row is locked (FOR UPDATE on PostgreSQL; SQLite's BEGIN IMMEDIATE already
     serialises writers) so a save and a submit of the same attempt never interleave.
     """
-    query = select(Attempt).where(Attempt.id == attempt_id, Attempt.user_id == user.id)
-    if lock:
-        query = query.with_for_update().execution_options(populate_existing=True)
-    return db.session.scalars(query).one_or_none()
+    query = _ATTEMPT_OF_USER_LOCKED if lock else _ATTEMPT_OF_USER
+    return db.session.scalars(query, {"attempt_id": attempt_id, "user_id": user.id}).one_or_none()
 
 
 def is_overdue(attempt: Attempt, now: datetime) -> bool:
@@ -305,72 +325,191 @@ def expire_if_overdue(attempt: Attempt, now: datetime) -> bool:
     return False
 
 
-def save_answer(attempt: Attempt, position: int, selected, now: datetime | None = None) -> datetime:
-    """Store one choice as it is made. Raises AttemptClosed after submit or the deadline."""
+def close_overdue(user: User, now: datetime | None = None) -> int:
+    """Grade every attempt of this user whose time ran out, with the answers saved in time."""
     now = now or utcnow()
+    return sum(expire_if_overdue(a, now) for a in overdue_attempts(user, now))
+
+
+def _check_open(attempt: Attempt, now: datetime) -> None:
     if not attempt.is_open:
         raise AttemptClosed("Jawaban sudah dikirim dan tidak dapat diubah.")
     if is_overdue(attempt, now):
         finish_attempt(attempt, now, status="expired")
         raise AttemptClosed("Waktu habis. Jawaban yang sudah tersimpan dinilai.")
+
+
+_ANSWER_ROWS = (
+    select(
+        AttemptAnswer.id,
+        AttemptAnswer.position,
+        AttemptAnswer.option_order,
+        AttemptAnswer.selected,
+        QuestionVersion.type,
+    )
+    .join(QuestionVersion, QuestionVersion.id == AttemptAnswer.question_version_id)
+    .where(
+        AttemptAnswer.attempt_id == bindparam("attempt_id"),
+        AttemptAnswer.position.in_(bindparam("positions", expanding=True)),
+    )
+)
+_STORE_ANSWER = (
+    update(AttemptAnswer)
+    .where(AttemptAnswer.id == bindparam("answer_id"))
+    .values(selected=bindparam("selected"), saved_at=bindparam("saved_at"))
+    .execution_options(synchronize_session=False)
+)
+
+
+def _answer_rows(attempt: Attempt, positions: list[int]):
+    return db.session.execute(
+        _ANSWER_ROWS, {"attempt_id": attempt.id, "positions": positions}
+    ).all()
+
+
+_ANSWER_FOR_SAVE = (
+    select(
+        Attempt.status,
+        Attempt.deadline,
+        AttemptAnswer.id,
+        AttemptAnswer.option_order,
+        QuestionVersion.type,
+    )
+    .join(AttemptAnswer, AttemptAnswer.attempt_id == Attempt.id)
+    .join(QuestionVersion, QuestionVersion.id == AttemptAnswer.question_version_id)
+    .where(
+        Attempt.id == bindparam("attempt_id"),
+        Attempt.user_id == bindparam("user_id"),
+        AttemptAnswer.position == bindparam("position"),
+    )
+    .with_for_update(of=Attempt)
+)
+
+
+class AttemptNotFound(LookupError):
+    pass
+
+
+def save_answer(
+    user: User, attempt_id: int, position: int, selected, now: datetime | None = None
+) -> datetime:
+    """Store one choice as it is made: the hot path of a quiz (one read, one write).
+
+    Raises AttemptNotFound (not this user's), QuizError (no such question) and AttemptClosed
+    (submitted, or past the deadline: then the attempt is closed with what was saved).
+    """
+    now = now or utcnow()
     row = db.session.execute(
-        select(AttemptAnswer.id, QuestionVersion.type, QuestionVersion.options)
-        .join(QuestionVersion, QuestionVersion.id == AttemptAnswer.question_version_id)
-        .where(AttemptAnswer.attempt_id == attempt.id, AttemptAnswer.position == position)
+        _ANSWER_FOR_SAVE, {"attempt_id": attempt_id, "user_id": user.id, "position": position}
     ).one_or_none()
     if row is None:
+        if get_attempt_for(user, attempt_id) is None:
+            raise AttemptNotFound(attempt_id)
         raise QuizError(f"Soal nomor {position} tidak ada di ujian ini.")
-    clean = TYPES[row.type].clean_selection(row.options, list(selected))
+    if row.status != "open":
+        raise AttemptClosed("Jawaban sudah dikirim dan tidak dapat diubah.")
+    if row.deadline is not None and now > as_utc(row.deadline) + DEADLINE_GRACE:
+        finish_attempt(get_attempt_for(user, attempt_id, lock=True), now, status="expired")
+        raise AttemptClosed("Waktu habis. Jawaban yang sudah tersimpan dinilai.")
+    clean = TYPES[row.type].clean_selection(dict.fromkeys(row.option_order), list(selected))
     db.session.execute(
-        update(AttemptAnswer)
-        .where(AttemptAnswer.id == row.id)
-        .values(selected=list(clean), saved_at=now)
+        _STORE_ANSWER, {"answer_id": row.id, "selected": list(clean), "saved_at": now}
     )
     return now
 
 
-def save_answers(attempt: Attempt, selections: dict[int, list[str]], now=None) -> None:
-    for position, selected in selections.items():
-        save_answer(attempt, position, selected, now)
+def save_answers(attempt: Attempt, selections: dict[int, list[str]], now=None) -> int:
+    """The whole page at once (a form post): one read, and writes only for what changed
+    since the last autosave. Returns how many answers changed."""
+    now = now or utcnow()
+    _check_open(attempt, now)
+    if not selections:
+        return 0
+    rows = _answer_rows(attempt, list(selections))
+    changes = []
+    for row in rows:
+        clean = list(
+            TYPES[row.type].clean_selection(
+                dict.fromkeys(row.option_order), selections[row.position]
+            )
+        )
+        if clean != list(row.selected or []):
+            changes.append({"id": row.id, "selected": clean, "saved_at": now})
+    if changes:
+        db.session.execute(update(AttemptAnswer), changes)  # one executemany by primary key
+    return len(changes)
+
+
+_GRADING_ROWS = (
+    select(
+        AttemptAnswer.id,
+        AttemptAnswer.position,
+        AttemptAnswer.option_order,
+        AttemptAnswer.selected,
+        QuestionVersion.type,
+        QuestionVersion.answer,
+    )
+    .join(QuestionVersion, QuestionVersion.id == AttemptAnswer.question_version_id)
+    .where(AttemptAnswer.attempt_id == bindparam("attempt_id"))
+)
+_CLAIM = (
+    update(Attempt)
+    .where(Attempt.id == bindparam("attempt_id"), Attempt.status == "open")
+    .values(
+        status=bindparam("status"),
+        submitted_at=bindparam("submitted_at"),
+        correct_count=bindparam("correct_count"),
+        score=bindparam("score"),
+        passed=bindparam("passed"),
+    )
+    .execution_options(synchronize_session=False)
+)
 
 
 def finish_attempt(
-    attempt: Attempt, now: datetime | None = None, status: str = "submitted"
+    attempt: Attempt,
+    now: datetime | None = None,
+    status: str = "submitted",
+    selections: dict[int, list[str]] | None = None,
 ) -> bool:
-    """Close and grade exactly once. Returns False if another request already did.
+    """Close and grade exactly once; returns False if another request already did.
 
-    The conditional UPDATE is the lock: only the request that moves the attempt out of
-    'open' grades it (a double click or a retry after a timeout grades once).
+    `selections` are the choices a whole-page form post carries; they are stored first.
+    The conditional UPDATE (WHERE status = 'open') is what makes a double click or a retry
+    after a timeout grade once: only one request moves the attempt out of 'open'.
     """
     now = now or utcnow()
-    claimed = db.session.execute(
-        update(Attempt)
-        .where(Attempt.id == attempt.id, Attempt.status == "open")
-        .values(status=status, submitted_at=now)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    rows = db.session.execute(_GRADING_ROWS, {"attempt_id": attempt.id}).all()
+    changed, marks, correct = [], [], 0
+    for row in rows:
+        selected = list(row.selected or [])
+        if selections is not None and row.position in selections:
+            options = dict.fromkeys(row.option_order)
+            clean = list(TYPES[row.type].clean_selection(options, selections[row.position]))
+            if clean != selected:
+                selected = clean
+                changed.append({"id": row.id, "selected": clean, "saved_at": now})
+        grade = TYPES[row.type].grade(tuple(row.answer), tuple(selected))
+        correct += grade.correct
+        marks.append({"id": row.id, "correct": grade.correct})
+    score = score_percent(correct, len(rows))
+    values = {
+        "status": status,
+        "submitted_at": now,
+        "correct_count": correct,
+        "score": score,
+        "passed": score >= attempt.quiz.pass_mark,
+    }
+    claimed = db.session.execute(_CLAIM, {"attempt_id": attempt.id, **values}).rowcount
     if claimed != 1:
         db.session.refresh(attempt)
         return False
-    answers = db.session.scalars(
-        select(AttemptAnswer).where(AttemptAnswer.attempt_id == attempt.id)
-    ).all()
-    correct = 0
-    for answer in answers:
-        version = answer.question_version
-        grade = TYPES[version.type].grade(tuple(version.answer), tuple(answer.selected or ()))
-        answer.correct = grade.correct
-        correct += grade.correct
-    quiz = attempt.quiz
-    score = score_percent(correct, len(answers))
-    db.session.execute(
-        update(Attempt)
-        .where(Attempt.id == attempt.id)
-        .values(correct_count=correct, score=score, passed=score >= quiz.pass_mark)
-        .execution_options(synchronize_session=False)
-    )
-    db.session.flush()
-    db.session.refresh(attempt)
+    if changed:
+        db.session.execute(update(AttemptAnswer), changed)  # executemany by primary key
+    if marks:
+        db.session.execute(update(AttemptAnswer), marks)
+    for name, value in values.items():  # what the database now holds, without reloading it
+        set_committed_value(attempt, name, value)
     return True
 
 

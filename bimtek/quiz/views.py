@@ -16,7 +16,7 @@ from flask import (
 )
 from flask_login import current_user, login_required
 
-from bimtek.extensions import db
+from bimtek.extensions import begin_write, db
 from bimtek.learning import service as learning
 from bimtek.learning.forms import ConfirmForm
 from bimtek.learning.models import Course
@@ -39,6 +39,15 @@ def _quiz_for_user(quiz_id: int) -> Quiz:
     return quiz
 
 
+def close_overdue_attempts() -> None:
+    """Before showing quiz states: grade attempts whose time ran out. A GET that writes, so it
+    takes the write lock first (SQLite); it happens once per overdue attempt."""
+    if service.overdue_attempts(current_user):
+        begin_write()
+        service.close_overdue(current_user)
+        db.session.commit()
+
+
 def _own_attempt(attempt_id: int, lock: bool = False):
     attempt = service.get_attempt_for(current_user, attempt_id, lock=lock)
     if attempt is None:
@@ -50,8 +59,8 @@ def _own_attempt(attempt_id: int, lock: bool = False):
 @login_required
 def start(quiz_id: int):
     quiz = _quiz_for_user(quiz_id)
+    close_overdue_attempts()
     state = service.quiz_state(quiz, current_user)
-    db.session.commit()  # an overdue attempt may just have been closed
     return render_template(
         "quiz/start.html",
         quiz=quiz,
@@ -81,9 +90,10 @@ def begin(quiz_id: int):
 @login_required
 def take(attempt_id: int):
     attempt = _own_attempt(attempt_id)
-    if service.expire_if_overdue(attempt, utcnow()):
-        db.session.commit()
+    if attempt.is_open and service.is_overdue(attempt, utcnow()):
+        close_overdue_attempts()
         flash("Waktu habis. Jawaban yang sudah tersimpan telah dinilai.", "info")
+        return redirect(url_for(".result", attempt_id=attempt.id))
     if not attempt.is_open:
         return redirect(url_for(".result", attempt_id=attempt.id))
     items = queries.attempt_items(attempt, reveal=False)
@@ -106,7 +116,6 @@ def _selected_from_form(form, position: int) -> list[str]:
 @login_required
 def save(attempt_id: int):
     """One answer, posted by quiz.js as the participant chooses it."""
-    attempt = _own_attempt(attempt_id, lock=True)
     payload = request.get_json(silent=True)
     if payload is not None:
         position = payload.get("position")
@@ -117,14 +126,18 @@ def save(attempt_id: int):
     if not isinstance(position, int) or not isinstance(selected, list):
         return jsonify(ok=False, error="Permintaan tidak lengkap."), 400
     try:
-        saved_at = service.save_answer(attempt, position, [str(s) for s in selected])
+        saved_at = service.save_answer(
+            current_user, attempt_id, position, [str(s) for s in selected]
+        )
+    except service.AttemptNotFound:
+        abort(404)
     except service.AttemptClosed as exc:
         db.session.commit()  # an expired attempt was just closed and graded
         return jsonify(
             ok=False,
             closed=True,
             error=str(exc),
-            result_url=url_for(".result", attempt_id=attempt.id),
+            result_url=url_for(".result", attempt_id=attempt_id),
         ), 409
     except service.QuizError as exc:
         db.session.rollback()
@@ -144,19 +157,17 @@ def submit_form(attempt_id: int):
     wants_submit = request.form.get("action") == "kirim"
     if attempt.is_open:
         positions = [int(p) for p in request.form.getlist("positions") if p.isdigit()]
-        try:
-            service.save_answers(
-                attempt, {p: _selected_from_form(request.form, p) for p in positions}
-            )
-        except service.AttemptClosed as exc:
+        selections = {p: _selected_from_form(request.form, p) for p in positions}
+        if service.is_overdue(attempt, utcnow()):
+            # Too late for what this page carries: grade what was saved in time.
+            service.finish_attempt(attempt, status="expired")
             db.session.commit()
-            flash(str(exc), "info")
+            flash("Waktu habis. Jawaban yang sudah tersimpan telah dinilai.", "info")
             return redirect(url_for(".result", attempt_id=attempt.id))
-        except service.QuizError:
-            db.session.rollback()
-            abort(400)
         if wants_submit:
-            service.finish_attempt(attempt)
+            service.finish_attempt(attempt, selections=selections)
+        else:
+            service.save_answers(attempt, selections)
     db.session.commit()
     if wants_submit or not attempt.is_open:
         return redirect(url_for(".result", attempt_id=attempt.id))
@@ -167,9 +178,8 @@ def submit_form(attempt_id: int):
 @bp.get("/ujian/<int:attempt_id>/hasil")
 @login_required
 def result(attempt_id: int):
+    close_overdue_attempts()
     attempt = _own_attempt(attempt_id)
-    if service.expire_if_overdue(attempt, utcnow()):
-        db.session.commit()
     if attempt.is_open:
         return redirect(url_for(".take", attempt_id=attempt.id))
     reveal = service.can_review(attempt)
