@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from flask import g, has_request_context, request
+from flask import current_app, g, has_request_context, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -70,14 +70,27 @@ def _sqlite_on_begin(conn):
     """
     if conn.dialect.name != "sqlite":
         return
-    if (
-        has_request_context()
-        and request.method in _READ_ONLY_METHODS
-        and not g.get("db_write", False)
-    ):
+    if not has_request_context() or g.get("db_write", False):
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    elif request.method in _READ_ONLY_METHODS:
         conn.exec_driver_sql("BEGIN")
+    elif _writes_late(request.endpoint):
+        conn.exec_driver_sql("BEGIN")  # reads first; begin_write() takes the lock later
     else:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _writes_late(endpoint: str | None) -> bool:
+    view = current_app.view_functions.get(endpoint) if endpoint else None
+    return getattr(view, "writes_late", False)
+
+
+def writes_late(view):
+    """Mark a POST view that reads first (sign-in, checks) and calls begin_write() right
+    before it writes. On SQLite the write lock is then held for the write alone, not for the
+    whole request: with two workers the other one no longer sleeps in the busy handler."""
+    view.writes_late = True
+    return view
 
 
 def begin_write() -> None:
@@ -85,7 +98,8 @@ def begin_write() -> None:
 
     Ends the current (read) transaction; the next one starts with
     BEGIN IMMEDIATE on SQLite, so the write waits for the lock instead of
-    failing.
+    failing. PostgreSQL needs neither: row locks are taken as rows are written.
     """
-    db.session.commit()
     g.db_write = True
+    if db.engine.dialect.name == "sqlite":
+        db.session.commit()

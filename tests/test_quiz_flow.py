@@ -496,3 +496,37 @@ def test_a_form_post_after_the_deadline_keeps_only_what_was_saved_in_time(app, p
     response = submit(peserta, attempt_id, late)
     assert response.headers["Location"].endswith("/hasil")
     assert attempt_row(app, attempt_id).correct_count == 3
+
+
+def test_many_phones_saving_at_once_lose_nothing(app, demo, make_peserta, post_form):
+    """Eight participants save twenty answers each at the same moment: no 'database is locked',
+    no lost answer (SQLite takes the write lock late and briefly; PostgreSQL locks rows)."""
+    phones = []
+    for index in range(8):
+        nik = f"73220141079005{index:02d}"
+        make_peserta(nik=nik, password="peserta-rahasia-8")
+        c = app.test_client()
+        post_form(c, "/login", {"username": nik, "password": "peserta-rahasia-8"})
+        attempt_id = start(c, demo["post"])
+        phones.append((c, attempt_id, token_of(c), served(app, attempt_id)))
+    statuses, barrier = [], threading.Barrier(len(phones))
+
+    def tap(phone):
+        c, attempt_id, token, rows = phone
+        barrier.wait()
+        for position, answer, _ in rows:
+            statuses.append(save(c, attempt_id, position, answer, token).status_code)
+
+    threads = [threading.Thread(target=tap, args=(p,)) for p in phones]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert statuses.count(200) == 8 * 20
+    with app.app_context():
+        saved = db.session.scalar(
+            select(func.count())
+            .select_from(AttemptAnswer)
+            .where(AttemptAnswer.saved_at.is_not(None))
+        )
+        assert saved == 8 * 20

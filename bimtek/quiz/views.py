@@ -16,7 +16,7 @@ from flask import (
 )
 from flask_login import current_user, login_required
 
-from bimtek.extensions import begin_write, db
+from bimtek.extensions import begin_write, db, writes_late
 from bimtek.learning import service as learning
 from bimtek.learning.forms import ConfirmForm
 from bimtek.learning.models import Course
@@ -114,8 +114,10 @@ def _selected_from_form(form, position: int) -> list[str]:
 
 @bp.post("/ujian/<int:attempt_id>/jawab")
 @login_required
+@writes_late
 def save(attempt_id: int):
     """One answer, posted by quiz.js as the participant chooses it."""
+    begin_write()
     payload = request.get_json(silent=True)
     if payload is not None:
         position = payload.get("position")
@@ -148,9 +150,11 @@ def save(attempt_id: int):
 
 @bp.post("/ujian/<int:attempt_id>")
 @login_required
+@writes_late
 def submit_form(attempt_id: int):
     """The whole page as a normal form post: works without JavaScript. Saves what the page
     holds, then submits when asked to."""
+    begin_write()
     attempt = _own_attempt(attempt_id, lock=True)
     if not ConfirmForm().validate_on_submit():
         abort(400)
