@@ -321,3 +321,9 @@ def test_item_statistics_stay_in_range(rs):
         assert -1 <= stats.discrimination <= 1
     if stats.point_biserial is not None:
         assert -1 <= stats.point_biserial <= 1
+
+
+def test_no_flags_before_enough_answers():
+    stats = item_statistics(responses([(rest, False) for rest in range(9)]), KEYS)
+    assert stats.difficulty == 0.0
+    assert stats.flags == ()

@@ -226,5 +226,6 @@ def item_statistics(responses: Sequence[ItemResponse], option_keys: Sequence[str
         discrimination=d,
         point_biserial=r_pbis,
         option_counts=_option_counts(responses, option_keys),
-        flags=_flags(p, d, r_pbis),
+        # A handful of answers says little about an item: no flag before MIN_RESPONSES.
+        flags=_flags(p, d, r_pbis) if n >= MIN_RESPONSES else (),
     )
