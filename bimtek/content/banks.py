@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from bimtek.content.loader import ContentError
+from bimtek.content.loader import ContentError, read_content_file
 from bimtek.content.render import render_inline
 from bimtek.quiz.grading import TYPES
 
@@ -190,12 +190,9 @@ def load_banks(content_dir: str | Path, module_slugs: set[str] | None) -> BankLo
     seen_modules: dict[str, str] = {}
     for file in sorted(folder.glob("*.yaml")) + sorted(folder.glob("*.yml")):
         display = str(file.relative_to(Path(content_dir)))
-        try:
-            text = file.read_bytes().decode("utf-8")
-        except UnicodeDecodeError as exc:
-            result.errors.append(
-                ContentError(display, 1, f"berkas bukan UTF-8 (byte ke-{exc.start})")
-            )
+        text, problem = read_content_file(file, display)
+        if problem:
+            result.errors.append(problem)
             continue
         bank, errors = parse_bank(display, text, module_slugs, seen_ids)
         result.errors.extend(errors)

@@ -175,6 +175,14 @@ def parse_module(path: str, text: str) -> tuple[ModuleFile | None, list[ContentE
     return module, errors
 
 
+def read_content_file(file: Path, display: str) -> tuple[str | None, ContentError | None]:
+    """The file's text, or why it cannot be read as UTF-8."""
+    try:
+        return file.read_bytes().decode("utf-8"), None
+    except UnicodeDecodeError as exc:
+        return None, ContentError(display, 1, f"berkas bukan UTF-8 (byte ke-{exc.start})")
+
+
 def load_modules(content_dir: str | Path) -> LoadResult:
     """Parse every modules/*.md; collect every error rather than stop at the first."""
     result = LoadResult()
@@ -189,12 +197,9 @@ def load_modules(content_dir: str | Path) -> LoadResult:
             if file.is_relative_to(Path(content_dir))
             else str(file)
         )
-        try:
-            text = file.read_bytes().decode("utf-8")
-        except UnicodeDecodeError as exc:
-            result.errors.append(
-                ContentError(display, 1, f"berkas bukan UTF-8 (byte ke-{exc.start})")
-            )
+        text, problem = read_content_file(file, display)
+        if problem:
+            result.errors.append(problem)
             continue
         module, errors = parse_module(display, text)
         result.errors.extend(errors)

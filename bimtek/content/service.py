@@ -26,6 +26,11 @@ class SyncReport:
         return not self.errors
 
 
+def _next_version_no(version_column, owner_filter) -> int:
+    """One more than the highest version stored (a revert to an old text is a new version)."""
+    return (db.session.scalar(select(db.func.max(version_column)).where(owner_filter)) or 0) + 1
+
+
 def current_version(module: Module) -> ModuleVersion:
     return db.session.scalars(
         select(ModuleVersion).where(
@@ -68,14 +73,7 @@ def apply_module_file(file: ModuleFile, report: SyncReport) -> Module:
         return module
     # An earlier text may come back (a revert): it is still a new version,
     # so progress stays attached to the versions people actually read.
-    next_no = (
-        db.session.scalar(
-            select(db.func.max(ModuleVersion.version_no)).where(
-                ModuleVersion.module_id == module.id
-            )
-        )
-        or 0
-    ) + 1
+    next_no = _next_version_no(ModuleVersion.version_no, ModuleVersion.module_id == module.id)
     db.session.add(_version_from_file(module, next_no, file))
     module.title = file.title
     module.current_version_no = next_no
@@ -149,14 +147,9 @@ def apply_bank(bank: BankFile, module: Module, report: SyncReport) -> None:
         question.module_id = module.id
         question.retired = False
         if current_sha.get(question.id) != item.sha256:
-            next_no = (
-                db.session.scalar(
-                    select(db.func.max(QuestionVersion.version_no)).where(
-                        QuestionVersion.question_id == question.id
-                    )
-                )
-                or 0
-            ) + 1
+            next_no = _next_version_no(
+                QuestionVersion.version_no, QuestionVersion.question_id == question.id
+            )
             db.session.add(_question_version(question, next_no, item))
             question.current_version_no = next_no
             report.questions_updated += 1

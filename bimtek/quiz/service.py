@@ -339,32 +339,12 @@ def _check_open(attempt: Attempt, now: datetime) -> None:
         raise AttemptClosed("Waktu habis. Jawaban yang sudah tersimpan dinilai.")
 
 
-_ANSWER_ROWS = (
-    select(
-        AttemptAnswer.id,
-        AttemptAnswer.position,
-        AttemptAnswer.option_order,
-        AttemptAnswer.selected,
-        QuestionVersion.type,
-    )
-    .join(QuestionVersion, QuestionVersion.id == AttemptAnswer.question_version_id)
-    .where(
-        AttemptAnswer.attempt_id == bindparam("attempt_id"),
-        AttemptAnswer.position.in_(bindparam("positions", expanding=True)),
-    )
-)
 _STORE_ANSWER = (
     update(AttemptAnswer)
     .where(AttemptAnswer.id == bindparam("answer_id"))
     .values(selected=bindparam("selected"), saved_at=bindparam("saved_at"))
     .execution_options(synchronize_session=False)
 )
-
-
-def _answer_rows(attempt: Attempt, positions: list[int]):
-    return db.session.execute(
-        _ANSWER_ROWS, {"attempt_id": attempt.id, "positions": positions}
-    ).all()
 
 
 _ANSWER_FOR_SAVE = (
@@ -418,28 +398,6 @@ def save_answer(
     return now
 
 
-def save_answers(attempt: Attempt, selections: dict[int, list[str]], now=None) -> int:
-    """The whole page at once (a form post): one read, and writes only for what changed
-    since the last autosave. Returns how many answers changed."""
-    now = now or utcnow()
-    _check_open(attempt, now)
-    if not selections:
-        return 0
-    rows = _answer_rows(attempt, list(selections))
-    changes = []
-    for row in rows:
-        clean = list(
-            TYPES[row.type].clean_selection(
-                dict.fromkeys(row.option_order), selections[row.position]
-            )
-        )
-        if clean != list(row.selected or []):
-            changes.append({"id": row.id, "selected": clean, "saved_at": now})
-    if changes:
-        db.session.execute(update(AttemptAnswer), changes)  # one executemany by primary key
-    return len(changes)
-
-
 _GRADING_ROWS = (
     select(
         AttemptAnswer.id,
@@ -452,6 +410,37 @@ _GRADING_ROWS = (
     .join(QuestionVersion, QuestionVersion.id == AttemptAnswer.question_version_id)
     .where(AttemptAnswer.attempt_id == bindparam("attempt_id"))
 )
+
+
+def _apply_selections(rows, selections: dict[int, list[str]] | None, now: datetime):
+    """Each row's choice after `selections` (a whole page) is applied, and the rows it changes."""
+    chosen, changed = {}, []
+    for row in rows:
+        selected = list(row.selected or [])
+        if selections is not None and row.position in selections:
+            options = dict.fromkeys(row.option_order)
+            clean = list(TYPES[row.type].clean_selection(options, selections[row.position]))
+            if clean != selected:
+                selected = clean
+                changed.append({"id": row.id, "selected": clean, "saved_at": now})
+        chosen[row.id] = selected
+    return chosen, changed
+
+
+def save_answers(attempt: Attempt, selections: dict[int, list[str]], now=None) -> int:
+    """The whole page at once (a form post): one read, and writes only for what changed
+    since the last autosave. Returns how many answers changed."""
+    now = now or utcnow()
+    _check_open(attempt, now)
+    if not selections:
+        return 0
+    rows = db.session.execute(_GRADING_ROWS, {"attempt_id": attempt.id}).all()
+    _chosen, changed = _apply_selections(rows, selections, now)
+    if changed:
+        db.session.execute(update(AttemptAnswer), changed)  # one executemany by primary key
+    return len(changed)
+
+
 _CLAIM = (
     update(Attempt)
     .where(Attempt.id == bindparam("attempt_id"), Attempt.status == "open")
@@ -480,16 +469,10 @@ def finish_attempt(
     """
     now = now or utcnow()
     rows = db.session.execute(_GRADING_ROWS, {"attempt_id": attempt.id}).all()
-    changed, marks, correct = [], [], 0
+    chosen, changed = _apply_selections(rows, selections, now)
+    marks, correct = [], 0
     for row in rows:
-        selected = list(row.selected or [])
-        if selections is not None and row.position in selections:
-            options = dict.fromkeys(row.option_order)
-            clean = list(TYPES[row.type].clean_selection(options, selections[row.position]))
-            if clean != selected:
-                selected = clean
-                changed.append({"id": row.id, "selected": clean, "saved_at": now})
-        grade = TYPES[row.type].grade(tuple(row.answer), tuple(selected))
+        grade = TYPES[row.type].grade(tuple(row.answer), tuple(chosen[row.id]))
         correct += grade.correct
         marks.append({"id": row.id, "correct": grade.correct})
     score = score_percent(correct, len(rows))
