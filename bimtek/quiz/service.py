@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import load_only
 from sqlalchemy.orm.attributes import set_committed_value
 
 from bimtek.accounts.models import User, audit
@@ -113,6 +114,16 @@ def question_pool(quiz: Quiz) -> list[QuestionVersion]:
         module_ids = [cm.module_id for cm in course.course_modules]
     rows = db.session.scalars(
         select(QuestionVersion)
+        # Drawing needs ids, types and option keys, not the texts (a burst of starts reads
+        # the whole pool each time).
+        .options(
+            load_only(
+                QuestionVersion.id,
+                QuestionVersion.question_id,
+                QuestionVersion.type,
+                QuestionVersion.options,
+            )
+        )
         .join(Question, Question.id == QuestionVersion.question_id)
         .where(
             Question.module_id.in_(module_ids),
