@@ -350,30 +350,35 @@ def _check_open(attempt: Attempt, now: datetime) -> None:
         raise AttemptClosed("Waktu habis. Jawaban yang sudah tersimpan dinilai.")
 
 
+# Core statements on the tables (not ORM entities) for the answer-saving path: they run on
+# the session's connection without the ORM's per-statement bookkeeping.
+_attempt, _answer, _version = Attempt.__table__, AttemptAnswer.__table__, QuestionVersion.__table__
 _STORE_ANSWER = (
-    update(AttemptAnswer)
-    .where(AttemptAnswer.id == bindparam("answer_id"))
+    update(_answer)
+    .where(_answer.c.id == bindparam("answer_id"))
     .values(selected=bindparam("selected"), saved_at=bindparam("saved_at"))
-    .execution_options(synchronize_session=False)
 )
 
 
 _ANSWER_FOR_SAVE = (
     select(
-        Attempt.status,
-        Attempt.deadline,
-        AttemptAnswer.id,
-        AttemptAnswer.option_order,
-        QuestionVersion.type,
+        _attempt.c.status,
+        _attempt.c.deadline,
+        _answer.c.id,
+        _answer.c.option_order,
+        _version.c.type,
     )
-    .join(AttemptAnswer, AttemptAnswer.attempt_id == Attempt.id)
-    .join(QuestionVersion, QuestionVersion.id == AttemptAnswer.question_version_id)
+    .select_from(
+        _attempt.join(_answer, _answer.c.attempt_id == _attempt.c.id).join(
+            _version, _version.c.id == _answer.c.question_version_id
+        )
+    )
     .where(
-        Attempt.id == bindparam("attempt_id"),
-        Attempt.user_id == bindparam("user_id"),
-        AttemptAnswer.position == bindparam("position"),
+        _attempt.c.id == bindparam("attempt_id"),
+        _attempt.c.user_id == bindparam("user_id"),
+        _answer.c.position == bindparam("position"),
     )
-    .with_for_update(of=Attempt)
+    .with_for_update(of=_attempt)
 )
 
 
@@ -390,7 +395,8 @@ def save_answer(
     (submitted, or past the deadline: then the attempt is closed with what was saved).
     """
     now = now or utcnow()
-    row = db.session.execute(
+    connection = db.session.connection()
+    row = connection.execute(
         _ANSWER_FOR_SAVE, {"attempt_id": attempt_id, "user_id": user.id, "position": position}
     ).one_or_none()
     if row is None:
@@ -403,7 +409,7 @@ def save_answer(
         finish_attempt(get_attempt_for(user, attempt_id, lock=True), now, status="expired")
         raise AttemptClosed("Waktu habis. Jawaban yang sudah tersimpan dinilai.")
     clean = TYPES[row.type].clean_selection(dict.fromkeys(row.option_order), list(selected))
-    db.session.execute(
+    connection.execute(
         _STORE_ANSWER, {"answer_id": row.id, "selected": list(clean), "saved_at": now}
     )
     return now
@@ -411,15 +417,24 @@ def save_answer(
 
 _GRADING_ROWS = (
     select(
-        AttemptAnswer.id,
-        AttemptAnswer.position,
-        AttemptAnswer.option_order,
-        AttemptAnswer.selected,
-        QuestionVersion.type,
-        QuestionVersion.answer,
+        _answer.c.id,
+        _answer.c.position,
+        _answer.c.option_order,
+        _answer.c.selected,
+        _version.c.type,
+        _version.c.answer,
     )
-    .join(QuestionVersion, QuestionVersion.id == AttemptAnswer.question_version_id)
-    .where(AttemptAnswer.attempt_id == bindparam("attempt_id"))
+    .select_from(_answer.join(_version, _version.c.id == _answer.c.question_version_id))
+    .where(_answer.c.attempt_id == bindparam("attempt_id"))
+)
+# executemany: one statement, one row of parameters per answer
+_STORE_SELECTION = (
+    update(_answer)
+    .where(_answer.c.id == bindparam("answer_id"))
+    .values(selected=bindparam("new_selected"), saved_at=bindparam("new_saved_at"))
+)
+_STORE_MARK = (
+    update(_answer).where(_answer.c.id == bindparam("answer_id")).values(correct=bindparam("mark"))
 )
 
 
@@ -433,7 +448,7 @@ def _apply_selections(rows, selections: dict[int, list[str]] | None, now: dateti
             clean = list(TYPES[row.type].clean_selection(options, selections[row.position]))
             if clean != selected:
                 selected = clean
-                changed.append({"id": row.id, "selected": clean, "saved_at": now})
+                changed.append({"answer_id": row.id, "new_selected": clean, "new_saved_at": now})
         chosen[row.id] = selected
     return chosen, changed
 
@@ -445,24 +460,24 @@ def save_answers(attempt: Attempt, selections: dict[int, list[str]], now=None) -
     _check_open(attempt, now)
     if not selections:
         return 0
-    rows = db.session.execute(_GRADING_ROWS, {"attempt_id": attempt.id}).all()
+    connection = db.session.connection()
+    rows = connection.execute(_GRADING_ROWS, {"attempt_id": attempt.id}).all()
     _chosen, changed = _apply_selections(rows, selections, now)
     if changed:
-        db.session.execute(update(AttemptAnswer), changed)  # one executemany by primary key
+        connection.execute(_STORE_SELECTION, changed)
     return len(changed)
 
 
 _CLAIM = (
-    update(Attempt)
-    .where(Attempt.id == bindparam("attempt_id"), Attempt.status == "open")
+    update(_attempt)
+    .where(_attempt.c.id == bindparam("attempt_id"), _attempt.c.status == "open")
     .values(
-        status=bindparam("status"),
-        submitted_at=bindparam("submitted_at"),
-        correct_count=bindparam("correct_count"),
-        score=bindparam("score"),
-        passed=bindparam("passed"),
+        status=bindparam("new_status"),
+        submitted_at=bindparam("new_submitted_at"),
+        correct_count=bindparam("new_correct_count"),
+        score=bindparam("new_score"),
+        passed=bindparam("new_passed"),
     )
-    .execution_options(synchronize_session=False)
 )
 
 
@@ -479,13 +494,14 @@ def finish_attempt(
     after a timeout grade once: only one request moves the attempt out of 'open'.
     """
     now = now or utcnow()
-    rows = db.session.execute(_GRADING_ROWS, {"attempt_id": attempt.id}).all()
+    connection = db.session.connection()
+    rows = connection.execute(_GRADING_ROWS, {"attempt_id": attempt.id}).all()
     chosen, changed = _apply_selections(rows, selections, now)
     marks, correct = [], 0
     for row in rows:
         grade = TYPES[row.type].grade(tuple(row.answer), tuple(chosen[row.id]))
         correct += grade.correct
-        marks.append({"id": row.id, "correct": grade.correct})
+        marks.append({"answer_id": row.id, "mark": grade.correct})
     score = score_percent(correct, len(rows))
     values = {
         "status": status,
@@ -494,14 +510,14 @@ def finish_attempt(
         "score": score,
         "passed": score >= attempt.quiz.pass_mark,
     }
-    claimed = db.session.execute(_CLAIM, {"attempt_id": attempt.id, **values}).rowcount
-    if claimed != 1:
+    claim = {f"new_{name}": value for name, value in values.items()}
+    if connection.execute(_CLAIM, {"attempt_id": attempt.id, **claim}).rowcount != 1:
         db.session.refresh(attempt)
         return False
     if changed:
-        db.session.execute(update(AttemptAnswer), changed)  # executemany by primary key
+        connection.execute(_STORE_SELECTION, changed)
     if marks:
-        db.session.execute(update(AttemptAnswer), marks)
+        connection.execute(_STORE_MARK, marks)
     for name, value in values.items():  # what the database now holds, without reloading it
         set_committed_value(attempt, name, value)
     return True
