@@ -2,6 +2,7 @@
 
 import os
 import re
+import threading
 from pathlib import Path
 
 import pytest
@@ -216,3 +217,39 @@ class Auth:
 @pytest.fixture
 def auth(client, post_form):
     return Auth(client, post_form)
+
+
+@pytest.fixture
+def at_once():
+    """Run callables in threads released together (a double tap, a burst); return their results
+    in order and re-raise the first error."""
+
+    def run(*calls):
+        barrier = threading.Barrier(len(calls))
+        results: list = [None] * len(calls)
+        errors: list[BaseException] = []
+
+        def worker(index, call):
+            barrier.wait()
+            try:
+                results[index] = call()
+            except BaseException as exc:  # reported to the test below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=worker, args=(i, c)) for i, c in enumerate(calls)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if errors:
+            raise errors[0]
+        return results
+
+    return run
+
+
+def twin(app, client):
+    """Another client on the same signed-in session (the same phone, a second request)."""
+    other = app.test_client()
+    other.set_cookie("session", client.get_cookie("session").value)
+    return other

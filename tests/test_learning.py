@@ -1,7 +1,6 @@
 """The participant's learning path and the admin's course pages."""
 
 import re
-import threading
 
 import pytest
 from sqlalchemy import func, select
@@ -9,6 +8,7 @@ from sqlalchemy import func, select
 from bimtek.demo import seed_demo
 from bimtek.extensions import db
 from bimtek.learning.models import Course, ModuleProgress
+from tests.conftest import twin
 
 
 @pytest.fixture
@@ -90,31 +90,21 @@ def test_marking_twice_keeps_one_record_and_first_time(app, pps, post_form):
         assert len(rows) == 1 and rows[0].completed_at == first
 
 
-def test_concurrent_double_tap_records_once(app, pps, post_form):
+def test_concurrent_double_tap_records_once(app, pps, at_once):
     """Two requests at once (a double tap on a slow link) leave one progress row."""
     path = "/kursus/1/modul/kode-etik-penyelenggara"
     token = re.search(
         r'name="csrf_token" type="hidden" value="([^"]+)"', pps.get("/").get_data(as_text=True)
     ).group(1)
-    cookie = pps.get_cookie("session").value
     with app.app_context():
         db.session.query(ModuleProgress).delete()
         db.session.commit()
-    statuses, barrier = [], threading.Barrier(2)
 
     def tap():
-        c = app.test_client()
-        c.set_cookie("session", cookie)
-        barrier.wait()
-        statuses.append(
-            c.post(path + "/selesai", data={"csrf_token": token, "version": "1"}).status_code
-        )
+        form = {"csrf_token": token, "version": "1"}
+        return twin(app, pps).post(path + "/selesai", data=form).status_code
 
-    threads = [threading.Thread(target=tap) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    statuses = at_once(tap, tap)
     assert statuses == [302, 302]
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(ModuleProgress)) == 1

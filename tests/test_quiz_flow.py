@@ -1,7 +1,6 @@
 """Attempts that lose no answer, grade once and reveal nothing early; on SQLite and PostgreSQL."""
 
 import re
-import threading
 from datetime import timedelta
 
 import pytest
@@ -12,6 +11,7 @@ from bimtek.demo import seed_demo
 from bimtek.extensions import db
 from bimtek.quiz.models import Attempt, AttemptAnswer, Quiz
 from bimtek.timeutil import utcnow
+from tests.conftest import twin
 
 PPS_NIK, PASSWORD = "7322011203950002", "demo-peserta-2029"
 CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
@@ -187,60 +187,37 @@ def test_submit_grades_once_and_freezes_answers(app, peserta, demo):
     assert 'data-testid="score">75<' in result and "Lulus" in result
 
 
-def test_two_concurrent_submits_grade_once(app, peserta, demo):
+def test_two_concurrent_submits_grade_once(app, peserta, demo, at_once):
     attempt_id = start(peserta, demo["post"])
     answer_some(peserta, app, attempt_id, right=10)
-    token, cookie = token_of(peserta), peserta.get_cookie("session").value
-    statuses, barrier = [], threading.Barrier(2)
+    token = token_of(peserta)
 
     def press():
-        c = app.test_client()
-        c.set_cookie("session", cookie)
-        barrier.wait()
-        statuses.append(
-            c.post(
-                f"/ujian/{attempt_id}", data={"csrf_token": token, "action": "kirim"}
-            ).status_code
-        )
+        form = {"csrf_token": token, "action": "kirim"}
+        return twin(app, peserta).post(f"/ujian/{attempt_id}", data=form).status_code
 
-    threads = [threading.Thread(target=press) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    statuses = at_once(press, press)
     assert statuses == [302, 302]
     graded = attempt_row(app, attempt_id)
     assert graded.status == "submitted" and graded.correct_count == 10 and graded.score == 50.0
 
 
-def test_save_racing_a_submit_never_changes_a_graded_answer(app, peserta, demo):
+def test_save_racing_a_submit_never_changes_a_graded_answer(app, peserta, demo, at_once):
     attempt_id = start(peserta, demo["post"])
     answer_some(peserta, app, attempt_id, right=20)
     rows = served(app, attempt_id)
-    token, cookie = token_of(peserta), peserta.get_cookie("session").value
-    barrier = threading.Barrier(2)
-
-    def client():
-        c = app.test_client()
-        c.set_cookie("session", cookie)
-        return c
+    token = token_of(peserta)
 
     def do_submit():
-        c = client()
-        barrier.wait()
-        c.post(f"/ujian/{attempt_id}", data={"csrf_token": token, "action": "kirim"})
+        form = {"csrf_token": token, "action": "kirim"}
+        twin(app, peserta).post(f"/ujian/{attempt_id}", data=form)
 
     def do_saves():
-        c = client()
-        barrier.wait()
+        c = twin(app, peserta)
         for position, answer, options in rows:
             save(c, attempt_id, position, wrong_choice(answer, options), token)
 
-    threads = [threading.Thread(target=do_submit), threading.Thread(target=do_saves)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    at_once(do_submit, do_saves)
     with app.app_context():
         attempt = db.session.get(Attempt, attempt_id)
         answers = db.session.scalars(
@@ -348,23 +325,16 @@ def test_review_after_close_waits_for_the_closing_time(app, peserta, demo):
     assert "Sumber:" in peserta.get(f"/ujian/{post}/hasil").get_data(as_text=True)
 
 
-def test_two_concurrent_starts_make_one_attempt(app, peserta, demo):
-    token, cookie = token_of(peserta), peserta.get_cookie("session").value
-    barrier, locations = threading.Barrier(2), []
+def test_two_concurrent_starts_make_one_attempt(app, peserta, demo, at_once):
+    token = token_of(peserta)
 
     def tap():
-        c = app.test_client()
-        c.set_cookie("session", cookie)
-        barrier.wait()
-        locations.append(
-            c.post(f"/kuis/{demo['post']}/mulai", data={"csrf_token": token}).headers["Location"]
+        response = twin(app, peserta).post(
+            f"/kuis/{demo['post']}/mulai", data={"csrf_token": token}
         )
+        return response.headers["Location"]
 
-    threads = [threading.Thread(target=tap) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    locations = at_once(tap, tap)
     assert len(set(locations)) == 1
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Attempt)) == 1
@@ -498,7 +468,7 @@ def test_a_form_post_after_the_deadline_keeps_only_what_was_saved_in_time(app, p
     assert attempt_row(app, attempt_id).correct_count == 3
 
 
-def test_many_phones_saving_at_once_lose_nothing(app, demo, make_peserta, post_form):
+def test_many_phones_saving_at_once_lose_nothing(app, demo, make_peserta, post_form, at_once):
     """Eight participants save twenty answers each at the same moment: no 'database is locked',
     no lost answer (SQLite takes the write lock late and briefly; PostgreSQL locks rows)."""
     phones = []
@@ -509,19 +479,14 @@ def test_many_phones_saving_at_once_lose_nothing(app, demo, make_peserta, post_f
         post_form(c, "/login", {"username": nik, "password": "peserta-rahasia-8"})
         attempt_id = start(c, demo["post"])
         phones.append((c, attempt_id, token_of(c), served(app, attempt_id)))
-    statuses, barrier = [], threading.Barrier(len(phones))
 
     def tap(phone):
         c, attempt_id, token, rows = phone
-        barrier.wait()
-        for position, answer, _ in rows:
-            statuses.append(save(c, attempt_id, position, answer, token).status_code)
+        return [save(c, attempt_id, p, answer, token).status_code for p, answer, _ in rows]
 
-    threads = [threading.Thread(target=tap, args=(p,)) for p in phones]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    statuses = [
+        status for phone in at_once(*[lambda p=p: tap(p) for p in phones]) for status in phone
+    ]
     assert statuses.count(200) == 8 * 20
     with app.app_context():
         saved = db.session.scalar(
