@@ -186,3 +186,11 @@ def test_oversized_request_is_refused_in_indonesian(app, client):
     response = client.post("/login", data={"username": "x" * 4096})
     assert response.status_code == 413
     assert "melebihi batas" in response.get_data(as_text=True)
+
+
+def test_absolute_links_come_from_the_public_url_not_the_host_header(app):
+    from bimtek.web import public_url
+
+    with app.test_request_context("/", headers={"Host": "evil.example"}):
+        link = public_url("accounts.login")
+    assert link == "http://bimtek.example.test/login"

@@ -162,3 +162,17 @@ def test_score_is_a_percentage(total, data):
     score = score_percent(correct, total)
     assert 0 <= score <= 100
     assert (score == 100) == (correct == total)
+
+
+def test_markdown_in_stems_and_options_is_sanitised():
+    text = GOOD.replace(
+        "stem: Seorang anggota PPS **diundang** calon. Apa yang tepat?",
+        'stem: "Soal <script>alert(1)</script> [x](javascript:alert(1)) <img src=x onerror=alert(1)>"',
+    ).replace("      a: Datang", '      a: "<b onclick=alert(1)>Datang</b>"')
+    bank, errors = parse_bank("quizzes/contoh-modul.yaml", text, {"contoh-modul"}, {})
+    assert errors == []
+    question = bank.questions[0]
+    for html in (question.stem_html, question.options["a"]):
+        assert "<script" not in html and "onerror" not in html and "onclick" not in html
+        assert "javascript:" not in html
+    assert "Datang" in question.options["a"]

@@ -423,6 +423,21 @@ def test_admin_creates_a_module_quiz_and_gets_clear_errors(app, client, auth, de
     with app.app_context():
         module_quiz = db.session.scalars(select(Quiz).where(Quiz.kind == "module")).one()
         assert module_quiz.draw_count == 5 and module_quiz.module_id == module_id
+        slug = module_quiz.module.slug
+        quiz_id = module_quiz.id
+    auth.logout()
+    auth.login(PPS_NIK, PASSWORD)
+    page = client.get(f"/kursus/1/modul/{slug}").get_data(as_text=True)
+    assert f'href="/kuis/{quiz_id}"' in page and "Kuis modul: Kuis modul 1" in page
+    attempt_id = start(client, quiz_id)
+    with app.app_context():
+        served_modules = {
+            row.question_version.question.module_id
+            for row in db.session.scalars(
+                select(AttemptAnswer).where(AttemptAnswer.attempt_id == attempt_id)
+            )
+        }
+        assert served_modules == {module_id}
 
 
 def test_demo_participants_see_both_tests_on_the_course_page(peserta):
@@ -495,3 +510,30 @@ def test_many_phones_saving_at_once_lose_nothing(app, demo, make_peserta, post_f
             .where(AttemptAnswer.saved_at.is_not(None))
         )
         assert saved == 8 * 20
+
+
+def test_opening_and_closing_times_are_enforced_with_a_reason(app, peserta, demo):
+    with app.app_context():
+        quiz = db.session.get(Quiz, demo["post"])
+        quiz.opens_at = utcnow() + timedelta(hours=1)
+        db.session.commit()
+    assert "Kuis belum dibuka." in peserta.get(f"/kuis/{demo['post']}").get_data(as_text=True)
+    refused = peserta.post(f"/kuis/{demo['post']}/mulai", data={"csrf_token": token_of(peserta)})
+    assert refused.headers["Location"].endswith(f"/kuis/{demo['post']}")
+    with app.app_context():
+        quiz = db.session.get(Quiz, demo["post"])
+        quiz.opens_at, quiz.closes_at = None, utcnow() - timedelta(minutes=1)
+        db.session.commit()
+        assert db.session.scalar(select(func.count()).select_from(Attempt)) == 0
+    assert "Kuis sudah ditutup." in peserta.get(f"/kuis/{demo['post']}").get_data(as_text=True)
+
+
+def test_deadline_is_the_earlier_of_time_limit_and_closing_time(app, peserta, demo):
+    closes = utcnow() + timedelta(minutes=10)
+    with app.app_context():
+        db.session.get(Quiz, demo["post"]).closes_at = closes
+        db.session.commit()
+    attempt = attempt_row(app, start(peserta, demo["post"]))
+    from bimtek.timeutil import as_utc
+
+    assert abs((as_utc(attempt.deadline) - closes).total_seconds()) < 1

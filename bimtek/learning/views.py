@@ -84,6 +84,11 @@ def module(course_id: int, slug: str):
         following=following,
         completed_this_version=completed_this_version,
         form=ConfirmForm(),
+        module_quizzes=[
+            q
+            for q in quiz_service.course_quizzes(course)
+            if q.kind == "module" and q.module_id == status.module.id and q.active
+        ],
     )
 
 
