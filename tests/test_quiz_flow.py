@@ -383,9 +383,18 @@ def test_item_analysis_and_kecamatan_summary(app, client, auth, demo, post_form,
         answer_some(c, app, attempt_id, right=right)
         submit(c, attempt_id)
     auth.login("admin", "demo-admin-2029")
+    # The admin tries the post-test out: this attempt must not count in the item statistics.
+    trial = start(client, demo["post"])
+    submit(client, trial)
     page = client.get(f"/admin/kuis/{demo['post']}/analisis").get_data(as_text=True)
     assert "Malangke" in page and "Percobaan" in page
     assert page.count('<span class="mono">') >= 20
+    with app.app_context():
+        from bimtek.quiz.queries import item_analysis
+
+        rows = item_analysis(db.session.get(Quiz, demo["post"]))
+        assert {row.stats.n for row in rows} <= {1, 2, 3, 4, 5}
+        assert sum(row.stats.n for row in rows) == 5 * 20
     auth.logout()
     auth.login("pelatih", "demo-pelatih-2029")
     trainer = client.get(f"/admin/kuis/{demo['post']}/analisis").get_data(as_text=True)

@@ -71,10 +71,15 @@ class ItemRow:
 
 def item_analysis(quiz: Quiz) -> list[ItemRow]:
     """Classical item statistics over every graded attempt of the quiz."""
+    # Participants only: a trainer trying the quiz out must not move the statistics.
     attempts = dict(
         db.session.execute(
-            select(Attempt.id, Attempt.correct_count).where(
-                Attempt.quiz_id == quiz.id, Attempt.score.is_not(None)
+            select(Attempt.id, Attempt.correct_count)
+            .join(User, User.id == Attempt.user_id)
+            .where(
+                Attempt.quiz_id == quiz.id,
+                Attempt.score.is_not(None),
+                User.role == "peserta",
             )
         ).all()
     )
