@@ -70,14 +70,13 @@ def _sqlite_on_begin(conn):
     """
     if conn.dialect.name != "sqlite":
         return
-    if not has_request_context() or g.get("db_write", False):
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
-    elif request.method in _READ_ONLY_METHODS:
-        conn.exec_driver_sql("BEGIN")
-    elif _writes_late(request.endpoint):
-        conn.exec_driver_sql("BEGIN")  # reads first; begin_write() takes the lock later
-    else:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    reads_first = (
+        has_request_context()
+        and not g.get("db_write", False)
+        # a @writes_late view reads first; its begin_write() takes the lock later
+        and (request.method in _READ_ONLY_METHODS or _writes_late(request.endpoint))
+    )
+    conn.exec_driver_sql("BEGIN" if reads_first else "BEGIN IMMEDIATE")
 
 
 def _writes_late(endpoint: str | None) -> bool:
@@ -94,7 +93,7 @@ def writes_late(view):
 
 
 def begin_write() -> None:
-    """Let a GET request that must write start a write transaction.
+    """Switch this request to writing: a GET that must write, or a @writes_late POST.
 
     Ends the current (read) transaction; the next one starts with
     BEGIN IMMEDIATE on SQLite, so the write waits for the lock instead of
