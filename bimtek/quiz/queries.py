@@ -10,7 +10,7 @@ from bimtek.extensions import db
 from bimtek.learning.models import Course
 from bimtek.quiz import stats
 from bimtek.quiz.grading import TYPES
-from bimtek.quiz.models import Attempt, AttemptAnswer, Question, QuestionVersion, Quiz
+from bimtek.quiz.models import Attempt, AttemptAnswer, QuestionVersion, Quiz
 from bimtek.wilayah.models import Kecamatan
 
 
@@ -181,15 +181,5 @@ def attempt_rows(quiz: Quiz) -> list[tuple[Attempt, User]]:
             .join(User, User.id == Attempt.user_id)
             .where(Attempt.quiz_id == quiz.id)
             .order_by(User.nama, Attempt.attempt_no)
-        ).all()
-    )
-
-
-def question_counts(module_ids: list[int]) -> dict[int, int]:
-    return dict(
-        db.session.execute(
-            select(Question.module_id, db.func.count())
-            .where(Question.module_id.in_(module_ids), Question.retired.is_(False))
-            .group_by(Question.module_id)
         ).all()
     )

@@ -29,6 +29,8 @@ from bimtek.timeutil import as_utc, utcnow
 # A save or submit that arrives this long after the deadline still counts: the phone sent it
 # in time, the network was slow.
 DEADLINE_GRACE = timedelta(seconds=15)
+ALREADY_SUBMITTED = "Jawaban sudah dikirim dan tidak dapat diubah."
+TIME_UP = "Waktu habis. Jawaban yang sudah tersimpan dinilai."
 
 
 class QuizError(ValueError):
@@ -325,8 +327,12 @@ def get_attempt_for(user: User, attempt_id: int, lock: bool = False) -> Attempt 
     return db.session.scalars(query, {"attempt_id": attempt_id, "user_id": user.id}).one_or_none()
 
 
+def past_deadline(deadline: datetime | None, now: datetime) -> bool:
+    return deadline is not None and now > as_utc(deadline) + DEADLINE_GRACE
+
+
 def is_overdue(attempt: Attempt, now: datetime) -> bool:
-    return attempt.deadline is not None and now > as_utc(attempt.deadline) + DEADLINE_GRACE
+    return past_deadline(attempt.deadline, now)
 
 
 def expire_if_overdue(attempt: Attempt, now: datetime) -> bool:
@@ -344,10 +350,10 @@ def close_overdue(user: User, now: datetime | None = None) -> int:
 
 def _check_open(attempt: Attempt, now: datetime) -> None:
     if not attempt.is_open:
-        raise AttemptClosed("Jawaban sudah dikirim dan tidak dapat diubah.")
+        raise AttemptClosed(ALREADY_SUBMITTED)
     if is_overdue(attempt, now):
         finish_attempt(attempt, now, status="expired")
-        raise AttemptClosed("Waktu habis. Jawaban yang sudah tersimpan dinilai.")
+        raise AttemptClosed(TIME_UP)
 
 
 # Core statements on the tables (not ORM entities) for the answer-saving path: they run on
@@ -404,10 +410,10 @@ def save_answer(
             raise AttemptNotFound(attempt_id)
         raise QuizError(f"Soal nomor {position} tidak ada di ujian ini.")
     if row.status != "open":
-        raise AttemptClosed("Jawaban sudah dikirim dan tidak dapat diubah.")
-    if row.deadline is not None and now > as_utc(row.deadline) + DEADLINE_GRACE:
+        raise AttemptClosed(ALREADY_SUBMITTED)
+    if past_deadline(row.deadline, now):
         finish_attempt(get_attempt_for(user, attempt_id, lock=True), now, status="expired")
-        raise AttemptClosed("Waktu habis. Jawaban yang sudah tersimpan dinilai.")
+        raise AttemptClosed(TIME_UP)
     clean = TYPES[row.type].clean_selection(dict.fromkeys(row.option_order), list(selected))
     connection.execute(
         _STORE_ANSWER, {"answer_id": row.id, "selected": list(clean), "saved_at": now}
