@@ -15,7 +15,10 @@ ENVIRONMENT_KEYS = {
     "BIMTEK_UPLOAD_DIR": "BIMTEK_UPLOAD_DIR",
     "BIMTEK_RATELIMIT_STORAGE_URL": "RATELIMIT_STORAGE_URI",
     "BIMTEK_DEMO": "BIMTEK_DEMO",
+    "BIMTEK_OFFICE_NAME": "BIMTEK_OFFICE_NAME",
+    "BIMTEK_CHECKIN_PERIOD": "BIMTEK_CHECKIN_PERIOD",
 }
+INTEGER_KEYS = {"BIMTEK_CHECKIN_PERIOD"}
 
 
 def defaults(instance_path: str) -> dict:
@@ -42,6 +45,11 @@ def defaults(instance_path: str) -> dict:
         "WTF_CSRF_TIME_LIMIT": 8 * 3600,
         "SQLALCHEMY_ENGINE_OPTIONS": {},
         "BIMTEK_PAGE_SIZE": 50,
+        # Shown on the daftar hadir and certificates, e.g. "KPU Kabupaten Luwu Utara".
+        "BIMTEK_OFFICE_NAME": "KPU Kabupaten/Kota",
+        # The check-in code changes every this many seconds (30–60); the previous code is
+        # still accepted, so a participant typing it slowly has up to twice this long.
+        "BIMTEK_CHECKIN_PERIOD": 45,
     }
 
 
@@ -51,6 +59,8 @@ def from_environment(environ=os.environ) -> dict:
         value = environ.get(env_key)
         if value:
             found[config_key] = value
+    for key in INTEGER_KEYS & found.keys():
+        found[key] = int(found[key])
     if "BIMTEK_DEMO" in found:
         found["BIMTEK_DEMO"] = found["BIMTEK_DEMO"].lower() in {"1", "true", "yes"}
     return found

@@ -1,5 +1,6 @@
 """Demo data: Kab. Luwu Utara (73.22), courses over the shipped modules, one account per role."""
 
+from datetime import timedelta
 from pathlib import Path
 
 from flask import current_app
@@ -12,6 +13,7 @@ from bimtek.extensions import db
 from bimtek.learning import service as learning
 from bimtek.learning.models import Course, Module
 from bimtek.quiz import service as quiz_service
+from bimtek.timeutil import utcnow
 from bimtek.wilayah.service import import_wilayah, read_wilayah_csv
 
 DEMO_WILAYAH = Path(__file__).resolve().parent / "data" / "wilayah-73.22.csv"
@@ -97,7 +99,40 @@ def seed_demo() -> list[tuple[str, str, str]]:
                 actor=admin,
             )
         _demo_quizzes(course, admin)
+    _demo_session(admin)
     return logins
+
+
+DEMO_SESSION_TITLE = "Bimtek tatap muka PPK dan PPS Kecamatan Malangke"
+
+
+def _demo_session(admin: User) -> None:
+    """A session running now (so the check-in can be tried at once), run by the demo trainer."""
+    from bimtek.attendance import service as attendance
+    from bimtek.attendance.models import TrainingSession
+
+    if db.session.scalars(
+        select(TrainingSession).where(TrainingSession.title == DEMO_SESSION_TITLE)
+    ).first():
+        return
+    course = db.session.scalars(select(Course).where(Course.title == DEMO_COURSES[0][0])).first()
+    trainer = db.session.scalars(select(User).where(User.username == "pelatih")).first()
+    if course is None or trainer is None:
+        return
+    start = utcnow().replace(minute=0, second=0, microsecond=0)
+    attendance.save_session(
+        None,
+        attendance.SessionData(
+            course_id=course.id,
+            title=DEMO_SESSION_TITLE,
+            venue="Aula Kantor Camat Malangke",
+            starts_at=start,
+            ends_at=start + timedelta(hours=8),
+            invite_kecamatan=["73.22.01"],
+            trainer_ids=[trainer.id],
+        ),
+        admin,
+    )
 
 
 def _demo_quizzes(course: Course, admin: User) -> None:

@@ -1,12 +1,19 @@
 """Every table, imported in one place so migrations and create_all see them all."""
 
 from bimtek.accounts.models import AuditLog, User
+from bimtek.attendance.models import (
+    Attendance,
+    AttendanceChange,
+    SessionInvite,
+    SessionTrainer,
+    TrainingSession,
+)
 from bimtek.learning.models import Course, CourseModule, Module, ModuleProgress, ModuleVersion
 from bimtek.quiz.models import Attempt, AttemptAnswer, Question, QuestionVersion, Quiz
 from bimtek.wilayah.models import Desa, Kabupaten, Kecamatan, Provinsi
 
 __all__ = [
-    "Attempt", "AttemptAnswer", "AuditLog", "Course", "CourseModule", "Desa", "Kabupaten",
+    "Attempt", "AttemptAnswer", "Attendance", "AttendanceChange", "AuditLog", "Course", "CourseModule", "Desa", "Kabupaten",
     "Kecamatan", "Module", "ModuleProgress", "ModuleVersion", "Provinsi", "Question",
-    "QuestionVersion", "Quiz", "User",
+    "QuestionVersion", "Quiz", "SessionInvite", "SessionTrainer", "TrainingSession", "User",
 ]  # fmt: skip

@@ -57,3 +57,17 @@ def persen(value: float | None) -> str:
     if value is None:
         return "—"
     return format_percent(value, locale=LOCALE)
+
+
+def local_to_utc(value: datetime | None, timezone: str) -> datetime | None:
+    """A wall-clock time typed in the office's zone (a datetime-local field) → UTC."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=ZoneInfo(timezone)).astimezone(UTC)
+
+
+def utc_to_local(value: datetime | None, timezone: str) -> datetime | None:
+    """UTC → naive wall-clock time in the office's zone (to fill a datetime-local field)."""
+    if value is None:
+        return None
+    return as_utc(value).astimezone(ZoneInfo(timezone)).replace(tzinfo=None)

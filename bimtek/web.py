@@ -86,7 +86,11 @@ def init_app(app: Flask) -> None:
             and current_user.must_change_password
             and request.endpoint not in _ALLOWED_BEFORE_PASSWORD_CHANGE
         ):
-            return redirect(url_for("accounts.change_password"))
+            # Keep where they were going (e.g. the check-in a QR code opened) for afterwards.
+            target = request.full_path.rstrip("?") if request.method == "GET" else None
+            if target == "/" or not is_safe_next(target):
+                target = None
+            return redirect(url_for("accounts.change_password", next=target))
         return None
 
     @app.after_request

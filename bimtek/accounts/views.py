@@ -69,9 +69,10 @@ def login():
         login_user(user)
         db.session.commit()
         log.info("user %s signed in", user.id)
-        if user.must_change_password:
-            return redirect(url_for("accounts.change_password"))
-        return redirect(next_url if is_safe_next(next_url) else url_for("learning.home"))
+        target = next_url if is_safe_next(next_url) else None
+        if user.must_change_password:  # then on to where they were going (a QR check-in)
+            return redirect(url_for("accounts.change_password", next=target))
+        return redirect(target or url_for("learning.home"))
     status = 400 if request.method == "POST" else 200
     return render_template("accounts/login.html", form=form, next=next_url), status
 
@@ -99,7 +100,8 @@ def change_password():
         session.clear()
         login_user(user)  # this device stays signed in with the new token; others are out
         flash("Kata sandi sudah diganti. Sesi di perangkat lain telah diakhiri.", "success")
-        return redirect(url_for("learning.home"))
+        next_url = request.args.get("next")
+        return redirect(next_url if is_safe_next(next_url) else url_for("learning.home"))
     return render_template(
         "accounts/change_password.html", form=form, forced=user.must_change_password
     )

@@ -1,7 +1,6 @@
 """Taking quizzes (participants) and setting and analysing them (staff)."""
 
-from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
+from datetime import datetime
 
 from flask import (
     Blueprint,
@@ -24,7 +23,7 @@ from bimtek.quiz import queries, service
 from bimtek.quiz.forms import QuizForm
 from bimtek.quiz.grading import TYPES
 from bimtek.quiz.models import Quiz
-from bimtek.timeutil import as_utc, utcnow
+from bimtek.timeutil import local_to_utc, utc_to_local, utcnow
 from bimtek.web import role_required
 
 bp = Blueprint("quiz", __name__)
@@ -203,17 +202,11 @@ def result(attempt_id: int):
 
 
 def _to_utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    zone = ZoneInfo(current_app.config["BIMTEK_TIMEZONE"])
-    return value.replace(tzinfo=zone).astimezone(UTC)
+    return local_to_utc(value, current_app.config["BIMTEK_TIMEZONE"])
 
 
 def _to_local(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    zone = ZoneInfo(current_app.config["BIMTEK_TIMEZONE"])
-    return as_utc(value).astimezone(zone).replace(tzinfo=None)
+    return utc_to_local(value, current_app.config["BIMTEK_TIMEZONE"])
 
 
 @bp.get("/admin/kursus/<int:course_id>/kuis")

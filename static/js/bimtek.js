@@ -12,6 +12,13 @@
     }, 0);
   });
 
+  // A button with data-confirm asks before its form is sent (e.g. deleting a session).
+  document.addEventListener("submit", function (event) {
+    var button = event.submitter;
+    var question = button && button.getAttribute("data-confirm");
+    if (question && !window.confirm(question)) { event.preventDefault(); }
+  }, true);
+
   // Participant form: show only the desa of the chosen kecamatan.
   var kecamatan = document.getElementById("kecamatan_kode");
   var desa = document.getElementById("desa_kode");

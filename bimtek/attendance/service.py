@@ -1,0 +1,439 @@
+"""Attendance rules: sessions and invitations, phone check-in, manual marking."""
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, delete, exists, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from bimtek.accounts.models import User, audit
+from bimtek.attendance import codes
+from bimtek.attendance.models import (
+    NEEDS_REASON,
+    PRESENT,
+    STATUS_LABELS,
+    STATUSES,
+    Attendance,
+    AttendanceChange,
+    SessionInvite,
+    TrainingSession,
+)
+from bimtek.extensions import db
+from bimtek.learning.models import Course
+from bimtek.timeutil import as_utc, utcnow
+
+
+class AttendanceError(ValueError):
+    """A refusal with a message for the person in front of the screen."""
+
+
+@dataclass
+class SessionData:
+    course_id: int
+    title: str
+    venue: str
+    starts_at: datetime  # UTC
+    ends_at: datetime  # UTC
+    late_after_minutes: int = 15
+    checkin_opens_minutes: int = 60
+    invite_badan: list[str] = field(default_factory=list)
+    invite_kecamatan: list[str] = field(default_factory=list)
+    trainer_ids: list[int] = field(default_factory=list)
+    invite_niks: list[str] = field(default_factory=list)
+
+
+def save_session(
+    session: TrainingSession | None, data: SessionData, actor: User
+) -> TrainingSession:
+    """Create or update a session, then bring its invitations up to date."""
+    if as_utc(data.ends_at) <= as_utc(data.starts_at):
+        raise AttendanceError("Waktu selesai harus setelah waktu mulai.")
+    course = db.session.get(Course, data.course_id)
+    if course is None:
+        raise AttendanceError("Kursus tidak ditemukan.")
+    users_by_nik = {}
+    if data.invite_niks:
+        users_by_nik = {
+            u.nik: u
+            for u in db.session.scalars(
+                select(User).where(User.nik.in_(data.invite_niks), User.role == "peserta")
+            )
+        }
+        unknown = [nik for nik in data.invite_niks if nik not in users_by_nik]
+        if unknown:
+            shown = ", ".join("…" + nik[-4:] for nik in unknown[:5])
+            raise AttendanceError(
+                f"{len(unknown)} NIK pada daftar undangan tidak terdaftar sebagai peserta ({shown})."
+            )
+    created = session is None
+    if session is None:
+        session = TrainingSession(created_by_id=actor.id)
+        db.session.add(session)
+    session.course_id = course.id
+    session.title = " ".join(data.title.split())
+    session.venue = " ".join(data.venue.split())
+    session.starts_at = data.starts_at
+    session.ends_at = data.ends_at
+    session.late_after_minutes = data.late_after_minutes
+    session.checkin_opens_minutes = data.checkin_opens_minutes
+    session.invite_badan = list(data.invite_badan)
+    session.invite_kecamatan = list(data.invite_kecamatan)
+    trainer_ids = set(data.trainer_ids)
+    if actor.role == "pelatih":
+        trainer_ids.add(actor.id)  # a trainer who creates a session runs it
+    session.trainers = list(
+        db.session.scalars(
+            select(User).where(User.id.in_(trainer_ids), User.role.in_(("pelatih", "admin")))
+        )
+    )
+    db.session.flush()
+    for user in users_by_nik.values():
+        _add_invite(session.id, user.id, by_rule=False)
+    added, removed = sync_invites(session)
+    audit(
+        actor,
+        "session.create" if created else "session.update",
+        "training_session",
+        session.id,
+        title=session.title,
+        invited_added=added,
+        invited_removed=removed,
+    )
+    return session
+
+
+def _rule_clause(session: TrainingSession):
+    """Participants the session's rule invites: the badan (default: the course's audience)
+    and kecamatan (default: all) chosen."""
+    badan = session.invite_badan or session.course.audience
+    clause = and_(User.role == "peserta", User.active.is_(True), User.badan.in_(badan))
+    if session.invite_kecamatan:
+        clause = and_(clause, User.kecamatan_kode.in_(session.invite_kecamatan))
+    return clause
+
+
+def _add_invite(session_id: int, user_id: int, by_rule: bool) -> None:
+    already = db.session.scalar(
+        select(SessionInvite).where(
+            SessionInvite.session_id == session_id, SessionInvite.user_id == user_id
+        )
+    )
+    if already is None:
+        db.session.add(SessionInvite(session_id=session_id, user_id=user_id, by_rule=by_rule))
+    elif not by_rule:
+        already.by_rule = False
+    db.session.flush()
+
+
+def sync_invites(session: TrainingSession) -> tuple[int, int]:
+    """Apply the invitation rule: add who now matches (e.g. imported later), drop rule
+    invitations that no longer match and have no attendance yet. Returns (added, removed)."""
+    matching = select(User.id).where(_rule_clause(session))
+    invited = select(SessionInvite.user_id).where(SessionInvite.session_id == session.id)
+    added = db.session.execute(
+        insert(SessionInvite).from_select(
+            ["session_id", "user_id", "by_rule", "added_at"],
+            select(
+                db.literal(session.id),
+                User.id,
+                db.literal(True),
+                db.literal(utcnow(), SessionInvite.added_at.type),
+            ).where(_rule_clause(session), User.id.not_in(invited)),
+        )
+    ).rowcount
+    has_record = exists().where(
+        Attendance.session_id == session.id, Attendance.user_id == SessionInvite.user_id
+    )
+    removed = db.session.execute(
+        delete(SessionInvite).where(
+            SessionInvite.session_id == session.id,
+            SessionInvite.by_rule.is_(True),
+            SessionInvite.user_id.not_in(matching),
+            ~has_record,
+        )
+    ).rowcount
+    return max(added, 0), max(removed, 0)
+
+
+def can_manage(session: TrainingSession, user: User) -> bool:
+    """Admins manage every session; a trainer manages the sessions they run or created."""
+    if user.role == "admin":
+        return True
+    if user.role != "pelatih":
+        return False
+    return session.created_by_id == user.id or any(t.id == user.id for t in session.trainers)
+
+
+def is_invited(session: TrainingSession, user: User) -> bool:
+    return (
+        db.session.scalar(
+            select(func.count())
+            .select_from(SessionInvite)
+            .where(SessionInvite.session_id == session.id, SessionInvite.user_id == user.id)
+        )
+        > 0
+    )
+
+
+def matches_rule(session: TrainingSession, user: User) -> bool:
+    return (
+        db.session.scalar(select(func.count()).where(_rule_clause(session), User.id == user.id)) > 0
+    )
+
+
+# ---- check-in ------------------------------------------------------------------------------
+
+
+def checkin_opens_at(session: TrainingSession) -> datetime:
+    return as_utc(session.starts_at) - timedelta(minutes=session.checkin_opens_minutes)
+
+
+def late_from(session: TrainingSession) -> datetime:
+    return as_utc(session.starts_at) + timedelta(minutes=session.late_after_minutes)
+
+
+def is_open_for_checkin(session: TrainingSession, now: datetime) -> bool:
+    return checkin_opens_at(session) <= now <= as_utc(session.ends_at)
+
+
+def current_code(session: TrainingSession, now: datetime, period: int) -> str:
+    return codes.code_for(session.secret, session.id, codes.window_of(now, period))
+
+
+@dataclass
+class CheckIn:
+    attendance: Attendance
+    created: bool  # False: this person was already recorded present
+
+
+@dataclass
+class Origin:
+    """Where a phone check-in came from (shown to trainers to spot forwarded codes)."""
+
+    ip: str | None = None
+    device_id: str | None = None
+    user_agent: str | None = None
+
+
+def _insert_ignoring_duplicate(values: dict) -> bool:
+    """INSERT one attendance row; False when the (session, user) row already exists.
+
+    The unique constraint decides between two simultaneous check-ins, on either database.
+    """
+    dialect = db.session.get_bind().dialect.name
+    make = pg_insert if dialect == "postgresql" else sqlite_insert
+    statement = (
+        make(Attendance)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["session_id", "user_id"])
+    )
+    return db.session.execute(statement).rowcount == 1
+
+
+def _record_change(session_id, user_id, actor_id, old, new, method, reason, now) -> None:
+    db.session.add(
+        AttendanceChange(
+            session_id=session_id,
+            user_id=user_id,
+            actor_id=actor_id,
+            at=now,
+            old_status=old,
+            new_status=new,
+            method=method,
+            reason=reason,
+        )
+    )
+
+
+def check_in(
+    session: TrainingSession,
+    user: User,
+    typed_code: str | None,
+    now: datetime,
+    period: int,
+    origin: Origin,
+    method: str = "kode",
+) -> CheckIn:
+    """Record a participant present with the code from the projector, or refuse (AttendanceError)."""
+    if user.role != "peserta":
+        raise AttendanceError("Presensi dengan kode hanya untuk peserta.")
+    if not is_invited(session, user):
+        if not matches_rule(session, user):
+            raise AttendanceError(
+                "Anda tidak terdaftar sebagai peserta sesi ini. Hubungi pelatih atau operator."
+            )
+        _add_invite(session.id, user.id, by_rule=True)  # imported after the session was set up
+    existing = _attendance(session.id, user.id)
+    if existing is not None and existing.status in PRESENT:
+        return CheckIn(existing, created=False)
+    if now < checkin_opens_at(session):
+        raise AttendanceError("Presensi sesi ini belum dibuka.")
+    if now > as_utc(session.ends_at):
+        raise AttendanceError(
+            "Sesi ini sudah berakhir, presensi ditutup. Jika Anda hadir, minta pelatih mencatatnya."
+        )
+    if codes.normalise(typed_code) is None:
+        raise AttendanceError("Kode presensi terdiri dari 6 angka. Periksa lagi kode di layar.")
+    window = codes.matching_window(session.secret, session.id, typed_code, now, period)
+    if window is None:
+        raise AttendanceError(
+            "Kode salah atau sudah berganti. Ketik kode yang sedang tampil di layar."
+        )
+    status = "hadir" if now <= late_from(session) else "terlambat"
+    values = {
+        "session_id": session.id,
+        "user_id": user.id,
+        "status": status,
+        "method": method,
+        "checked_in_at": now,
+        "ip": (origin.ip or "")[:64] or None,
+        "device_id": (origin.device_id or "")[:64] or None,
+        "user_agent": (origin.user_agent or "")[:300] or None,
+        "code_window": window,
+        "updated_at": now,
+    }
+    if existing is None and _insert_ignoring_duplicate(values):
+        _record_change(session.id, user.id, None, None, status, method, None, now)
+        db.session.flush()
+        return CheckIn(_attendance(session.id, user.id), created=True)
+    current = _attendance(session.id, user.id, lock=True)
+    if current.status in PRESENT:  # the other tap of a double tap won
+        return CheckIn(current, created=False)
+    # Marked izin/sakit/alpa earlier, but here now with a valid code: present wins.
+    old = current.status
+    for key, value in values.items():
+        setattr(current, key, value)
+    current.reason = None
+    _record_change(session.id, user.id, None, old, status, method, None, now)
+    db.session.flush()
+    return CheckIn(current, created=True)
+
+
+def _attendance(session_id: int, user_id: int, lock: bool = False) -> Attendance | None:
+    query = select(Attendance).where(
+        Attendance.session_id == session_id, Attendance.user_id == user_id
+    )
+    if lock:
+        query = query.with_for_update()
+    return db.session.scalars(query.execution_options(populate_existing=True)).first()
+
+
+def record_code_shown(session: TrainingSession, now: datetime) -> bool:
+    """Note that the projector showed the code (at most one write per 10 s)."""
+    last = session.code_last_shown_at
+    if last is not None and now - as_utc(last) < timedelta(seconds=10):
+        return False
+    db.session.execute(
+        update(TrainingSession)
+        .where(TrainingSession.id == session.id)
+        .values(code_last_shown_at=now)
+    )
+    return True
+
+
+# ---- manual marking ------------------------------------------------------------------------
+
+
+@dataclass
+class MarkResult:
+    changed: int
+    unchanged: int
+
+
+def mark(
+    session: TrainingSession,
+    actor: User,
+    user_ids: list[int],
+    status: str,
+    reason: str | None,
+    now: datetime,
+) -> MarkResult:
+    """Trainer marks invitees (people without a phone, izin, sakit, alpa); every change logged."""
+    if status not in STATUSES:
+        raise AttendanceError("Pilih status: " + ", ".join(STATUS_LABELS.values()) + ".")
+    reason = " ".join((reason or "").split()) or None
+    if status in NEEDS_REASON and not reason:
+        raise AttendanceError(f"Tuliskan alasan untuk status {STATUS_LABELS[status]}.")
+    if not user_ids:
+        raise AttendanceError("Pilih minimal satu peserta.")
+    invited = set(
+        db.session.scalars(
+            select(SessionInvite.user_id).where(
+                SessionInvite.session_id == session.id, SessionInvite.user_id.in_(user_ids)
+            )
+        )
+    )
+    if len(invited) != len(set(user_ids)):
+        raise AttendanceError("Sebagian peserta yang dipilih tidak diundang ke sesi ini.")
+    changed = unchanged = 0
+    for user_id in sorted(invited):
+        values = {
+            "session_id": session.id,
+            "user_id": user_id,
+            "status": status,
+            "method": "manual",
+            "checked_in_at": now if status in PRESENT else None,
+            "reason": reason,
+            "marked_by_id": actor.id,
+            "updated_at": now,
+        }
+        if _insert_ignoring_duplicate(values):
+            _record_change(session.id, user_id, actor.id, None, status, "manual", reason, now)
+            changed += 1
+            continue
+        current = _attendance(session.id, user_id, lock=True)
+        if current.status == status and current.reason == reason:
+            unchanged += 1
+            continue
+        old = current.status
+        keep_time = status in PRESENT and current.status in PRESENT
+        current.status = status
+        current.reason = reason
+        current.marked_by_id = actor.id
+        current.updated_at = now
+        if not keep_time:
+            current.checked_in_at = now if status in PRESENT else None
+            current.method = "manual"
+        _record_change(session.id, user_id, actor.id, old, status, "manual", reason, now)
+        changed += 1
+    db.session.flush()
+    audit(
+        actor,
+        "attendance.mark",
+        "training_session",
+        session.id,
+        status=status,
+        count=changed,
+        reason=reason,
+    )
+    return MarkResult(changed, unchanged)
+
+
+def delete_session(session: TrainingSession, actor: User) -> None:
+    has_records = db.session.scalar(
+        select(func.count()).select_from(Attendance).where(Attendance.session_id == session.id)
+    )
+    if has_records:
+        raise AttendanceError("Sesi yang sudah memiliki catatan kehadiran tidak dapat dihapus.")
+    audit(actor, "session.delete", "training_session", session.id, title=session.title)
+    db.session.delete(session)
+    db.session.flush()
+
+
+def sessions_now_open_for(user: User, now: datetime) -> list[TrainingSession]:
+    """The sessions this participant could check in to right now (invited, or matching the
+    invitation rule of a session set up before they were imported)."""
+    candidates = db.session.scalars(
+        select(TrainingSession)
+        .where(
+            TrainingSession.ends_at >= now,
+            TrainingSession.starts_at <= now + timedelta(days=1),
+        )
+        .order_by(TrainingSession.starts_at)
+    ).all()
+    return [
+        s
+        for s in candidates
+        if is_open_for_checkin(s, now) and (is_invited(s, user) or matches_rule(s, user))
+    ]

@@ -1,0 +1,444 @@
+"""Sessions: set up, projector code, phone check-in, manual marking, daftar hadir."""
+
+import secrets
+from datetime import timedelta
+
+import segno
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user, login_required
+from markupsafe import Markup
+from sqlalchemy import select
+
+from bimtek.accounts.models import User
+from bimtek.attendance import codes, queries, service
+from bimtek.attendance.forms import CheckInForm, MarkForm, SessionForm
+from bimtek.attendance.models import STATUS_LABELS, SessionInvite, TrainingSession
+from bimtek.attendance.sheets import build_attendance_export, build_daftar_hadir
+from bimtek.extensions import begin_write, db, writes_late
+from bimtek.learning.forms import ConfirmForm
+from bimtek.learning.models import Course
+from bimtek.spreadsheet import XLSX_MEDIA_TYPE
+from bimtek.timeutil import local_to_utc, utc_to_local, utcnow
+from bimtek.web import public_url, role_required
+from bimtek.wilayah.models import Kecamatan
+
+bp = Blueprint("attendance", __name__)
+
+DEVICE_COOKIE = "bimtek_perangkat"
+STAFF = ("admin", "pelatih")
+
+
+def _period() -> int:
+    return int(current_app.config["BIMTEK_CHECKIN_PERIOD"])
+
+
+def _timezone() -> str:
+    return current_app.config["BIMTEK_TIMEZONE"]
+
+
+def _managed_session(session_id: int) -> TrainingSession:
+    """The session, if the signed-in staff member runs it; 404 otherwise (not 403: no hint)."""
+    session = db.get_or_404(TrainingSession, session_id)
+    if not service.can_manage(session, current_user):
+        abort(404)
+    return session
+
+
+def _xlsx(data: bytes, filename: str) -> Response:
+    return Response(
+        data,
+        mimetype=XLSX_MEDIA_TYPE,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+# ---- lists ---------------------------------------------------------------------------------
+
+
+@bp.get("/sesi")
+@login_required
+def sessions():
+    if current_user.role == "peserta":
+        return render_template(
+            "attendance/my_sessions.html",
+            mine=queries.participant_sessions(current_user),
+            now=utcnow(),
+        )
+    courses = db.session.scalars(select(Course).order_by(Course.title)).all()
+    return render_template(
+        "attendance/sessions.html",
+        sessions=queries.sessions_for(current_user),
+        courses=courses,
+        now=utcnow(),
+    )
+
+
+# ---- create / edit -------------------------------------------------------------------------
+
+
+def _session_form(session: TrainingSession | None):
+    form = SessionForm(obj=session)
+    tz = _timezone()
+    form.course_id.choices = [
+        (c.id, c.title) for c in db.session.scalars(select(Course).order_by(Course.title))
+    ]
+    form.invite_kecamatan.choices = [
+        (k.kode, f"{k.nama} ({k.kode})")
+        for k in db.session.scalars(select(Kecamatan).order_by(Kecamatan.nama))
+    ]
+    form.trainers.choices = [
+        (u.id, u.nama)
+        for u in db.session.scalars(
+            select(User).where(User.role == "pelatih", User.active.is_(True)).order_by(User.nama)
+        )
+    ]
+    if request.method == "GET":
+        if session is not None:
+            form.starts_at.data = utc_to_local(session.starts_at, tz)
+            form.ends_at.data = utc_to_local(session.ends_at, tz)
+            form.trainers.data = [t.id for t in session.trainers]
+            form.invite_niks.data = "\n".join(
+                u.nik
+                for u in db.session.scalars(
+                    select(User)
+                    .join(SessionInvite, SessionInvite.user_id == User.id)
+                    .where(
+                        SessionInvite.session_id == session.id,
+                        SessionInvite.by_rule.is_(False),
+                    )
+                )
+                if u.nik
+            )
+        elif request.args.get("kursus", type=int):
+            form.course_id.data = request.args.get("kursus", type=int)
+    if not form.course_id.choices:
+        flash("Buat kursus terlebih dahulu sebelum membuat sesi.", "error")
+    if form.validate_on_submit():
+        data = service.SessionData(
+            course_id=form.course_id.data,
+            title=form.title.data,
+            venue=form.venue.data,
+            starts_at=local_to_utc(form.starts_at.data, tz),
+            ends_at=local_to_utc(form.ends_at.data, tz),
+            late_after_minutes=form.late_after_minutes.data,
+            checkin_opens_minutes=form.checkin_opens_minutes.data,
+            invite_badan=form.invite_badan.data or [],
+            invite_kecamatan=form.invite_kecamatan.data or [],
+            trainer_ids=form.trainers.data or [],
+            invite_niks=form.niks,
+        )
+        try:
+            saved = service.save_session(session, data, current_user)
+        except service.AttendanceError as exc:
+            db.session.rollback()
+            flash(str(exc), "error")
+        else:
+            db.session.commit()
+            flash("Sesi disimpan.", "success")
+            return redirect(url_for("attendance.session", session_id=saved.id))
+    return render_template("attendance/session_form.html", form=form, session=session)
+
+
+@bp.route("/sesi/baru", methods=["GET", "POST"])
+@role_required(*STAFF)
+def session_new():
+    return _session_form(None)
+
+
+@bp.route("/sesi/<int:session_id>/ubah", methods=["GET", "POST"])
+@role_required(*STAFF)
+def session_edit(session_id: int):
+    return _session_form(_managed_session(session_id))
+
+
+@bp.post("/sesi/<int:session_id>/hapus")
+@role_required(*STAFF)
+def session_delete(session_id: int):
+    session = _managed_session(session_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    try:
+        service.delete_session(session, current_user)
+    except service.AttendanceError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return redirect(url_for("attendance.session", session_id=session_id))
+    db.session.commit()
+    flash("Sesi dihapus.", "success")
+    return redirect(url_for("attendance.sessions"))
+
+
+@bp.post("/sesi/<int:session_id>/undangan")
+@role_required(*STAFF)
+def refresh_invites(session_id: int):
+    session = _managed_session(session_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    added, removed = service.sync_invites(session)
+    db.session.commit()
+    flash(f"Daftar undangan diperbarui: {added} ditambahkan, {removed} dikeluarkan.", "success")
+    return redirect(url_for("attendance.session", session_id=session_id))
+
+
+# ---- one session ---------------------------------------------------------------------------
+
+
+@bp.get("/sesi/<int:session_id>")
+@login_required
+def session(session_id: int):
+    session = db.get_or_404(TrainingSession, session_id)
+    if current_user.role == "peserta":
+        if not service.is_invited(session, current_user):
+            abort(404)
+        return redirect(url_for("attendance.checkin", s=session.id))
+    if not service.can_manage(session, current_user):
+        abort(404)
+    kecamatan_kode = request.args.get("kecamatan") or None
+    rows = queries.invitee_rows(session, kecamatan_kode)
+    return render_template(
+        "attendance/session.html",
+        session=session,
+        rows=rows,
+        counts=queries.counts(rows),
+        kecamatan_list=queries.invitee_kecamatan(session),
+        kecamatan_kode=kecamatan_kode,
+        anomalies=queries.anomalies(session, _period()),
+        changes=queries.changes(session),
+        mark_form=MarkForm(),
+        confirm=ConfirmForm(),
+        statuses=STATUS_LABELS,
+        now=utcnow(),
+        open_now=service.is_open_for_checkin(session, utcnow()),
+    )
+
+
+@bp.post("/sesi/<int:session_id>/tandai")
+@role_required(*STAFF)
+def mark(session_id: int):
+    session = _managed_session(session_id)
+    form = MarkForm()
+    back = url_for(
+        "attendance.session", session_id=session_id, kecamatan=request.args.get("kecamatan")
+    )
+    if not form.validate_on_submit():
+        flash("Formulir tidak lengkap: " + "; ".join(sum(form.errors.values(), [])), "error")
+        return redirect(back)
+    try:
+        result = service.mark(
+            session, current_user, form.user_ids.data, form.status.data, form.reason.data, utcnow()
+        )
+    except service.AttendanceError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return redirect(back)
+    db.session.commit()
+    label = STATUS_LABELS[form.status.data]
+    message = f"{result.changed} peserta ditandai {label}."
+    if result.unchanged:
+        message += f" {result.unchanged} sudah berstatus itu."
+    flash(message, "success")
+    return redirect(back)
+
+
+@bp.get("/sesi/<int:session_id>/proyektor")
+@role_required(*STAFF)
+def projector(session_id: int):
+    """The page on the projector: the current code and a QR that opens the check-in page."""
+    session = _managed_session(session_id)
+    now = utcnow()
+    period = _period()
+    code = service.current_code(session, now, period)
+    open_now = service.is_open_for_checkin(session, now)
+    if open_now:
+        begin_write()
+        if service.record_code_shown(session, now):
+            db.session.commit()
+    url = public_url("attendance.checkin", s=session.id, kode=code)
+    qr = segno.make(url, error="m", mask=0)
+    svg = qr.svg_inline(scale=8, border=2, dark="#000", light="#fff", omitsize=True)
+    present = queries.counts(queries.invitee_rows(session))
+    return render_template(
+        "attendance/projector.html",
+        session=session,
+        code=code,
+        qr_svg=Markup(svg),  # noqa: S704  (segno's own SVG of our URL)
+        checkin_url=public_url("attendance.checkin"),
+        refresh=codes.seconds_left(now, period) + 1,
+        open_now=open_now,
+        opens_at=service.checkin_opens_at(session),
+        present=present,
+    )
+
+
+# ---- participant check-in ------------------------------------------------------------------
+
+
+@bp.get("/hadir")
+@login_required
+def checkin():
+    """Type the code, or land here from the QR (?s=<session>&kode=<code>)."""
+    now = utcnow()
+    form = CheckInForm()
+    wanted = request.args.get("s", type=int)
+    if request.args.get("kode"):
+        form.kode.data = codes.normalise(request.args["kode"]) or ""
+        form.via.data = "qr"
+    if wanted:
+        form.session_id.data = str(wanted)
+    return _checkin_page(form, now, wanted)
+
+
+def _checkin_page(form, now, wanted: int | None, status: int = 200):
+    if current_user.role != "peserta":
+        flash(
+            "Presensi dengan kode hanya untuk peserta. Pelatih membuka halaman proyektor.", "error"
+        )
+        return redirect(url_for("attendance.sessions"))
+    open_sessions = service.sessions_now_open_for(current_user, now)
+    mine = {m.session.id: m for m in queries.participant_sessions(current_user)}
+    target = None
+    if wanted:
+        target = db.session.get(TrainingSession, wanted)
+        if target is not None and not (
+            service.is_invited(target, current_user) or service.matches_rule(target, current_user)
+        ):
+            target = None
+    return (
+        render_template(
+            "attendance/checkin.html",
+            form=form,
+            open_sessions=open_sessions,
+            target=target,
+            record=mine.get(target.id).attendance if target and target.id in mine else None,
+            now=now,
+        ),
+        status,
+    )
+
+
+@bp.post("/hadir")
+@login_required
+@writes_late
+def checkin_post():
+    now = utcnow()
+    form = CheckInForm()
+    wanted = int(form.session_id.data) if (form.session_id.data or "").isdigit() else None
+    if not form.validate_on_submit():
+        return _checkin_page(form, now, wanted, status=400)
+    if current_user.role != "peserta":
+        abort(403)
+    if wanted:
+        candidates = [db.session.get(TrainingSession, wanted)]
+        if candidates[0] is None:
+            abort(404)
+    else:
+        candidates = service.sessions_now_open_for(current_user, now)
+        if not candidates:
+            flash("Tidak ada sesi yang sedang membuka presensi untuk Anda saat ini.", "error")
+            return _checkin_page(form, now, None, status=409)
+    device_id = request.cookies.get(DEVICE_COOKIE) or secrets.token_urlsafe(18)
+    origin = service.Origin(
+        ip=request.remote_addr,
+        device_id=device_id,
+        user_agent=request.user_agent.string,
+    )
+    method = "qr" if form.via.data == "qr" else "kode"
+    begin_write()
+    result = error = None
+    for session in candidates:
+        try:
+            result = service.check_in(
+                session, current_user, form.kode.data, now, _period(), origin, method
+            )
+            break
+        except service.AttendanceError as exc:
+            db.session.rollback()
+            error = exc
+    if result is None:
+        flash(str(error), "error")
+        return _checkin_page(form, now, wanted, status=409)
+    db.session.commit()
+    att = result.attendance
+    when = current_app.jinja_env.filters["waktu"](att.checked_in_at, "HH.mm")
+    if result.created:
+        flash(f"Terima kasih, Anda tercatat {att.status_label.lower()} pukul {when}.", "success")
+    else:
+        flash(f"Anda sudah tercatat {att.status_label.lower()} pukul {when}.", "success")
+    response = redirect(url_for("attendance.checkin", s=att.session_id))
+    if request.cookies.get(DEVICE_COOKIE) != device_id:
+        response.set_cookie(
+            DEVICE_COOKIE,
+            device_id,
+            max_age=int(timedelta(days=730).total_seconds()),
+            httponly=True,
+            samesite="Lax",
+            secure=current_app.config.get("SESSION_COOKIE_SECURE", False),
+        )
+    return response
+
+
+# ---- daftar hadir and exports --------------------------------------------------------------
+
+
+def _kecamatan_filter(session: TrainingSession):
+    kode = request.args.get("kecamatan") or None
+    kecamatan = db.session.get(Kecamatan, kode) if kode else None
+    if kode and kecamatan is None:
+        abort(404)
+    return kecamatan
+
+
+@bp.get("/sesi/<int:session_id>/daftar-hadir")
+@role_required(*STAFF)
+def daftar_hadir(session_id: int):
+    session = _managed_session(session_id)
+    kecamatan = _kecamatan_filter(session)
+    rows = queries.invitee_rows(session, kecamatan.kode if kecamatan else None)
+    return render_template(
+        "attendance/daftar_hadir.html",
+        session=session,
+        rows=rows,
+        kecamatan=kecamatan,
+        office=current_app.config["BIMTEK_OFFICE_NAME"],
+        statuses=STATUS_LABELS,
+    )
+
+
+@bp.get("/sesi/<int:session_id>/daftar-hadir.xlsx")
+@role_required(*STAFF)
+def daftar_hadir_xlsx(session_id: int):
+    session = _managed_session(session_id)
+    kecamatan = _kecamatan_filter(session)
+    rows = queries.invitee_rows(session, kecamatan.kode if kecamatan else None)
+    data = build_daftar_hadir(
+        session,
+        rows,
+        current_app.config["BIMTEK_OFFICE_NAME"],
+        _timezone(),
+        kecamatan_label=f"{kecamatan.nama} ({kecamatan.kode})" if kecamatan else None,
+    )
+    suffix = f"-{kecamatan.kode}" if kecamatan else ""
+    return _xlsx(data, f"daftar-hadir-sesi-{session.id}{suffix}.xlsx")
+
+
+@bp.get("/sesi/kehadiran.xlsx")
+@role_required(*STAFF)
+def attendance_export():
+    """One row per participant per session, over the sessions this user may see."""
+    sessions = queries.sessions_for(current_user)
+    course_id = request.args.get("kursus", type=int)
+    if course_id:
+        sessions = [s for s in sessions if s.course_id == course_id]
+    data = build_attendance_export(queries.export_rows(sessions), _timezone())
+    name = f"kehadiran-kursus-{course_id}.xlsx" if course_id else "kehadiran.xlsx"
+    return _xlsx(data, name)
