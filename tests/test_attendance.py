@@ -658,3 +658,15 @@ def test_a_session_with_records_cannot_be_deleted(
     assert "tidak dapat dihapus" in client.get(response.headers["Location"]).get_data(as_text=True)
     with app.app_context():
         assert db.session.get(TrainingSession, session_id) is not None
+
+
+def test_refreshing_invitations_picks_up_later_imports(
+    app, client, auth, post_form, make_session, make_peserta
+):
+    session_id = make_session()
+    make_peserta("Diimpor Belakangan", badan="PPS")
+    auth.login("admin1", "rahasia-admin-1")
+    page = f"/sesi/{session_id}"
+    response = post_form(client, f"{page}/undangan", {}, form_page=page)
+    text = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "1 ditambahkan, 0 dikeluarkan" in text and "Diimpor Belakangan" in text

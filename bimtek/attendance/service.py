@@ -132,7 +132,8 @@ def sync_invites(session: TrainingSession) -> tuple[int, int]:
     matching = select(User.id).where(_rule_clause(session))
     invited = select(SessionInvite.user_id).where(SessionInvite.session_id == session.id)
     added = db.session.execute(
-        insert(SessionInvite).from_select(
+        insert(SessionInvite.__table__)
+        .from_select(
             ["session_id", "user_id", "by_rule", "added_at"],
             select(
                 db.literal(session.id),
@@ -141,19 +142,24 @@ def sync_invites(session: TrainingSession) -> tuple[int, int]:
                 db.literal(utcnow(), SessionInvite.added_at.type),
             ).where(_rule_clause(session), User.id.not_in(invited)),
         )
-    ).rowcount
+        .returning(SessionInvite.__table__.c.user_id)
+    ).all()
+    invites = SessionInvite.__table__
     has_record = exists().where(
-        Attendance.session_id == session.id, Attendance.user_id == SessionInvite.user_id
+        Attendance.session_id == session.id, Attendance.user_id == invites.c.user_id
     )
     removed = db.session.execute(
-        delete(SessionInvite).where(
-            SessionInvite.session_id == session.id,
-            SessionInvite.by_rule.is_(True),
-            SessionInvite.user_id.not_in(matching),
+        delete(invites)
+        .where(
+            invites.c.session_id == session.id,
+            invites.c.by_rule.is_(True),
+            invites.c.user_id.not_in(matching),
             ~has_record,
         )
-    ).rowcount
-    return max(added, 0), max(removed, 0)
+        .returning(invites.c.user_id)
+    ).all()
+    # RETURNING rather than rowcount, which psycopg reports as 0 for INSERT … SELECT here.
+    return len(added), len(removed)
 
 
 def can_manage(session: TrainingSession, user: User) -> bool:
@@ -227,8 +233,10 @@ def _insert_ignoring_duplicate(values: dict) -> bool:
         make(Attendance)
         .values(**values)
         .on_conflict_do_nothing(index_elements=["session_id", "user_id"])
+        .returning(Attendance.id)
     )
-    return db.session.execute(statement).rowcount == 1
+    # RETURNING, not rowcount: the ORM's insert path does not report rowcount on psycopg.
+    return db.session.execute(statement).scalar() is not None
 
 
 def _record_change(session_id, user_id, actor_id, old, new, method, reason, now) -> None:
