@@ -41,6 +41,7 @@ def register_commands(app) -> None:
     app.cli.add_command(demo_command)
     app.cli.add_command(user_group)
     app.cli.add_command(wilayah_group)
+    app.cli.add_command(export_group)
 
 
 def _run_sync():
@@ -199,3 +200,62 @@ def demo_command():
     click.echo("\nAkun demo (hanya untuk mencoba, jangan dipakai di server sungguhan):")
     for role, login, password in logins:
         click.echo(f"  {role:<32} {login:<18} {password}")
+
+
+@click.group("export")
+def export_group():
+    """Spreadsheets for the KPU office."""
+
+
+@export_group.command("rekap")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--kursus", "course_id", type=int, help="Course id (needed when there are several)")
+@click.option("--kecamatan", "kecamatan_kode", help="Only this kecamatan, e.g. 73.22.01")
+@click.option(
+    "--split-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Also write one workbook per kecamatan into this folder",
+)
+@with_appcontext
+def export_rekap(out: Path, course_id, kecamatan_kode, split_dir):
+    """Rekap per kecamatan: a summary sheet and one sheet per kecamatan (same as the web UI)."""
+    from sqlalchemy import select
+
+    from bimtek.learning.models import Course
+    from bimtek.reports.queries import course_facts
+    from bimtek.reports.rekap import RekapMeta, split_name, write_rekap, write_rekap_split
+    from bimtek.timeutil import utcnow
+    from bimtek.wilayah.models import Kecamatan
+
+    courses = db.session.scalars(select(Course).order_by(Course.id)).all()
+    if course_id is None and len(courses) == 1:
+        course_id = courses[0].id
+    course = db.session.get(Course, course_id) if course_id else None
+    if course is None:
+        _fail(
+            ["Pilih kursus dengan --kursus ID:"]
+            + [f"  {c.id}  {c.title}" for c in courses]
+            + ([] if courses else ["  (belum ada kursus)"])
+        )
+    if kecamatan_kode and db.session.get(Kecamatan, kecamatan_kode) is None:
+        _fail(f"Kecamatan {kecamatan_kode} tidak terdaftar.")
+    where = f"Kecamatan {kecamatan_kode}" if kecamatan_kode else "semua kecamatan"
+    meta = RekapMeta(
+        course_title=course.title,
+        exported_at=utcnow(),
+        timezone=current_app.config["BIMTEK_TIMEZONE"],
+        filter_text=f"Kursus: {course.title}; {where}",
+        badan=list(course.audience or []),
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    summaries = write_rekap(course_facts(course, kecamatan_kode=kecamatan_kode), meta, str(out))
+    people = sum(s.participants for s in summaries)
+    click.echo(f"{out}: {len(summaries)} kecamatan, {people} peserta.")
+    if split_dir:
+        split_dir.mkdir(parents=True, exist_ok=True)
+        written = write_rekap_split(
+            course_facts(course, kecamatan_kode=kecamatan_kode),
+            meta,
+            lambda kode, nama: str(split_dir / split_name(kode, nama)),
+        )
+        click.echo(f"{split_dir}: {len(written)} berkas, satu per kecamatan.")

@@ -174,6 +174,17 @@ def text_cell(worksheet, value: Any, font: Font | None = None, number_format: st
     return cell
 
 
+def safe(worksheet, value: Any):
+    """What to append to a write-only row: plain values where openpyxl already writes them as
+    they are (the fast path), a text cell for strings it would turn into a formula."""
+    if isinstance(value, str):
+        if ILLEGAL_CHARACTERS_RE.search(value):
+            value = clean_text(value)
+        if value.startswith(FORMULA_START):
+            return text_cell(worksheet, value)
+    return value
+
+
 def set_text(cell, value: Any) -> None:
     """The same rule for a normal (not write-only) worksheet cell."""
     if isinstance(value, str):

@@ -1,0 +1,1 @@
+"""Dashboards per kecamatan and desa, a participant's full record, and the rekap workbook."""

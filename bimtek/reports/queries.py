@@ -1,0 +1,250 @@
+"""What the dashboards and the rekap export read: one set of facts per participant of a course,
+computed with a fixed number of queries however many participants, and summaries over them."""
+
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import distinct, func, select
+
+from bimtek.accounts.models import User
+from bimtek.accounts.roles import BADAN
+from bimtek.attendance.models import SessionInvite, SessionTrainer, TrainingSession
+from bimtek.attendance.queries import attendance_rates
+from bimtek.extensions import db
+from bimtek.learning.models import Course, CourseModule, ModuleProgress, ModuleVersion
+from bimtek.quiz import stats
+from bimtek.quiz.queries import _course_scores
+from bimtek.wilayah.models import Desa, Kecamatan
+
+NO_KECAMATAN = ("", "(tanpa kecamatan)")
+
+
+@dataclass(slots=True)
+class Facts:
+    """One participant's standing in one course."""
+
+    user_id: int
+    nama: str
+    nik: str | None
+    badan: str | None
+    jabatan: str | None
+    kecamatan_kode: str
+    kecamatan_nama: str
+    desa_kode: str | None
+    desa_nama: str | None
+    modules_done: int
+    modules_total: int
+    pre: float | None
+    post: float | None
+    passed: bool | None
+    attendance: float | None
+    complete: bool = False
+    status: str = ""
+    certificate_number: str | None = None
+    pakta_at: datetime | None = None
+
+    @property
+    def gain(self) -> float | None:
+        return stats.n_gain(self.pre, self.post)
+
+    @property
+    def modules_fraction(self) -> float | None:
+        return self.modules_done / self.modules_total if self.modules_total else None
+
+
+@dataclass
+class Scope:
+    """Whose results a staff member may see: everyone (admin), or the invitees of the sessions a
+    trainer runs (None = everyone)."""
+
+    user_ids: set[int] | None = None
+
+    def allows(self, user_id: int) -> bool:
+        return self.user_ids is None or user_id in self.user_ids
+
+
+def scope_for(staff: User) -> Scope:
+    if staff.role == "admin":
+        return Scope(None)
+    mine = select(SessionTrainer.session_id).where(SessionTrainer.user_id == staff.id)
+    own = select(TrainingSession.id).where(TrainingSession.created_by_id == staff.id)
+    ids = db.session.scalars(
+        select(distinct(SessionInvite.user_id)).where(
+            SessionInvite.session_id.in_(mine) | SessionInvite.session_id.in_(own)
+        )
+    )
+    return Scope(set(ids))
+
+
+def modules_done(course: Course) -> dict[int, int]:
+    """user id → how many of the course's modules they marked read (any version)."""
+    module_ids = select(CourseModule.module_id).where(CourseModule.course_id == course.id)
+    rows = db.session.execute(
+        select(ModuleProgress.user_id, func.count(distinct(ModuleVersion.module_id)))
+        .join(ModuleVersion, ModuleVersion.id == ModuleProgress.module_version_id)
+        .where(ModuleVersion.module_id.in_(module_ids), ModuleProgress.completed_at.is_not(None))
+        .group_by(ModuleProgress.user_id)
+    )
+    return dict(rows.all())
+
+
+def _status(f: Facts) -> str:
+    if f.certificate_number:
+        return "Bersertifikat"
+    if f.complete:
+        return "Lulus"
+    if f.post is not None:
+        return "Lulus post-test" if f.passed else "Belum lulus post-test"
+    if f.pre is not None or f.modules_done:
+        return "Sedang belajar"
+    return "Belum mulai"
+
+
+def _completion(course: Course):
+    """The completion rule's verdicts, when the certificates feature provides them."""
+    try:
+        from bimtek.certificates.completion import completion_for
+    except ImportError:  # pragma: no cover - the rule arrives with the certificates feature
+        return None
+    return completion_for
+
+
+def course_facts(
+    course: Course, scope: Scope | None = None, kecamatan_kode: str | None = None
+) -> Iterator[Facts]:
+    """Facts for every participant in the course's audience, ordered by kecamatan, desa, name."""
+    total = len(course.course_modules)
+    done = modules_done(course)
+    scores = _course_scores(course)
+    rates = attendance_rates(course.id)
+    completion_for = _completion(course)
+    verdicts = completion_for(course) if completion_for else {}
+    query = (
+        select(
+            User.id,
+            User.nama,
+            User.nik,
+            User.badan,
+            User.jabatan,
+            User.kecamatan_kode,
+            Kecamatan.nama,
+            User.desa_kode,
+            Desa.nama,
+        )
+        .outerjoin(Kecamatan, Kecamatan.kode == User.kecamatan_kode)
+        .outerjoin(Desa, Desa.kode == User.desa_kode)
+        .where(
+            User.role == "peserta",
+            User.active.is_(True),
+            User.badan.in_(course.audience or []),
+        )
+        .order_by(Kecamatan.nama, Kecamatan.kode, Desa.nama, User.nama, User.id)
+    )
+    if kecamatan_kode:
+        query = query.where(User.kecamatan_kode == kecamatan_kode)
+    for row in db.session.execute(query.execution_options(yield_per=2000)):
+        uid, nama, nik, badan, jabatan, kec_kode, kec_nama, desa_kode, desa_nama = row
+        if scope is not None and not scope.allows(uid):
+            continue
+        entry = scores.get(uid, {})
+        facts = Facts(
+            uid,
+            nama,
+            nik,
+            badan,
+            jabatan,
+            kec_kode or NO_KECAMATAN[0],
+            kec_nama or NO_KECAMATAN[1],
+            desa_kode,
+            desa_nama,
+            done.get(uid, 0),
+            total,
+            entry.get("pre"),
+            entry.get("post"),
+            entry.get("passed"),
+            rates.get(uid),
+        )
+        verdict = verdicts.get(uid)
+        if verdict is not None:
+            facts.complete = verdict.complete
+            facts.certificate_number = verdict.certificate_number
+            facts.pakta_at = verdict.pakta_confirmed_at
+        facts.status = _status(facts)
+        yield facts
+
+
+@dataclass
+class Summary:
+    """Results of a group of participants (a kecamatan, a desa, everyone)."""
+
+    kode: str
+    nama: str
+    participants: int = 0
+    by_badan: Counter = field(default_factory=Counter)
+    modules_fractions: list[float] = field(default_factory=list)
+    attendance: list[float] = field(default_factory=list)
+    scores: list[tuple[float | None, float | None, bool | None]] = field(default_factory=list)
+    complete: int = 0
+    certificates: int = 0
+
+    def add(self, f: Facts) -> None:
+        self.participants += 1
+        self.by_badan[f.badan or "—"] += 1
+        if f.modules_fraction is not None:
+            self.modules_fractions.append(f.modules_fraction)
+        if f.attendance is not None:
+            self.attendance.append(f.attendance)
+        self.scores.append((f.pre, f.post, f.passed))
+        self.complete += f.complete or bool(f.certificate_number)
+        self.certificates += bool(f.certificate_number)
+
+    @property
+    def modules_pct(self) -> float | None:
+        return stats.mean_or_none(self.modules_fractions)
+
+    @property
+    def attendance_pct(self) -> float | None:
+        return stats.mean_or_none(self.attendance)
+
+    @property
+    def gains(self) -> stats.GainSummary:
+        return stats.summarise_gains(self.scores)
+
+    @property
+    def complete_pct(self) -> float | None:
+        return self.complete / self.participants if self.participants else None
+
+    def badan_counts(self) -> list[tuple[str, int]]:
+        order = {b: i for i, b in enumerate(BADAN)}
+        return sorted(self.by_badan.items(), key=lambda kv: order.get(kv[0], 99))
+
+
+def summarise(
+    facts: Iterable[Facts], by: str = "kecamatan"
+) -> tuple[list[Summary], Summary, list[Facts]]:
+    """Group summaries (by kecamatan or desa), the total, and the facts themselves (kept for the
+    page's participant list)."""
+    groups: dict[str, Summary] = {}
+    total = Summary("", "Jumlah")
+    kept: list[Facts] = []
+    for f in facts:
+        if by == "desa":
+            key, name = f.desa_kode or "", f.desa_nama or "(tanpa desa — PPK/sekretariat PPK)"
+        else:
+            key, name = f.kecamatan_kode, f.kecamatan_nama
+        groups.setdefault(key, Summary(key, name)).add(f)
+        total.add(f)
+        kept.append(f)
+    return sorted(groups.values(), key=lambda s: (s.nama, s.kode)), total, kept
+
+
+def kecamatan_of_course(course: Course) -> list[tuple[str, str]]:
+    rows = db.session.execute(
+        select(distinct(Kecamatan.kode), Kecamatan.nama)
+        .join(User, User.kecamatan_kode == Kecamatan.kode)
+        .where(User.role == "peserta", User.badan.in_(course.audience or []))
+        .order_by(Kecamatan.nama)
+    )
+    return [tuple(r) for r in rows]
