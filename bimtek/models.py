@@ -4,9 +4,10 @@ from bimtek.accounts.models import AuditLog, User
 from bimtek.learning.models import Course, CourseModule, Module, ModuleProgress, ModuleVersion
 from bimtek.quiz.models import Attempt, AttemptAnswer, Question, QuestionVersion, Quiz
 from bimtek.wilayah.models import Desa, Kabupaten, Kecamatan, Provinsi
+from bimtek.workspace.models import Material, ModuleDraft
 
 __all__ = [
     "Attempt", "AttemptAnswer", "AuditLog", "Course", "CourseModule", "Desa", "Kabupaten",
-    "Kecamatan", "Module", "ModuleProgress", "ModuleVersion", "Provinsi", "Question",
+    "Kecamatan", "Material", "Module", "ModuleDraft", "ModuleProgress", "ModuleVersion", "Provinsi", "Question",
     "QuestionVersion", "Quiz", "User",
 ]  # fmt: skip
