@@ -73,11 +73,13 @@ def create_app(test_config: dict | None = None) -> Flask:
     from bimtek.learning.views import bp as learning_bp
     from bimtek.quiz.views import bp as quiz_bp
     from bimtek.wilayah.views import bp as wilayah_bp
+    from bimtek.workspace.views import bp as workspace_bp
 
     app.register_blueprint(accounts_bp)
     app.register_blueprint(learning_bp)
     app.register_blueprint(quiz_bp)
     app.register_blueprint(wilayah_bp)
+    app.register_blueprint(workspace_bp)
 
     from bimtek.cli import register_commands
 

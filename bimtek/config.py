@@ -13,6 +13,7 @@ ENVIRONMENT_KEYS = {
     "BIMTEK_PUBLIC_URL": "BIMTEK_PUBLIC_URL",
     "BIMTEK_CONTENT_DIR": "BIMTEK_CONTENT_DIR",
     "BIMTEK_UPLOAD_DIR": "BIMTEK_UPLOAD_DIR",
+    "BIMTEK_UPLOAD_MAX_BYTES": "BIMTEK_UPLOAD_MAX_BYTES",
     "BIMTEK_RATELIMIT_STORAGE_URL": "RATELIMIT_STORAGE_URI",
     "BIMTEK_DEMO": "BIMTEK_DEMO",
 }
@@ -26,6 +27,7 @@ def defaults(instance_path: str) -> dict:
         "BIMTEK_PUBLIC_URL": "http://127.0.0.1:5000",
         "BIMTEK_CONTENT_DIR": str(CHECKOUT_ROOT),
         "BIMTEK_UPLOAD_DIR": os.path.join(instance_path, "uploads"),
+        "BIMTEK_UPLOAD_MAX_BYTES": 25 * 1024 * 1024,  # per file; below MAX_CONTENT_LENGTH
         "BIMTEK_DEMO": False,
         "RATELIMIT_STORAGE_URI": "memory://",
         "RATELIMIT_HEADERS_ENABLED": True,
@@ -51,6 +53,8 @@ def from_environment(environ=os.environ) -> dict:
         value = environ.get(env_key)
         if value:
             found[config_key] = value
+    if "BIMTEK_UPLOAD_MAX_BYTES" in found:
+        found["BIMTEK_UPLOAD_MAX_BYTES"] = int(found["BIMTEK_UPLOAD_MAX_BYTES"])
     if "BIMTEK_DEMO" in found:
         found["BIMTEK_DEMO"] = found["BIMTEK_DEMO"].lower() in {"1", "true", "yes"}
     return found

@@ -40,9 +40,7 @@ class Material(db.Model):
     """An uploaded file attached to a module or a course, stored under a generated name."""
 
     __table_args__ = (
-        CheckConstraint(
-            "(course_id IS NULL) <> (module_id IS NULL)", name="one_owner"
-        ),
+        CheckConstraint("(course_id IS NULL) <> (module_id IS NULL)", name="one_owner"),
         CheckConstraint("kind IN ('pdf', 'pptx', 'docx', 'xlsx', 'png', 'jpeg')", name="kind"),
     )
 
