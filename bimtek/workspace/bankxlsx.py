@@ -59,9 +59,9 @@ def entry_to_row(entry: dict) -> list:
     values = {
         "id": entry.get("id"),
         "type": entry.get("type"),
-        "stem": (entry.get("stem") or "").rstrip("\n"),
+        "stem": entry.get("stem"),
         "answer": answer_text,
-        "explanation": (entry.get("explanation") or "").rstrip("\n"),
+        "explanation": entry.get("explanation"),
         "source": entry.get("source"),
         "topic": entry.get("topic"),
         "difficulty": entry.get("difficulty"),
@@ -106,7 +106,10 @@ def _cell_text(value) -> str | None:
         return None
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    text = str(value).replace("\r\n", "\n").strip()
+    raw = str(value).replace("\r\n", "\n")
+    text = raw.strip()
+    if text and raw.rstrip(" \t").endswith("\n"):
+        text += "\n"  # a Markdown block's final newline, as YAML '|' keeps it (exports agree)
     return text or None
 
 
@@ -117,8 +120,8 @@ def _row_entry(values: dict[str, str | None]) -> dict:
         "type": qtype,
         "topic": values.get("topic"),
         "difficulty": (values.get("difficulty") or "").lower() or None,
-        "stem": _block(values.get("stem")),
-        "explanation": _block(values.get("explanation")),
+        "stem": values.get("stem"),
+        "explanation": values.get("explanation"),
         "source": values.get("source"),
     }
     answer = (values.get("answer") or "").strip().lower()
@@ -136,13 +139,6 @@ def _row_entry(values: dict[str, str | None]) -> dict:
         keys = [k.strip() for k in answer.replace(";", ",").split(",") if k.strip()]
         entry["answer"] = keys if qtype == "multiple" else (keys[0] if keys else None)
     return {k: v for k, v in entry.items() if v is not None}
-
-
-def _block(text: str | None) -> str | None:
-    """Multi-line cells read back like a YAML block (with its final newline)."""
-    if text is None:
-        return None
-    return text + "\n" if "\n" in text else text
 
 
 def read_bank_workbook(
