@@ -75,6 +75,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from bimtek.quiz.views import bp as quiz_bp
     from bimtek.reports.views import bp as reports_bp
     from bimtek.wilayah.views import bp as wilayah_bp
+    from bimtek.workspace.views import bp as workspace_bp
 
     app.register_blueprint(accounts_bp)
     app.register_blueprint(attendance_bp)
@@ -82,6 +83,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(quiz_bp)
     app.register_blueprint(reports_bp)
     app.register_blueprint(wilayah_bp)
+    app.register_blueprint(workspace_bp)
 
     from bimtek.cli import register_commands
 

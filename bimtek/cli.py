@@ -62,6 +62,11 @@ def _run_sync():
         f"Soal: {report.questions_created} baru, {report.questions_updated} versi baru, "
         f"{report.questions_retired} dipensiunkan."
     )
+    if report.kept_browser_edits:
+        click.echo(
+            "Suntingan di browser dipertahankan (berkasnya tidak berubah sejak dimuat): "
+            + ", ".join(report.kept_browser_edits)
+        )
     return report
 
 

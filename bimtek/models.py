@@ -11,9 +11,11 @@ from bimtek.attendance.models import (
 from bimtek.learning.models import Course, CourseModule, Module, ModuleProgress, ModuleVersion
 from bimtek.quiz.models import Attempt, AttemptAnswer, Question, QuestionVersion, Quiz
 from bimtek.wilayah.models import Desa, Kabupaten, Kecamatan, Provinsi
+from bimtek.workspace.models import Material, ModuleDraft
 
 __all__ = [
-    "Attempt", "AttemptAnswer", "Attendance", "AttendanceChange", "AuditLog", "Course", "CourseModule", "Desa", "Kabupaten",
-    "Kecamatan", "Module", "ModuleProgress", "ModuleVersion", "Provinsi", "Question",
-    "QuestionVersion", "Quiz", "SessionInvite", "SessionTrainer", "TrainingSession", "User",
+    "Attempt", "AttemptAnswer", "Attendance", "AttendanceChange", "AuditLog", "Course",
+    "CourseModule", "Desa", "Kabupaten", "Kecamatan", "Material", "Module", "ModuleDraft",
+    "ModuleProgress", "ModuleVersion", "Provinsi", "Question", "QuestionVersion", "Quiz",
+    "SessionInvite", "SessionTrainer", "TrainingSession", "User",
 ]  # fmt: skip

@@ -39,6 +39,7 @@ class BankQuestion:
     difficulty: str
     line: int
     sha256: str
+    source_data: dict = field(default_factory=dict)  # the entry as written, for export
 
 
 @dataclass
@@ -63,6 +64,76 @@ def _node_lines(node) -> tuple[int, dict[str, int]]:
         if isinstance(key, yaml.ScalarNode)
     }
     return node.start_mark.line + 1, lines
+
+
+def check_question(raw: dict, error, seen_ids: dict[str, str], where: str) -> BankQuestion | None:
+    """Validate one bank entry (a YAML item, a browser form, a spreadsheet row).
+
+    `error(field, reason)` receives every problem; the caller says where the field is (a line,
+    a column). `seen_ids` maps ids already taken to where they are; this entry's id is added
+    as `where`. Returns the question, or None when anything was wrong.
+    """
+    problems = 0
+
+    def report(field_name: str, reason: str) -> None:
+        nonlocal problems
+        problems += 1
+        error(field_name, reason)
+
+    for key in raw:
+        if key not in QUESTION_FIELDS:
+            report(str(key), f"kolom '{key}' tidak dikenal")
+    for key in REQUIRED:
+        value = raw.get(key)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            report("", f"soal {raw.get('id', '?')}: kolom '{key}' wajib diisi")
+    qid = raw.get("id")
+    if qid is not None:
+        if not isinstance(qid, str) or not QID_RE.fullmatch(qid) or len(qid) > 40:
+            report("id", f"id '{qid}' hanya boleh huruf kecil, angka dan '-'")
+        elif qid in seen_ids:
+            report("id", f"id '{qid}' sudah dipakai di {seen_ids[qid]}")
+        else:
+            seen_ids[qid] = where
+    qtype = TYPES.get(raw.get("type"))
+    if raw.get("type") is not None and qtype is None:
+        report("type", f"type '{raw.get('type')}' tidak dikenal (single, multiple, true_false)")
+    if raw.get("difficulty") is not None and raw.get("difficulty") not in DIFFICULTIES:
+        report("difficulty", "difficulty harus mudah, sedang atau sulit")
+    for text_field in ("stem", "explanation"):
+        value = raw.get(text_field)
+        match = LETTER_REFERENCE_RE.search(value) if isinstance(value, str) else None
+        if match:
+            report(
+                text_field,
+                f"soal {qid}: {text_field} merujuk huruf pilihan ('{match.group(0)}'), padahal "
+                "urutan pilihan diacak dan tanpa huruf; sebut isi pilihannya",
+            )
+    if raw.get("source") is not None and not isinstance(raw.get("source"), str):
+        report("source", "source harus teks: peraturan dan pasalnya")
+    if qtype is not None and raw.get("answer") is not None:
+        for field_name, reason in qtype.problems(raw.get("options"), raw.get("answer")):
+            report(field_name, f"soal {qid}: {reason}")
+    if problems or qtype is None:
+        return None
+    options = {k: _inline(v) for k, v in qtype.options(raw.get("options")).items()}
+    normalised = {k: raw.get(k) for k in QUESTION_FIELDS}
+    return BankQuestion(
+        qid=qid,
+        type=qtype.name,
+        stem_html=render_inline(raw["stem"]),
+        options=options,
+        answer=qtype.answer_keys(raw["answer"]),
+        explanation_html=render_inline(raw["explanation"]),
+        source=raw["source"].strip(),
+        topic=str(raw["topic"]).strip(),
+        difficulty=raw["difficulty"],
+        line=0,
+        sha256=hashlib.sha256(
+            json.dumps(normalised, sort_keys=True, ensure_ascii=False).encode()
+        ).hexdigest(),
+        source_data=normalised,
+    )
 
 
 def parse_bank(
@@ -113,65 +184,15 @@ def parse_bank(
         if not isinstance(raw, dict):
             error(line, "setiap soal harus berupa pasangan kunci: nilai")
             continue
-        before = len(errors)
-        for key in raw:
-            if key not in QUESTION_FIELDS:
-                error(lines.get(str(key), line), f"kolom '{key}' tidak dikenal")
-        for key in REQUIRED:
-            value = raw.get(key)
-            if value is None or (isinstance(value, str) and not value.strip()):
-                error(line, f"soal {raw.get('id', '?')}: kolom '{key}' wajib diisi")
-        qid = raw.get("id")
-        if qid is not None:
-            if not isinstance(qid, str) or not QID_RE.fullmatch(qid) or len(qid) > 40:
-                error(lines.get("id", line), f"id '{qid}' hanya boleh huruf kecil, angka dan '-'")
-            elif qid in seen_ids:
-                error(lines.get("id", line), f"id '{qid}' sudah dipakai di {seen_ids[qid]}")
-            else:
-                seen_ids[qid] = f"{path}:{lines.get('id', line)}"
-        qtype = TYPES.get(raw.get("type"))
-        if raw.get("type") is not None and qtype is None:
-            error(
-                lines.get("type", line),
-                f"type '{raw.get('type')}' tidak dikenal (single, multiple, true_false)",
-            )
-        if raw.get("difficulty") is not None and raw.get("difficulty") not in DIFFICULTIES:
-            error(lines.get("difficulty", line), "difficulty harus mudah, sedang atau sulit")
-        for text_field in ("stem", "explanation"):
-            value = raw.get(text_field)
-            match = LETTER_REFERENCE_RE.search(value) if isinstance(value, str) else None
-            if match:
-                error(
-                    lines.get(text_field, line),
-                    f"soal {qid}: {text_field} merujuk huruf pilihan ('{match.group(0)}'), padahal "
-                    "urutan pilihan diacak dan tanpa huruf; sebut isi pilihannya",
-                )
-        if raw.get("source") is not None and not isinstance(raw.get("source"), str):
-            error(lines.get("source", line), "source harus teks: peraturan dan pasalnya")
-        if qtype is not None and raw.get("answer") is not None:
-            for field_name, reason in qtype.problems(raw.get("options"), raw.get("answer")):
-                error(lines.get(field_name, line), f"soal {qid}: {reason}")
-        if len(errors) > before or qtype is None:
-            continue
-        options = {k: _inline(v) for k, v in qtype.options(raw.get("options")).items()}
-        normalised = {k: raw.get(k) for k in QUESTION_FIELDS}
-        bank.questions.append(
-            BankQuestion(
-                qid=qid,
-                type=qtype.name,
-                stem_html=render_inline(raw["stem"]),
-                options=options,
-                answer=qtype.answer_keys(raw["answer"]),
-                explanation_html=render_inline(raw["explanation"]),
-                source=raw["source"].strip(),
-                topic=str(raw["topic"]).strip(),
-                difficulty=raw["difficulty"],
-                line=line,
-                sha256=hashlib.sha256(
-                    json.dumps(normalised, sort_keys=True, ensure_ascii=False).encode()
-                ).hexdigest(),
-            )
+        item = check_question(
+            raw,
+            lambda field, reason, line=line, lines=lines: error(lines.get(field, line), reason),
+            seen_ids,
+            f"{path}:{lines.get('id', line)}",
         )
+        if item is not None:
+            item.line = line
+            bank.questions.append(item)
     return (None if errors else bank), errors
 
 

@@ -20,6 +20,8 @@ class SyncReport:
     questions_created: int = 0
     questions_updated: int = 0
     questions_retired: int = 0
+    # Edited in the browser since the file was last loaded, file unchanged: the edit stays.
+    kept_browser_edits: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -38,6 +40,16 @@ def current_version(module: Module) -> ModuleVersion:
             ModuleVersion.version_no == module.current_version_no,
         )
     ).one()
+
+
+def _last_file_sha(module: Module) -> str | None:
+    """The hash of the newest version loaded from a file."""
+    return db.session.scalars(
+        select(ModuleVersion.sha256)
+        .where(ModuleVersion.module_id == module.id, ModuleVersion.source_path.is_not(None))
+        .order_by(ModuleVersion.version_no.desc())
+        .limit(1)
+    ).first()
 
 
 def _version_from_file(module: Module, version_no: int, file: ModuleFile) -> ModuleVersion:
@@ -67,10 +79,18 @@ def apply_module_file(file: ModuleFile, report: SyncReport) -> Module:
         db.session.add(_version_from_file(module, 1, file))
         report.created.append(file.slug)
         return module
-    module.sort_order = file.order
-    if current_version(module).sha256 == file.sha256:
+    current = current_version(module)
+    if current.sha256 == file.sha256:
+        module.sort_order = file.order
         report.unchanged.append(file.slug)
         return module
+    if current.source_path is None and _last_file_sha(module) == file.sha256:
+        # Published in the browser after this very file was loaded: the shipped file is not
+        # newer than the edit, so it must not overwrite it. A changed file does (below), and
+        # the browser text stays in the version history.
+        report.kept_browser_edits.append(file.slug)
+        return module
+    module.sort_order = file.order
     # An earlier text may come back (a revert): it is still a new version,
     # so progress stays attached to the versions people actually read.
     next_no = _next_version_no(ModuleVersion.version_no, ModuleVersion.module_id == module.id)
@@ -99,7 +119,9 @@ def check_content(content_dir) -> CheckResult:
     return CheckResult(loaded.modules, banks.banks, loaded.errors + banks.errors)
 
 
-def _question_version(question: Question, version_no: int, item: BankQuestion) -> QuestionVersion:
+def _question_version(
+    question: Question, version_no: int, item: BankQuestion, author=None
+) -> QuestionVersion:
     return QuestionVersion(
         question=question,
         version_no=version_no,
@@ -112,12 +134,15 @@ def _question_version(question: Question, version_no: int, item: BankQuestion) -
         source=item.source,
         topic=item.topic,
         difficulty=item.difficulty,
+        source_data=item.source_data,
+        author_id=author.id if author is not None else None,
     )
 
 
-def apply_bank(bank: BankFile, module: Module, report: SyncReport) -> None:
+def apply_bank(bank: BankFile, module: Module, report: SyncReport, author=None) -> None:
     """New questions, new versions of changed ones; questions gone from the file are retired
-    (kept, so past attempts can still be reviewed)."""
+    (kept, so past attempts can still be reviewed). `author`: a bank imported in the browser
+    (its versions are browser edits); None for a file synced from quizzes/."""
     existing = {
         q.qid: q
         for q in db.session.scalars(select(Question).where(Question.module_id == module.id))
@@ -128,36 +153,53 @@ def apply_bank(bank: BankFile, module: Module, report: SyncReport) -> None:
             select(Question).where(Question.qid.in_([i.qid for i in bank.questions]))
         )
     }
-    current_sha = dict(
-        db.session.execute(
-            select(QuestionVersion.question_id, QuestionVersion.sha256)
-            .join(Question)
-            .where(QuestionVersion.version_no == Question.current_version_no)
-            .where(Question.qid.in_([i.qid for i in bank.questions]))
-        ).all()
-    )
+    versions: dict[int, list[QuestionVersion]] = {}
+    for version in db.session.scalars(
+        select(QuestionVersion)
+        .join(Question)
+        .where(Question.qid.in_([i.qid for i in bank.questions] + list(existing)))
+        .order_by(QuestionVersion.version_no)
+    ):
+        versions.setdefault(version.question_id, []).append(version)
     for item in bank.questions:
         question = by_qid.get(item.qid)
         if question is None:
             question = Question(qid=item.qid, module_id=module.id, current_version_no=1)
             db.session.add(question)
-            db.session.add(_question_version(question, 1, item))
+            db.session.add(_question_version(question, 1, item, author))
             report.questions_created += 1
+            continue
+        history = versions.get(question.id, [])
+        current = next((v for v in history if v.version_no == question.current_version_no), None)
+        from_file = [v for v in history if v.author_id is None]
+        browser_edited = question.retired_by_id is not None or (
+            current is not None and current.author_id is not None
+        )
+        if author is None and browser_edited and from_file and from_file[-1].sha256 == item.sha256:
+            # Edited or retired in the browser; the file still holds what was loaded before.
+            report.kept_browser_edits.append(item.qid)
             continue
         question.module_id = module.id
         question.retired = False
-        if current_sha.get(question.id) != item.sha256:
+        question.retired_by_id = None
+        if current is None or current.sha256 != item.sha256:
             next_no = _next_version_no(
                 QuestionVersion.version_no, QuestionVersion.question_id == question.id
             )
-            db.session.add(_question_version(question, next_no, item))
+            db.session.add(_question_version(question, next_no, item, author))
             question.current_version_no = next_no
             report.questions_updated += 1
+        elif current.source_data is None:
+            current.source_data = item.source_data  # loaded before versions kept their source
     in_file = {i.qid for i in bank.questions}
     for qid, question in existing.items():
-        if qid not in in_file and not question.retired:
-            question.retired = True
-            report.questions_retired += 1
+        if qid in in_file or question.retired:
+            continue
+        if author is None and all(v.author_id is not None for v in versions.get(question.id, [])):
+            continue  # written in the browser, never in the file: the file cannot retire it
+        question.retired = True
+        question.retired_by_id = author.id if author is not None else None
+        report.questions_retired += 1
 
 
 def sync_content(content_dir) -> SyncReport:

@@ -39,10 +39,12 @@ class ModuleVersion(db.Model):
     html: Mapped[str] = mapped_column(Text)
     toc: Mapped[list] = mapped_column(JSON, default=list)
     word_count: Mapped[int] = mapped_column(default=0)
-    source_path: Mapped[str | None] = mapped_column(String(255))
+    source_path: Mapped[str | None] = mapped_column(String(255))  # None: published in the browser
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))  # None: from a file
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     module: Mapped[Module] = relationship(back_populates="versions")
+    author = relationship("User")
 
 
 class Course(db.Model):

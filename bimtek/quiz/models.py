@@ -26,6 +26,8 @@ class Question(db.Model):
     module_id: Mapped[int] = mapped_column(ForeignKey("module.id"), index=True)
     current_version_no: Mapped[int] = mapped_column(default=1)
     retired: Mapped[bool] = mapped_column(default=False)
+    # Retired in the browser: a sync of an unchanged bank file does not bring it back.
+    retired_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     versions: Mapped[list["QuestionVersion"]] = relationship(
@@ -50,6 +52,9 @@ class QuestionVersion(db.Model):
     source: Mapped[str] = mapped_column(String(300))
     topic: Mapped[str] = mapped_column(String(60), default="")
     difficulty: Mapped[str] = mapped_column(String(10), default="sedang")
+    # The bank entry as written (Markdown, answer keys): what export gives back.
+    source_data: Mapped[dict | None] = mapped_column(JSON)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))  # None: from a file
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     question: Mapped[Question] = relationship(back_populates="versions", lazy="joined")

@@ -1,0 +1,1 @@
+"""Trainer workspace: editing modules, attaching materials, keeping question banks current."""

@@ -1,0 +1,213 @@
+"""Question banks as spreadsheets: one row per question.
+
+Built directly on openpyxl (the shared bimtek/spreadsheet.py was not on main yet): reading
+refuses oversized or zip-bomb files before parsing, writing stores every text as text so a
+cell beginning with '=' is never a formula.
+"""
+
+import io
+import zipfile
+
+from openpyxl import Workbook, load_workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
+
+from bimtek.content.banks import check_question
+from bimtek.quiz.grading import OPTION_KEYS
+
+MAX_BYTES = 5 * 1024 * 1024
+MAX_UNCOMPRESSED = 50 * 1024 * 1024
+MAX_ROWS = 2000
+# header -> bank field; options A–E are option keys a–e
+COLUMNS = (
+    ("id", "id"),
+    ("type", "type"),
+    ("stem", "stem"),
+    ("A", "option_a"),
+    ("B", "option_b"),
+    ("C", "option_c"),
+    ("D", "option_d"),
+    ("E", "option_e"),
+    ("answer", "answer"),
+    ("explanation", "explanation"),
+    ("source", "source"),
+    ("topic", "topic"),
+    ("difficulty", "difficulty"),
+)
+HEADERS = [h for h, _ in COLUMNS]
+SHEET_TITLE = "Bank soal"
+FORMULA_LEAD = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _text_cell(sheet, value) -> WriteOnlyCell:
+    cell = WriteOnlyCell(sheet, value=value)
+    if isinstance(value, str) and value.startswith(FORMULA_LEAD):
+        cell.data_type = "s"  # text, never a formula
+    return cell
+
+
+def entry_to_row(entry: dict) -> list:
+    options = entry.get("options") or {}
+    answer = entry.get("answer")
+    if isinstance(answer, bool):
+        answer_text = "benar" if answer else "salah"
+    elif isinstance(answer, list):
+        answer_text = ", ".join(answer)
+    else:
+        answer_text = answer
+    values = {
+        "id": entry.get("id"),
+        "type": entry.get("type"),
+        "stem": entry.get("stem"),
+        "answer": answer_text,
+        "explanation": entry.get("explanation"),
+        "source": entry.get("source"),
+        "topic": entry.get("topic"),
+        "difficulty": entry.get("difficulty"),
+        **{f"option_{k}": options.get(k) for k in OPTION_KEYS},
+    }
+    return [values[field] for _, field in COLUMNS]
+
+
+def build_bank_workbook(module_slug: str, entries: list[dict]) -> bytes:
+    """The template (no entries) or a bank export, as xlsx bytes."""
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(SHEET_TITLE)
+    for index, width in enumerate((12, 11, 60, 30, 30, 30, 30, 30, 10, 60, 40, 16, 11), 1):
+        sheet.column_dimensions[get_column_letter(index)].width = width
+    bold = Font(bold=True)
+    header = []
+    for title in HEADERS:
+        cell = WriteOnlyCell(sheet, value=title)
+        cell.font = bold
+        header.append(cell)
+    sheet.append(header)
+    for entry in entries:
+        sheet.append([_text_cell(sheet, v) for v in entry_to_row(entry)])
+    notes = workbook.create_sheet("Petunjuk")
+    for line in (
+        f"Bank soal modul: {module_slug}" if module_slug else "Templat bank soal bimtek",
+        "Satu baris satu soal. Kolom type: single, multiple atau true_false.",
+        "Kolom A–E: teks pilihan (kosongkan untuk true_false).",
+        "Kolom answer: satu huruf (single, mis. b), beberapa huruf dipisah koma (multiple, "
+        "mis. a, c), atau benar/salah (true_false).",
+        "Kolom difficulty: mudah, sedang atau sulit. Pembahasan tidak boleh menyebut huruf pilihan "
+        "(urutan pilihan diacak).",
+    ):
+        notes.append([_text_cell(notes, line)])
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
+
+
+def _cell_text(value) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    raw = str(value).replace("\r\n", "\n")
+    text = raw.strip()
+    if text and raw.rstrip(" \t").endswith("\n"):
+        text += "\n"  # a Markdown block's final newline, as YAML '|' keeps it (exports agree)
+    return text or None
+
+
+def _row_entry(values: dict[str, str | None]) -> dict:
+    qtype = (values.get("type") or "").strip().lower() or None
+    entry = {
+        "id": values.get("id"),
+        "type": qtype,
+        "topic": values.get("topic"),
+        "difficulty": (values.get("difficulty") or "").lower() or None,
+        "stem": values.get("stem"),
+        "explanation": values.get("explanation"),
+        "source": values.get("source"),
+    }
+    answer = (values.get("answer") or "").strip().lower()
+    if qtype == "true_false":
+        entry["answer"] = {"benar": True, "salah": False, "true": True, "false": False}.get(
+            answer, answer or None
+        )
+        options = {k: values.get(f"option_{k}") for k in OPTION_KEYS if values.get(f"option_{k}")}
+        if options:
+            entry["options"] = options
+    else:
+        entry["options"] = {
+            k: values.get(f"option_{k}") for k in OPTION_KEYS if values.get(f"option_{k}")
+        }
+        keys = [k.strip() for k in answer.replace(";", ",").split(",") if k.strip()]
+        entry["answer"] = keys if qtype == "multiple" else (keys[0] if keys else None)
+    return {k: v for k, v in entry.items() if v is not None}
+
+
+def read_bank_workbook(
+    data: bytes, module_slug: str, name: str, taken: dict[str, str] | None = None
+) -> tuple[str | None, list[str]]:
+    """(bank YAML text, errors). Errors name the row and column: 'baris 4, kolom C (stem): …'.
+    `taken`: ids used by other banks."""
+    from bimtek.workspace.service import bank_yaml
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            total = sum(info.file_size for info in archive.infolist())
+    except zipfile.BadZipFile:
+        return None, [f"Berkas “{name}” bukan berkas Excel .xlsx yang sah."]
+    if total > MAX_UNCOMPRESSED:
+        return None, [f"Berkas “{name}” terlalu besar setelah dibuka (lebih dari 50 MB)."]
+    try:
+        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many kinds for a damaged file
+        return None, [f"Berkas “{name}” tidak dapat dibaca sebagai .xlsx ({type(exc).__name__})."]
+    try:
+        sheet = (
+            workbook[SHEET_TITLE] if SHEET_TITLE in workbook.sheetnames else workbook.worksheets[0]
+        )
+        rows = sheet.iter_rows(values_only=True)
+        header = next(rows, None)
+        columns: dict[str, int] = {}
+        for index, title in enumerate(header or ()):
+            text = _cell_text(title)
+            for heading, field in COLUMNS:
+                if text is not None and text.lower() == heading.lower():
+                    columns[field] = index
+        missing = [h for h, f in COLUMNS if f not in columns and f != "difficulty"]
+        if missing:
+            return None, [
+                f"{name}: baris 1 harus berisi judul kolom {', '.join(HEADERS)}; "
+                f"tidak ditemukan: {', '.join(missing)}."
+            ]
+        letters = {field: get_column_letter(i + 1) for field, i in columns.items()}
+        errors: list[str] = []
+        entries: list[dict] = []
+        seen: dict[str, str] = dict(taken or {})
+        for number, row in enumerate(rows, start=2):
+            if number > MAX_ROWS + 1:
+                errors.append(f"{name}: lebih dari {MAX_ROWS} baris soal; pecah berkasnya.")
+                break
+            values = {
+                field: _cell_text(row[i]) if i < len(row) else None for field, i in columns.items()
+            }
+            if not any(values.values()):
+                continue
+            values.setdefault("difficulty", None)
+            if values["difficulty"] is None:
+                values["difficulty"] = "sedang"
+            entry = _row_entry(values)
+
+            def error(field: str, reason: str, number=number) -> None:
+                column = letters.get("option_a" if field == "options" else field)
+                where = f"baris {number}" + (
+                    f", kolom {column} ({'A–E' if field == 'options' else field})" if column else ""
+                )
+                errors.append(f"{name} {where}: {reason}")
+
+            if check_question(entry, error, seen, f"baris {number}") is not None:
+                entries.append(entry)
+        if not entries and not errors:
+            errors.append(f"{name}: tidak ada baris soal di bawah judul kolom.")
+    finally:
+        workbook.close()
+    if errors:
+        return None, errors
+    return bank_yaml(module_slug, entries), []
