@@ -71,9 +71,9 @@ def scope_for(staff: User) -> Scope:
     mine = select(SessionTrainer.session_id).where(SessionTrainer.user_id == staff.id)
     own = select(TrainingSession.id).where(TrainingSession.created_by_id == staff.id)
     ids = db.session.scalars(
-        select(distinct(SessionInvite.user_id)).where(
-            SessionInvite.session_id.in_(mine) | SessionInvite.session_id.in_(own)
-        )
+        select(SessionInvite.user_id)
+        .where(SessionInvite.session_id.in_(mine) | SessionInvite.session_id.in_(own))
+        .distinct()
     )
     return Scope(set(ids))
 
@@ -242,9 +242,10 @@ def summarise(
 
 def kecamatan_of_course(course: Course) -> list[tuple[str, str]]:
     rows = db.session.execute(
-        select(distinct(Kecamatan.kode), Kecamatan.nama)
+        select(Kecamatan.kode, Kecamatan.nama)
         .join(User, User.kecamatan_kode == Kecamatan.kode)
         .where(User.role == "peserta", User.badan.in_(course.audience or []))
+        .distinct()
         .order_by(Kecamatan.nama)
     )
     return [tuple(r) for r in rows]

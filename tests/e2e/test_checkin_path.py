@@ -52,7 +52,7 @@ def test_participant_checks_in_with_the_code_on_the_projector(live_app, browser,
     code = projector.locator("#kode").inner_text().replace(" ", "")  # may have turned over
     page.get_by_label("Kode presensi").fill(code)
     page.get_by_role("button", name="Saya hadir").click()
-    assert page.get_by_text("Terima kasih, Anda tercatat hadir").is_visible()
+    page.get_by_text("Terima kasih, Anda tercatat hadir").wait_for()
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
 
     with live_app.app_context():
@@ -60,7 +60,7 @@ def test_participant_checks_in_with_the_code_on_the_projector(live_app, browser,
         assert record.status == "hadir" and record.method == "kode"
 
     projector.reload()
-    assert projector.get_by_text("1 dari").is_visible()
+    projector.get_by_text("1 dari").wait_for()
     projector.goto(projector.url.replace("/proyektor", ""))
     row = projector.locator(".mark-form tbody tr", has_text="Muh. Rizal Pratama")
     assert "Hadir" in row.inner_text() and "Kode di ponsel" in row.inner_text()

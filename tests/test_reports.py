@@ -1,0 +1,219 @@
+"""Dashboards and the rekap workbook, read back with openpyxl; on SQLite and PostgreSQL."""
+
+import io
+import zipfile
+from datetime import timedelta
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import select
+
+from bimtek.accounts.models import User
+from bimtek.attendance import service as attendance
+from bimtek.demo import seed_demo
+from bimtek.extensions import db
+from bimtek.learning.models import Course, ModuleProgress
+from bimtek.quiz.models import Attempt, Quiz
+from bimtek.timeutil import utcnow
+from bimtek.wilayah.models import Desa, Kecamatan
+from tests.conftest import SHARED
+
+LONG_NAME = "Tanah/Air [Uji] Nama Kecamatan Yang Sangat Panjang"
+
+
+@pytest.fixture
+def world(app, content, wilayah, make_peserta, make_staff):
+    """The demo course 1 (PPK, PPS, KPPS; four modules; pre and post) and participants with
+    known progress in three kecamatan, one of them with a name openpyxl would refuse as a title."""
+    make_staff("pelatih", "pelatih9", "rahasia-pelatih-9")
+    with app.app_context():
+        seed_demo()
+        db.session.add(Kecamatan(kode="73.22.99", kabupaten_kode="73.22", nama=LONG_NAME))
+        db.session.add(
+            Desa(kode="73.22.99.2001", kecamatan_kode="73.22.99", nama="Uji", jenis="desa")
+        )
+        db.session.commit()
+    people = {
+        "a": make_peserta("Aminah", kecamatan="73.22.01", desa="73.22.01.2001"),
+        "b": make_peserta("Baso", kecamatan="73.22.01", desa="73.22.01.2002"),
+        "c": make_peserta("=HYPERLINK(\"http://x\",\"klik\")", kecamatan="73.22.99", desa="73.22.99.2001"),
+        "d": make_peserta("Dewi\x07 Bel", kecamatan="73.22.03", desa="73.22.03.1001"),
+    }  # fmt: skip
+    with app.app_context():
+        course = db.session.get(Course, 1)
+        quizzes = {q.kind: q for q in db.session.scalars(select(Quiz).where(Quiz.course_id == 1))}
+        versions = [cm.module.versions[-1] for cm in course.course_modules]
+
+        def graded(user, kind, score, no=1):
+            db.session.add(
+                Attempt(
+                    quiz_id=quizzes[kind].id, user_id=user, attempt_no=no, seed=1, status="submitted",
+                    submitted_at=utcnow(), score=score, passed=score >= quizzes[kind].pass_mark,
+                )
+            )  # fmt: skip
+
+        graded(people["a"], "pre", 40)
+        graded(people["a"], "post", 60)
+        graded(people["a"], "post", 85, no=2)  # the best post counts
+        graded(people["b"], "pre", 50)
+        graded(people["b"], "post", 50)
+        for v in versions:
+            db.session.add(
+                ModuleProgress(user_id=people["a"], module_version_id=v.id, completed_at=utcnow())
+            )
+        db.session.add(
+            ModuleProgress(
+                user_id=people["b"], module_version_id=versions[0].id, completed_at=utcnow()
+            )
+        )
+        db.session.add(
+            ModuleProgress(user_id=people["b"], module_version_id=versions[1].id)
+        )  # opened only
+        admin = db.session.scalars(select(User).where(User.username == "admin")).one()
+        trainer = db.session.scalars(select(User).where(User.username == "pelatih9")).one()
+        session = attendance.save_session(
+            None,
+            attendance.SessionData(
+                course_id=1, title="Hari 1", venue="Aula", starts_at=utcnow() - timedelta(hours=1),
+                ends_at=utcnow() + timedelta(hours=1), invite_kecamatan=["73.22.01"],
+                invite_badan=["PPS"], trainer_ids=[trainer.id],
+            ),
+            admin,
+        )  # fmt: skip
+        attendance.mark(session, admin, [people["a"]], "hadir", None, utcnow())
+        db.session.commit()
+    return people
+
+
+def rekap(client, path="/laporan/1/rekap.xlsx"):
+    response = client.get(path)
+    assert response.status_code == 200, response.status_code
+    return load_workbook(io.BytesIO(response.data))
+
+
+def table(ws):
+    rows = list(ws.iter_rows())
+    header = next(i for i, r in enumerate(rows) if r[0].value == "No")
+    return [c.value for c in rows[header]], rows[header + 1 :]
+
+
+def test_dashboard_per_kecamatan_and_drill_down(app, client, auth, world):
+    auth.login("admin", "demo-admin-2029")
+    page = client.get("/laporan?kursus=1").get_data(as_text=True)
+    assert "Malangke" in page and LONG_NAME in page
+    assert "<svg" in page and 'class="chart-bar"' in page
+    # Malangke: demo PPK + PPS (2) and Aminah, Baso → 4 participants
+    row = page[page.index("Malangke</a>") :].split("</tr>")[0]
+    assert "<td>4</td>" in row
+    page = client.get("/laporan/1/kecamatan/73.22.01").get_data(as_text=True)
+    assert "Pattimang" in page and "Aminah" in page and "4/4" in page and "1/4" in page
+    record = client.get(f"/laporan/1/peserta/{world['a']}").get_data(as_text=True)
+    assert "Selesai (versi 1)" in record and "Hadir" in record
+    assert "85" in record and "Lulus post-test" in record
+    assert "7322014107" not in record  # NIK masked
+
+
+def test_rekap_workbook_reads_back(app, client, auth, world):
+    auth.login("admin", "demo-admin-2029")
+    wb = rekap(client)
+    assert wb.sheetnames[0] == "Ringkasan"
+    assert all(len(t) <= 31 and "/" not in t for t in wb.sheetnames)
+    assert len(wb.sheetnames) == 4  # summary + Malangke, Masamba, the long one
+    summary = wb["Ringkasan"]
+    assert "Bimtek Kode Etik" in summary["A1"].value and "Diekspor" in summary["A2"].value
+    assert summary.freeze_panes == "C5" and summary.auto_filter.ref.startswith("A4:")
+    assert len(summary._charts) == 1
+    header, rows = table(summary)
+    assert header[:4] == ["No", "Kecamatan", "Kode", "Peserta"]
+    by_name = {r[1].value: r for r in rows}
+    malangke = by_name["Malangke"]
+    col = {name: i for i, name in enumerate(header)}
+    assert malangke[col["Peserta"]].value == 4
+    assert malangke[col["Rata-rata pre"]].value == 45  # (40 + 50) / 2
+    assert malangke[col["Rata-rata post"]].value == 67.5  # (85 + 50) / 2
+    assert malangke[col["Kehadiran"]].number_format == "0%"
+    assert by_name["Jumlah"][col["Peserta"]].value == 6
+    sheet = next(wb[t] for t in wb.sheetnames if t.startswith("Malangke"))
+    header, rows = table(sheet)
+    assert header == [
+        "No", "Nama", "NIK", "Badan", "Jabatan", "Desa/Kelurahan", "Modul selesai", "Pre-test",
+        "Post-test", "N-gain", "Kehadiran", "Status", "Nomor sertifikat", "Pakta integritas",
+    ]  # fmt: skip
+    people = {r[1].value: r for r in rows}
+    aminah = people["Aminah"]
+    assert aminah[2].data_type == "s" and len(aminah[2].value) == 16  # NIK as text
+    assert aminah[6].value == 4 and aminah[7].value == 40 and aminah[8].value == 85
+    assert aminah[9].value == pytest.approx(0.75) and aminah[10].value == 1
+    assert people["Baso"][6].value == 1 and people["Baso"][10].value == 0
+
+
+def test_injection_and_control_characters_are_written_as_plain_text(app, client, auth, world):
+    payloads = [
+        line
+        for line in (SHARED / "security-corpus" / "formula_injection.txt").read_text().splitlines()
+        if line.strip()
+    ][:40]
+    with app.app_context():
+        user = db.session.get(User, world["c"])
+        for i, payload in enumerate(payloads):
+            db.session.add(
+                User(
+                    nama=payload[:200], nik=f"73229920{i:08d}", password_hash="x", role="peserta",
+                    badan="PPS", jabatan="Anggota", kecamatan_kode="73.22.99",
+                    desa_kode="73.22.99.2001", must_change_password=False,
+                )
+            )  # fmt: skip
+        db.session.commit()
+        assert user.nama.startswith("=")
+    auth.login("admin", "demo-admin-2029")
+    wb = rekap(client)
+    sheet = next(wb[t] for t in wb.sheetnames if t.startswith("Tanah-Air"))
+    _, rows = table(sheet)
+    names = [r[1] for r in rows]
+    assert all(c.data_type == "s" for c in names), [c.value for c in names if c.data_type != "s"]
+    risky = [c for c in names if c.value and c.value.startswith(("=", "+", "-", "@"))]
+    assert risky and all(c.data_type == "s" for c in risky)
+    masamba = next(wb[t] for t in wb.sheetnames if t.startswith("Masamba"))
+    assert table(masamba)[1][0][1].value == "Dewi Bel"  # the bell character is gone
+
+
+def test_split_zip_has_one_workbook_per_kecamatan(app, client, auth, world):
+    auth.login("admin", "demo-admin-2029")
+    response = client.get("/laporan/1/rekap-per-kecamatan.zip")
+    archive = zipfile.ZipFile(io.BytesIO(response.data))
+    names = sorted(archive.namelist())
+    assert len(names) == 3 and all(n.endswith(".xlsx") for n in names)
+    one = load_workbook(io.BytesIO(archive.read(next(n for n in names if "73.22.01" in n))))
+    assert one.sheetnames == ["Ringkasan", "Malangke"]
+
+
+def test_trainers_see_only_their_sessions_participants(app, client, auth, world):
+    auth.login("pelatih9", "rahasia-pelatih-9")
+    page = client.get("/laporan?kursus=1").get_data(as_text=True)
+    assert "Hanya peserta yang diundang" in page
+    assert "Masamba" not in page and LONG_NAME not in page
+    assert client.get(f"/laporan/1/peserta/{world['d']}").status_code == 404
+    assert client.get(f"/laporan/1/peserta/{world['a']}").status_code == 200
+    wb = rekap(client)
+    names = [r[1].value for t in wb.sheetnames[1:] for r in table(wb[t])[1]]
+    assert sorted(names) == ["Aminah", "Baso", "Muh. Rizal Pratama"]  # PPS of Malangke
+
+
+def test_participants_and_strangers_are_kept_out(app, client, auth, world):
+    assert client.get("/laporan").status_code == 302  # to sign-in
+    auth.login("7322011203950002", "demo-peserta-2029")
+    for path in ("/laporan", "/laporan/1/rekap.xlsx", f"/laporan/1/peserta/{world['a']}"):
+        assert client.get(path).status_code == 403, path
+
+
+def test_cli_export_with_split_dir(app, runner, world, tmp_path):
+    result = runner.invoke(args=["export", "rekap", "--out", str(tmp_path / "r.xlsx")])
+    assert result.exit_code == 1 and "--kursus" in result.output
+    result = runner.invoke(
+        args=["export", "rekap", "--kursus", "1", "--out", str(tmp_path / "r.xlsx"),
+              "--split-dir", str(tmp_path / "per")]
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "3 kecamatan, 6 peserta" in result.output
+    assert load_workbook(tmp_path / "r.xlsx").sheetnames[0] == "Ringkasan"
+    assert len(list((tmp_path / "per").glob("*.xlsx"))) == 3
