@@ -128,6 +128,7 @@ def _demo_session(admin: User) -> None:
             venue="Aula Kantor Camat Malangke",
             starts_at=start,
             ends_at=start + timedelta(hours=8),
+            late_after_minutes=240,  # a demo tried any time that day still shows "hadir"
             invite_kecamatan=["73.22.01"],
             trainer_ids=[trainer.id],
         ),

@@ -69,7 +69,7 @@ def login():
         login_user(user)
         db.session.commit()
         log.info("user %s signed in", user.id)
-        target = next_url if is_safe_next(next_url) else None
+        target = next_url if is_safe_next(next_url) and next_url != "/" else None
         if user.must_change_password:  # then on to where they were going (a QR check-in)
             return redirect(url_for("accounts.change_password", next=target))
         return redirect(target or url_for("learning.home"))
