@@ -52,6 +52,8 @@ def defaults(instance_path: str) -> dict:
         # The check-in code changes every this many seconds (30–60); the previous code is
         # still accepted, so a participant typing it slowly has up to twice this long.
         "BIMTEK_CHECKIN_PERIOD": 45,
+        # Refused check-ins (wrong or stale code) allowed per participant.
+        "BIMTEK_CHECKIN_LIMIT": "10 per minute; 30 per hour",
     }
 
 

@@ -670,3 +670,17 @@ def test_refreshing_invitations_picks_up_later_imports(
     response = post_form(client, f"{page}/undangan", {}, form_page=page)
     text = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "1 ditambahkan, 0 dikeluarkan" in text and "Diimpor Belakangan" in text
+
+
+def test_guessing_codes_is_rate_limited_per_participant(
+    app, client, auth, post_form, make_session, people
+):
+    session_id = make_session()
+    login_peserta(app, client, auth, people)
+    right = code_now(app, session_id)
+    wrong = [f"{n:06d}" for n in range(100) if f"{n:06d}" != right][:10]
+    statuses = [checkin(post_form, client, session_id, code).status_code for code in wrong]
+    assert statuses == [409] * 10
+    response = checkin(post_form, client, session_id, right)
+    assert response.status_code == 429
+    assert records(app, session_id) == {}

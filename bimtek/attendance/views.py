@@ -24,7 +24,7 @@ from bimtek.attendance import codes, queries, service
 from bimtek.attendance.forms import CheckInForm, MarkForm, SessionForm
 from bimtek.attendance.models import STATUS_LABELS, SessionInvite, TrainingSession
 from bimtek.attendance.sheets import build_attendance_export, build_daftar_hadir
-from bimtek.extensions import begin_write, db, writes_late
+from bimtek.extensions import begin_write, db, limiter, writes_late
 from bimtek.learning.forms import ConfirmForm
 from bimtek.learning.models import Course
 from bimtek.spreadsheet import XLSX_MEDIA_TYPE
@@ -326,10 +326,25 @@ def _checkin_page(form, now, wanted: int | None, status: int = 200):
     )
 
 
+def _checkin_key() -> str:
+    return f"checkin|{current_user.id}"
+
+
+def _checkin_refused(response) -> bool:
+    return response.status_code in (400, 409)
+
+
 @bp.post("/hadir")
 @login_required
+@limiter.limit(
+    lambda: current_app.config["BIMTEK_CHECKIN_LIMIT"],
+    key_func=_checkin_key,
+    deduct_when=_checkin_refused,
+    scope="checkin",
+)
 @writes_late
 def checkin_post():
+    """Wrong codes are limited per account: six digits must not be guessable by trying."""
     now = utcnow()
     form = CheckInForm()
     wanted = int(form.session_id.data) if (form.session_id.data or "").isdigit() else None
