@@ -1,20 +1,25 @@
 """Question banks as spreadsheets: one row per question.
 
-Built directly on openpyxl (the shared bimtek/spreadsheet.py was not on main yet): reading
-refuses oversized or zip-bomb files before parsing, writing stores every text as text so a
-cell beginning with '=' is never a formula.
+The shared rules of bimtek/spreadsheet.py apply: reading refuses oversized or zip-bomb files
+before parsing and finds the header row; writing stores every text as text, so a cell beginning
+with '=' is never a formula.
 """
 
 import io
-import zipfile
 
-from openpyxl import Workbook, load_workbook
-from openpyxl.cell import WriteOnlyCell
+from openpyxl import Workbook
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
 from bimtek.content.banks import check_question
 from bimtek.quiz.grading import OPTION_KEYS
+from bimtek.spreadsheet import (
+    SpreadsheetError,
+    find_header,
+    iter_sheet_rows,
+    open_xlsx,
+    text_cell,
+)
 
 MAX_BYTES = 5 * 1024 * 1024
 MAX_UNCOMPRESSED = 50 * 1024 * 1024
@@ -37,14 +42,6 @@ COLUMNS = (
 )
 HEADERS = [h for h, _ in COLUMNS]
 SHEET_TITLE = "Bank soal"
-FORMULA_LEAD = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _text_cell(sheet, value) -> WriteOnlyCell:
-    cell = WriteOnlyCell(sheet, value=value)
-    if isinstance(value, str) and value.startswith(FORMULA_LEAD):
-        cell.data_type = "s"  # text, never a formula
-    return cell
 
 
 def entry_to_row(entry: dict) -> list:
@@ -77,14 +74,9 @@ def build_bank_workbook(module_slug: str, entries: list[dict]) -> bytes:
     for index, width in enumerate((12, 11, 60, 30, 30, 30, 30, 30, 10, 60, 40, 16, 11), 1):
         sheet.column_dimensions[get_column_letter(index)].width = width
     bold = Font(bold=True)
-    header = []
-    for title in HEADERS:
-        cell = WriteOnlyCell(sheet, value=title)
-        cell.font = bold
-        header.append(cell)
-    sheet.append(header)
+    sheet.append([text_cell(sheet, title, font=bold) for title in HEADERS])
     for entry in entries:
-        sheet.append([_text_cell(sheet, v) for v in entry_to_row(entry)])
+        sheet.append([text_cell(sheet, v) for v in entry_to_row(entry)])
     notes = workbook.create_sheet("Petunjuk")
     for line in (
         f"Bank soal modul: {module_slug}" if module_slug else "Templat bank soal bimtek",
@@ -95,7 +87,7 @@ def build_bank_workbook(module_slug: str, entries: list[dict]) -> bytes:
         "Kolom difficulty: mudah, sedang atau sulit. Pembahasan tidak boleh menyebut huruf pilihan "
         "(urutan pilihan diacak).",
     ):
-        notes.append([_text_cell(notes, line)])
+        notes.append([text_cell(notes, line)])
     out = io.BytesIO()
     workbook.save(out)
     return out.getvalue()
@@ -149,42 +141,30 @@ def read_bank_workbook(
     from bimtek.workspace.service import bank_yaml
 
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            total = sum(info.file_size for info in archive.infolist())
-    except zipfile.BadZipFile:
-        return None, [f"Berkas “{name}” bukan berkas Excel .xlsx yang sah."]
-    if total > MAX_UNCOMPRESSED:
-        return None, [f"Berkas “{name}” terlalu besar setelah dibuka (lebih dari 50 MB)."]
-    try:
-        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many kinds for a damaged file
-        return None, [f"Berkas “{name}” tidak dapat dibaca sebagai .xlsx ({type(exc).__name__})."]
+        workbook = open_xlsx(data, max_bytes=MAX_BYTES, max_uncompressed=MAX_UNCOMPRESSED)
+    except SpreadsheetError as exc:
+        return None, [f"{name}: {exc}"]
     try:
         sheet = (
             workbook[SHEET_TITLE] if SHEET_TITLE in workbook.sheetnames else workbook.worksheets[0]
         )
-        rows = sheet.iter_rows(values_only=True)
-        header = next(rows, None)
-        columns: dict[str, int] = {}
-        for index, title in enumerate(header or ()):
-            text = _cell_text(title)
-            for heading, field in COLUMNS:
-                if text is not None and text.lower() == heading.lower():
-                    columns[field] = index
-        missing = [h for h, f in COLUMNS if f not in columns and f != "difficulty"]
-        if missing:
-            return None, [
-                f"{name}: baris 1 harus berisi judul kolom {', '.join(HEADERS)}; "
-                f"tidak ditemukan: {', '.join(missing)}."
-            ]
+        rows = iter_sheet_rows(sheet, max_rows=MAX_ROWS + 20)
+        synonyms = {field: [heading] for heading, field in COLUMNS}
+        required = [field for _, field in COLUMNS if field != "difficulty"]
+        try:
+            header = find_header(rows, synonyms, required)
+        except SpreadsheetError as exc:
+            return None, [f"{name}: {exc} Judul kolom templat: {', '.join(HEADERS)}."]
+        columns = header.columns
         letters = {field: get_column_letter(i + 1) for field, i in columns.items()}
         errors: list[str] = []
         entries: list[dict] = []
         seen: dict[str, str] = dict(taken or {})
-        for number, row in enumerate(rows, start=2):
-            if number > MAX_ROWS + 1:
-                errors.append(f"{name}: lebih dari {MAX_ROWS} baris soal; pecah berkasnya.")
-                break
+        try:
+            numbered = list(rows)
+        except SpreadsheetError as exc:
+            return None, [f"{name}: {exc}"]
+        for number, row in numbered:
             values = {
                 field: _cell_text(row[i]) if i < len(row) else None for field, i in columns.items()
             }
