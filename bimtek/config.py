@@ -42,6 +42,9 @@ def defaults(instance_path: str) -> dict:
         "WTF_CSRF_TIME_LIMIT": 8 * 3600,
         "SQLALCHEMY_ENGINE_OPTIONS": {},
         "BIMTEK_PAGE_SIZE": 50,
+        # Participant imports: the file as uploaded, and rows in its sheet.
+        "BIMTEK_IMPORT_MAX_BYTES": 10 * 1024 * 1024,
+        "BIMTEK_IMPORT_MAX_ROWS": 50_000,
     }
 
 
