@@ -14,6 +14,7 @@ import re
 import secrets
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import IO, Any
 
@@ -316,6 +317,7 @@ class PlannedRow:
     data: service.ParticipantData
     user_id: int | None = None
     changes: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+    asal: str = ""  # 'Desa Pattimang, Kec. Malangke', for the preview
 
 
 @dataclass
@@ -481,8 +483,10 @@ def _plan_row(plan: ImportPlan, number: int, cells: dict, nik_rows, lookup: _Pre
             if name in problems:
                 plan.rejected.append(Rejection(number, _column(header, name), problems[name]))
         return
+    desa = lookup.desa(desa_kode) if desa_kode else None
+    asal = ", ".join([*([desa.label] if desa else []), f"Kec. {kecamatan.nama}"])
     if existing is None:
-        plan.rows.append(PlannedRow(number, "create", data))
+        plan.rows.append(PlannedRow(number, "create", data, asal=asal))
         return
     # Empty optional cells keep what is stored rather than wiping it.
     if "asn" not in header.columns or not _text(cells.get("asn")):
@@ -495,7 +499,7 @@ def _plan_row(plan: ImportPlan, number: int, cells: dict, nik_rows, lookup: _Pre
         if getattr(existing, name) != getattr(data, name)
     }
     action = "update" if changes else "unchanged"
-    plan.rows.append(PlannedRow(number, action, data, existing.id, changes))
+    plan.rows.append(PlannedRow(number, action, data, existing.id, changes, asal))
 
 
 # ---- writing ---------------------------------------------------------------------------------
@@ -623,6 +627,73 @@ def new_import_record(
     db.session.add(record)
     db.session.flush()
     return record
+
+
+# ---- the upload between preview and confirm ---------------------------------------------------
+
+STALE_AFTER = timedelta(days=1)
+
+
+def _imports_dir(upload_dir: str | Path) -> Path:
+    return Path(upload_dir) / "imports"
+
+
+def store_upload(upload_dir: str | Path, data: bytes) -> str:
+    """Keep the uploaded file under a random name until it is confirmed or discarded."""
+    folder = _imports_dir(upload_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    name = secrets.token_urlsafe(24) + ".xlsx"
+    (folder / name).write_bytes(data)
+    return name
+
+
+def read_upload(upload_dir: str | Path, record: ParticipantImport) -> bytes:
+    """The stored upload, checked against the hash taken when it arrived."""
+    missing = SpreadsheetError(
+        "Berkas unggahan sudah tidak tersimpan (kedaluwarsa setelah sehari atau sudah "
+        "dipakai). Unggah ulang berkasnya."
+    )
+    if not record.stored_name:
+        raise missing
+    try:
+        data = (_imports_dir(upload_dir) / record.stored_name).read_bytes()
+    except FileNotFoundError:
+        raise missing from None
+    if hashlib.sha256(data).hexdigest() != record.sha256:
+        raise SpreadsheetError("Berkas unggahan berubah sejak pratinjau. Unggah ulang berkasnya.")
+    return data
+
+
+def drop_upload(upload_dir: str | Path, record: ParticipantImport, status: str | None = None):
+    """Delete the stored file (after the commit that made it unneeded, or on discard)."""
+    if record.stored_name:
+        (_imports_dir(upload_dir) / record.stored_name).unlink(missing_ok=True)
+        record.stored_name = None
+    if status:
+        record.status = status
+
+
+def discard_stale(upload_dir: str | Path) -> int:
+    """Pending imports older than a day are discarded and their files deleted. Caller commits."""
+    cutoff = utcnow() - STALE_AFTER
+    stale = db.session.scalars(
+        select(ParticipantImport).where(
+            ParticipantImport.status == "pending", ParticipantImport.created_at < cutoff
+        )
+    ).all()
+    for record in stale:
+        drop_upload(upload_dir, record, "discarded")
+    known = set(
+        db.session.scalars(
+            select(ParticipantImport.stored_name).where(ParticipantImport.stored_name.is_not(None))
+        )
+    )
+    folder = _imports_dir(upload_dir)
+    if folder.is_dir():  # files whose record never committed (a crash between write and commit)
+        for path in folder.glob("*.xlsx"):
+            if path.name not in known and path.stat().st_mtime < cutoff.timestamp():
+                path.unlink(missing_ok=True)
+    return len(stale)
 
 
 # ---- initial passwords -----------------------------------------------------------------------
