@@ -91,6 +91,8 @@ _YES = {"ya", "y", "yes", "asn", "pns", "pppk", "true", "1", "benar"}
 _NO = {"tidak", "t", "no", "n", "bukan", "non asn", "non-asn", "false", "0", "-"}
 _KEC_KODE = re.compile(r"[0-9]{2}\.[0-9]{2}\.[0-9]{2}")
 _DESA_KODE = re.compile(r"[0-9]{2}\.[0-9]{2}\.[0-9]{2}\.[0-9]{4}")
+# 3.57601E+15 or 3,57601E+15: a NIK after a trip through a numeric cell.
+_SCIENTIFIC = re.compile(r"[0-9]+(?:[.,][0-9]+)?[eE]\+?[0-9]+")
 _PREFIXES = ("kecamatan ", "kec ", "kelurahan ", "kel ", "desa ", "ds ")
 
 
@@ -141,6 +143,11 @@ def nik_from_cell(value: Any) -> tuple[str, str | None]:
         )
     text = (value or "").strip() if isinstance(value, str) else _text(value)
     text = text.lstrip("'")  # a typed apostrophe forces text in Excel; it is not part of the NIK
+    if _SCIENTIFIC.fullmatch(text):  # the sheet went through a numeric cell (or a CSV) before
+        return text, (
+            f"NIK harus 16 digit; '{text}' adalah angka yang sudah dibulatkan Excel (digit "
+            "belakang hilang). Format kolom NIK sebagai Teks lalu ketik ulang NIK dari KTP."
+        )
     return text, service.nik_problem(text)
 
 

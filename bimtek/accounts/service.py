@@ -16,8 +16,6 @@ from bimtek.wilayah.models import Desa, Kecamatan
 
 # [0-9], not \d: \d also matches fullwidth and Arabic-Indic digits.
 NIK_RE = re.compile(r"[0-9]{16}")
-# 3.57601E+15 or 3,57601E+15: what a NIK looks like after a trip through a numeric cell.
-_SCIENTIFIC_RE = re.compile(r"[0-9]+(?:[.,][0-9]+)?[eE]\+?[0-9]+")
 USERNAME_RE = re.compile(r"[a-z0-9][a-z0-9._-]{2,63}")
 MIN_PASSWORD_LENGTH = 8
 # Initial passwords are random (~59 bits), handed out on paper and must be changed at the first
@@ -46,11 +44,6 @@ def nik_problem(value: str) -> str | None:
         return None
     if not value.isascii() and any(ch.isdigit() for ch in value):
         return "NIK hanya boleh berisi angka 0–9 biasa (bukan angka dari papan ketik lain)."
-    if _SCIENTIFIC_RE.fullmatch(value.strip()):
-        return (
-            f"NIK harus 16 digit; '{value.strip()}' adalah angka yang sudah dibulatkan Excel "
-            "(digit belakang hilang). Format kolom NIK sebagai Teks lalu ketik ulang dari KTP."
-        )
     digits = sum(ch in "0123456789" for ch in value)
     if digits == len(value):
         return f"NIK harus 16 digit; yang diisi {digits} digit."
