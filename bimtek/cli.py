@@ -42,6 +42,7 @@ def register_commands(app) -> None:
     app.cli.add_command(user_group)
     app.cli.add_command(wilayah_group)
     app.cli.add_command(export_group)
+    app.cli.add_command(peserta_group)
 
 
 def _run_sync():
@@ -134,6 +135,77 @@ def wilayah_import(csv_file: Path, prefix: str | None):
         _fail([f"{csv_file}: {e}" for e in report.errors] + ["Tidak ada data yang dimuat."])
     db.session.commit()
     click.echo(report.summary())
+
+
+@click.group("peserta")
+def peserta_group():
+    """Participants."""
+
+
+@peserta_group.command("import")
+@click.argument("xlsx_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Check and report; write nothing.")
+@click.option("--skip-invalid", is_flag=True, help="Import the valid rows, leave rejected ones.")
+@click.option(
+    "--credentials-out",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Write the new accounts' initial passwords here (.xlsx, a sheet per kecamatan).",
+)
+@with_appcontext
+def peserta_import(xlsx_file: Path, dry_run: bool, skip_invalid: bool, credentials_out):
+    """Import participants from an .xlsx (the same importer as the web page)."""
+    from bimtek.accounts import importer
+    from bimtek.accounts.import_sheets import build_credentials
+    from bimtek.spreadsheet import SpreadsheetError
+    from bimtek.timeutil import utcnow
+
+    config = current_app.config
+    try:
+        plan = importer.plan_import(
+            xlsx_file,
+            max_bytes=config["BIMTEK_IMPORT_MAX_BYTES"],
+            max_rows=config["BIMTEK_IMPORT_MAX_ROWS"],
+        )
+    except SpreadsheetError as exc:
+        _fail(f"{xlsx_file}: {exc} Tidak ada data yang diimpor.")
+    for rejection in plan.rejected:
+        click.echo(f"{xlsx_file}: {rejection}", err=True)
+    click.echo(f"Lembar '{plan.sheet}', judul kolom di baris {plan.header.row}: {plan.summary()}.")
+    if plan.rejected and not skip_invalid:
+        _fail(
+            "Tidak ada yang diimpor: perbaiki baris di atas, atau jalankan lagi dengan "
+            "--skip-invalid untuk mengimpor hanya baris yang valid."
+        )
+    if dry_run:
+        click.echo("Uji coba (--dry-run): tidak ada yang disimpan.")
+        return
+    partial = None
+    try:
+        record = importer.new_import_record(xlsx_file.read_bytes(), xlsx_file.name, None)
+        result = importer.commit_plan(plan, record, None, skip_invalid=skip_invalid)
+        if credentials_out is not None and result.created_ids:
+            credentials = importer.issue_initial_passwords(record, None)
+            issued = utcnow().strftime("%d-%m-%Y %H.%M UTC")
+            partial = credentials_out.with_name(credentials_out.name + ".part")
+            partial.write_bytes(build_credentials(credentials, issued))
+            db.session.commit()
+            partial.replace(credentials_out)
+        else:
+            db.session.commit()
+    except Exception:
+        db.session.rollback()
+        if partial is not None:
+            partial.unlink(missing_ok=True)  # its passwords were never stored
+        raise
+    click.echo(f"Impor #{record.id} tersimpan: {plan.summary()}.")
+    if result.created_ids:
+        if credentials_out is not None:
+            click.echo(f"Kata sandi awal akun baru: {credentials_out} (simpan dengan aman).")
+        else:
+            click.echo(
+                "Akun baru belum punya kata sandi awal: unduh lembar kata sandi dari halaman "
+                f"Impor peserta (impor #{record.id}), atau impor dengan --credentials-out."
+            )
 
 
 @click.group("user")

@@ -54,6 +54,9 @@ def defaults(instance_path: str) -> dict:
         "BIMTEK_CHECKIN_PERIOD": 45,
         # Refused check-ins (wrong or stale code) allowed per participant.
         "BIMTEK_CHECKIN_LIMIT": "10 per minute; 30 per hour",
+        # Participant imports: the file as uploaded, and rows in its sheet.
+        "BIMTEK_IMPORT_MAX_BYTES": 10 * 1024 * 1024,
+        "BIMTEK_IMPORT_MAX_ROWS": 50_000,
     }
 
 

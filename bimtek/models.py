@@ -1,6 +1,6 @@
 """Every table, imported in one place so migrations and create_all see them all."""
 
-from bimtek.accounts.models import AuditLog, User
+from bimtek.accounts.models import AuditLog, ImportedAccount, ParticipantImport, User
 from bimtek.attendance.models import (
     Attendance,
     AttendanceChange,
@@ -15,7 +15,7 @@ from bimtek.workspace.models import Material, ModuleDraft
 
 __all__ = [
     "Attempt", "AttemptAnswer", "Attendance", "AttendanceChange", "AuditLog", "Course",
-    "CourseModule", "Desa", "Kabupaten", "Kecamatan", "Material", "Module", "ModuleDraft",
-    "ModuleProgress", "ModuleVersion", "Provinsi", "Question", "QuestionVersion", "Quiz",
-    "SessionInvite", "SessionTrainer", "TrainingSession", "User",
+    "CourseModule", "Desa", "ImportedAccount", "Kabupaten", "Kecamatan", "Material", "Module",
+    "ModuleDraft", "ModuleProgress", "ModuleVersion", "ParticipantImport", "Provinsi", "Question",
+    "QuestionVersion", "Quiz", "SessionInvite", "SessionTrainer", "TrainingSession", "User",
 ]  # fmt: skip

@@ -105,7 +105,7 @@ def normalise_header(value: Any) -> str:
     if value is None:
         return ""
     text = re.sub(r"[.:_*]", " ", str(value)).casefold()
-    return " ".join(text.split())
+    return re.sub(r"\s*/\s*", "/", " ".join(text.split()))  # 'Desa / Kelurahan' too
 
 
 @dataclass(frozen=True)

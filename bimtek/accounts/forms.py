@@ -1,11 +1,13 @@
 """Account forms. They validate; they never write."""
 
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, Optional, ValidationError
 
 from bimtek.accounts import service
 from bimtek.accounts.roles import BADAN, JABATAN
+from bimtek.spreadsheet import XLSX_MEDIA_TYPE
 
 
 class LoginForm(FlaskForm):
@@ -96,3 +98,16 @@ class ParticipantForm(FlaskForm):
                 field.errors = [*field.errors, message]
             ok = False
         return ok
+
+
+class ImportUploadForm(FlaskForm):
+    berkas = FileField(
+        "Berkas Excel (.xlsx)",
+        validators=[FileRequired("Pilih berkas .xlsx yang akan diimpor.")],
+        description="Maksimal 10 MB dan 50.000 baris. Gunakan templat agar kolom NIK berformat teks.",
+        render_kw={"accept": ".xlsx," + XLSX_MEDIA_TYPE},
+    )
+
+
+class ImportConfirmForm(FlaskForm):
+    """Confirm or discard a previewed import: only the CSRF token and the pressed button."""

@@ -114,3 +114,38 @@ def audit(actor: User | None, action: str, obj_type: str, obj_id=None, **detail)
     )
     db.session.add(entry)
     return entry
+
+
+class ParticipantImport(db.Model):
+    """One uploaded participants sheet: pending between preview and confirm, then committed.
+
+    The upload itself waits under BIMTEK_UPLOAD_DIR/imports/<stored_name> until it is committed
+    or discarded; it is re-parsed on confirm and checked against sha256.
+    """
+
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'committed', 'discarded')", name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    admin_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"), index=True)  # None: CLI
+    filename: Mapped[str] = mapped_column(String(255))
+    sha256: Mapped[str] = mapped_column(String(64))
+    stored_name: Mapped[str | None] = mapped_column(String(64), unique=True)
+    status: Mapped[str] = mapped_column(String(12), default="pending")
+    skip_invalid: Mapped[bool] = mapped_column(default=False)
+    created_count: Mapped[int] = mapped_column(default=0)
+    updated_count: Mapped[int] = mapped_column(default=0)
+    unchanged_count: Mapped[int] = mapped_column(default=0)
+    rejected_count: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    committed_at: Mapped[datetime | None]
+
+    admin: Mapped[User | None] = relationship()
+
+
+class ImportedAccount(db.Model):
+    """The accounts an import created: whose initial passwords its credentials sheet issues."""
+
+    import_id: Mapped[int] = mapped_column(ForeignKey("participant_import.id"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id"), primary_key=True, index=True)

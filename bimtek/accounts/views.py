@@ -1,6 +1,7 @@
 """Sign-in, sign-out, password change, and the admin's participant pages."""
 
 import hashlib
+import io
 import logging
 
 from flask import (
@@ -11,17 +12,28 @@ from flask import (
     redirect,
     render_template,
     request,
+    send_file,
     session,
     url_for,
 )
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
-from bimtek.accounts import service
-from bimtek.accounts.forms import ChangePasswordForm, LoginForm, ParticipantForm
-from bimtek.accounts.models import User
-from bimtek.extensions import db, limiter
+from bimtek.accounts import importer, service
+from bimtek.accounts.forms import (
+    ChangePasswordForm,
+    ImportConfirmForm,
+    ImportUploadForm,
+    LoginForm,
+    ParticipantForm,
+)
+from bimtek.accounts.import_sheets import build_credentials, build_template
+from bimtek.accounts.models import ParticipantImport, User
+from bimtek.extensions import begin_write, db, limiter, writes_late
+from bimtek.spreadsheet import XLSX_MEDIA_TYPE, SpreadsheetError
+from bimtek.timeutil import utcnow, waktu
 from bimtek.web import is_safe_next, role_required
 from bimtek.wilayah.models import Desa, Kecamatan
 
@@ -172,3 +184,193 @@ def participant_detail(user_id: int):
     if user.role != "peserta":
         abort(404)
     return render_template("accounts/participant_detail.html", user=user)
+
+
+# ---- import from .xlsx -----------------------------------------------------------------------
+
+PREVIEW_LIMIT = 300  # rows of each kind listed on the preview page; the counts cover all
+
+
+def _upload_dir() -> str:
+    return current_app.config["BIMTEK_UPLOAD_DIR"]
+
+
+def _plan(data: bytes) -> importer.ImportPlan:
+    return importer.plan_import(
+        data,
+        max_bytes=current_app.config["BIMTEK_IMPORT_MAX_BYTES"],
+        max_rows=current_app.config["BIMTEK_IMPORT_MAX_ROWS"],
+    )
+
+
+def _own_pending(import_id: int) -> ParticipantImport:
+    """A pending import belongs to the admin who uploaded it; anyone else gets 404."""
+    record = db.get_or_404(ParticipantImport, import_id)
+    if record.status != "pending" or record.admin_id != current_user.id:
+        abort(404)
+    return record
+
+
+@bp.get("/admin/peserta/templat.xlsx")
+@role_required("admin")
+def import_template():
+    rows = db.session.execute(
+        select(Kecamatan.kode, Kecamatan.nama, Desa.kode, Desa.nama, Desa.jenis)
+        .outerjoin(Desa, Desa.kecamatan_kode == Kecamatan.kode)
+        .order_by(Kecamatan.kode, Desa.kode)
+    ).all()
+    wilayah = [
+        (kec_kode, kec_nama, desa_kode, f"{'Kel.' if jenis == 'kelurahan' else 'Desa'} {nama}")
+        if desa_kode
+        else (kec_kode, kec_nama, None, None)
+        for kec_kode, kec_nama, desa_kode, nama, jenis in rows
+    ]
+    return send_file(
+        io.BytesIO(build_template(wilayah)),
+        mimetype=XLSX_MEDIA_TYPE,
+        as_attachment=True,
+        download_name="templat-peserta.xlsx",
+    )
+
+
+@bp.route("/admin/peserta/impor", methods=["GET", "POST"])
+@role_required("admin")
+@writes_late
+def import_upload():
+    form = ImportUploadForm()
+    status = 200
+    if form.validate_on_submit():
+        upload = form.berkas.data
+        data = upload.stream.read(current_app.config["BIMTEK_IMPORT_MAX_BYTES"] + 1)
+        try:
+            plan = _plan(data)
+        except SpreadsheetError as exc:
+            form.berkas.errors = [f"{upload.filename or 'Berkas'}: {exc}"]
+            status = 400
+        else:
+            begin_write()
+            importer.discard_stale(_upload_dir())
+            stored = importer.store_upload(_upload_dir(), data)
+            record = importer.new_import_record(data, upload.filename, current_user, stored)
+            record.rejected_count = plan.counts["rejected"]
+            db.session.commit()
+            log.info("import %s uploaded by user %s: %s", record.id, current_user.id, plan.counts)
+            return redirect(url_for("accounts.import_detail", import_id=record.id))
+    elif request.method == "POST":
+        status = 400
+    recent = db.session.scalars(
+        select(ParticipantImport)
+        .where(ParticipantImport.status == "committed")
+        .order_by(ParticipantImport.id.desc())
+        .limit(10)
+    ).all()
+    return render_template("accounts/import_upload.html", form=form, recent=recent), status
+
+
+@bp.get("/admin/peserta/impor/<int:import_id>")
+@role_required("admin")
+def import_detail(import_id: int):
+    record = db.get_or_404(ParticipantImport, import_id)
+    if record.status == "committed":
+        waiting = db.session.scalar(
+            select(func.count()).select_from(importer.never_signed_in(record).subquery())
+        )
+        return render_template(
+            "accounts/import_result.html", record=record, waiting=waiting, form=ImportConfirmForm()
+        )
+    record = _own_pending(import_id)
+    try:
+        plan = _plan(importer.read_upload(_upload_dir(), record))
+    except SpreadsheetError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("accounts.import_upload"))
+    return render_template(
+        "accounts/import_preview.html",
+        record=record,
+        plan=plan,
+        counts=plan.counts,
+        limit=PREVIEW_LIMIT,
+        form=ImportConfirmForm(),
+    )
+
+
+@bp.post("/admin/peserta/impor/<int:import_id>/konfirmasi")
+@role_required("admin")
+@writes_late
+def import_confirm(import_id: int):
+    record = _own_pending(import_id)
+    if not ImportConfirmForm().validate_on_submit():
+        abort(400)
+    skip_invalid = request.form.get("mode") == "valid"
+    try:
+        plan = _plan(importer.read_upload(_upload_dir(), record))
+    except SpreadsheetError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("accounts.import_upload"))
+    if plan.rejected and not skip_invalid:
+        flash(
+            f"{plan.counts['rejected']} baris ditolak, jadi tidak ada yang diimpor. Perbaiki "
+            "lembar lalu unggah ulang, atau pilih “Impor hanya baris yang valid”.",
+            "error",
+        )
+        return redirect(url_for("accounts.import_detail", import_id=record.id))
+    begin_write()
+    # Read again under the write lock (row lock on PostgreSQL): a double click commits once.
+    record = db.session.get(
+        ParticipantImport, import_id, with_for_update=True, populate_existing=True
+    )
+    if record.status != "pending":
+        flash("Impor ini sudah diproses.", "info")
+        return redirect(url_for("accounts.import_detail", import_id=import_id))
+    try:
+        importer.commit_plan(plan, record, current_user, skip_invalid=skip_invalid)
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        log.warning("import %s: conflicting write during commit, rolled back", import_id)
+        flash(
+            "Data peserta berubah saat impor berjalan (mis. NIK yang sama baru saja didaftarkan). "
+            "Tidak ada yang disimpan; buka pratinjau lagi lalu konfirmasi ulang.",
+            "error",
+        )
+        return redirect(url_for("accounts.import_detail", import_id=import_id))
+    importer.drop_upload(_upload_dir(), record)
+    db.session.commit()
+    flash(f"Impor selesai: {plan.summary()}.", "success")
+    return redirect(url_for("accounts.import_detail", import_id=record.id))
+
+
+@bp.post("/admin/peserta/impor/<int:import_id>/batal")
+@role_required("admin")
+def import_discard(import_id: int):
+    record = _own_pending(import_id)
+    if not ImportConfirmForm().validate_on_submit():
+        abort(400)
+    importer.drop_upload(_upload_dir(), record, "discarded")
+    db.session.commit()
+    flash("Impor dibatalkan; berkas unggahan sudah dihapus.", "info")
+    return redirect(url_for("accounts.import_upload"))
+
+
+@bp.post("/admin/peserta/impor/<int:import_id>/sandi-awal.xlsx")
+@role_required("admin")
+def import_credentials(import_id: int):
+    record = db.get_or_404(ParticipantImport, import_id)
+    if record.status != "committed":
+        abort(404)
+    if not ImportConfirmForm().validate_on_submit():
+        abort(400)
+    credentials = importer.issue_initial_passwords(record, current_user)
+    issued = waktu(utcnow(), current_app.config["BIMTEK_TIMEZONE"])
+    data = build_credentials(credentials, issued)
+    db.session.commit()
+    log.info("import %s: %s initial passwords issued by user %s", import_id, len(credentials),
+             current_user.id)  # fmt: skip
+    response = send_file(
+        io.BytesIO(data),
+        mimetype=XLSX_MEDIA_TYPE,
+        as_attachment=True,
+        download_name=f"kata-sandi-awal-impor-{record.id}.xlsx",
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
