@@ -8,12 +8,19 @@ from bimtek.attendance.models import (
     SessionTrainer,
     TrainingSession,
 )
+from bimtek.certificates.models import (
+    Certificate,
+    CertificateCounter,
+    CertificateVersion,
+    PaktaConfirmation,
+)
 from bimtek.learning.models import Course, CourseModule, Module, ModuleProgress, ModuleVersion
 from bimtek.quiz.models import Attempt, AttemptAnswer, Question, QuestionVersion, Quiz
 from bimtek.wilayah.models import Desa, Kabupaten, Kecamatan, Provinsi
 
 __all__ = [
-    "Attempt", "AttemptAnswer", "Attendance", "AttendanceChange", "AuditLog", "Course", "CourseModule", "Desa", "Kabupaten",
-    "Kecamatan", "Module", "ModuleProgress", "ModuleVersion", "Provinsi", "Question",
+    "Attempt", "AttemptAnswer", "Attendance", "AttendanceChange", "AuditLog", "Certificate", "CertificateCounter",
+    "CertificateVersion", "Course", "CourseModule", "Desa", "Kabupaten",
+    "Kecamatan", "Module", "ModuleProgress", "ModuleVersion", "PaktaConfirmation", "Provinsi", "Question",
     "QuestionVersion", "Quiz", "SessionInvite", "SessionTrainer", "TrainingSession", "User",
 ]  # fmt: skip
