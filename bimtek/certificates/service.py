@@ -467,3 +467,71 @@ def verify(code: str) -> Verification:
     if version.version_no != certificate.current_version_no:
         return Verification("diganti", version, certificate)
     return Verification("sah", version, certificate)
+
+
+# --- reading: PDFs and lists -------------------------------------------------
+
+
+def verify_url(code: str) -> str:
+    """The address the QR code opens (contract: /verifikasi/<code> on BIMTEK_PUBLIC_URL)."""
+    return f"{current_app.config['BIMTEK_PUBLIC_URL']}/verifikasi/{code}"
+
+
+def text_for(certificate: Certificate, version: CertificateVersion | None = None):
+    from bimtek.certificates.pdf import CertificateText
+
+    version = version or certificate.current_version
+    return CertificateText(
+        number=certificate.number,
+        nama=version.nama,
+        jabatan=version.jabatan,
+        asal=version.asal,
+        course_title=version.course_title,
+        hours_jp=version.hours_jp,
+        place=version.place,
+        issued_on=version.issued_on,
+        signer_name=version.signer_name,
+        signer_title=version.signer_title,
+        office_name=version.office_name,
+        verify_url=verify_url(version.code),
+    )
+
+
+def render_pdf(certificate: Certificate) -> bytes:
+    from bimtek.certificates.pdf import render
+
+    return render(text_for(certificate))
+
+
+def certificates_of(user: User) -> list[Certificate]:
+    return list(
+        db.session.scalars(
+            select(Certificate)
+            .where(Certificate.user_id == user.id)
+            .options(selectinload(Certificate.versions), selectinload(Certificate.course))
+            .order_by(Certificate.issued_at.desc())
+        )
+    )
+
+
+def certificates_in_kecamatan(course: Course, kecamatan_kode: str) -> list[Certificate]:
+    """Current (not revoked) certificates of the course for participants of the kecamatan."""
+    return list(
+        db.session.scalars(
+            select(Certificate)
+            .join(User, User.id == Certificate.user_id)
+            .where(
+                Certificate.course_id == course.id,
+                Certificate.revoked_at.is_(None),
+                User.kecamatan_kode == kecamatan_kode,
+            )
+            .options(selectinload(Certificate.versions))
+            .order_by(Certificate.seq, Certificate.id)
+        )
+    )
+
+
+def filename_for(certificate: Certificate) -> str:
+    safe = "".join(ch if ch.isalnum() else "-" for ch in certificate.number).strip("-")
+    nama = "".join(ch if ch.isalnum() else "-" for ch in certificate.current_version.nama)
+    return f"sertifikat-{safe}-{nama.strip('-')[:40]}.pdf"
