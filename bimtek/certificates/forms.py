@@ -2,7 +2,14 @@
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, IntegerField, StringField, TextAreaField
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    ValidationError,
+)
 
 from bimtek.certificates import numbering
 
@@ -15,7 +22,7 @@ class RuleForm(FlaskForm):
         default=0,
         validators=[
             InputRequired("Isi kehadiran minimal (0 bila tidak disyaratkan)."),
-            NumberRange(0, 100, "Kehadiran minimal harus 0–100%."),
+            NumberRange(0, 100, "Kehadiran minimal harus 0–100%%."),
         ],
     )
     pakta_text = TextAreaField(
@@ -37,7 +44,7 @@ class RuleForm(FlaskForm):
             try:
                 numbering.validate_template(field.data)
             except numbering.NumberTemplateError as exc:
-                raise ValueError(str(exc)) from None
+                raise ValidationError(str(exc)) from None
 
 
 class ReasonForm(FlaskForm):
