@@ -339,3 +339,14 @@ def test_pakta_after_the_modules_stored_with_time(client, auth, post_form, app, 
 def test_versions_keep_their_own_codes(app, issued):
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(CertificateVersion)) == 1
+
+
+def test_participant_record_shows_certificate_and_pakta(client, auth, app, demo, issued):
+    user_id = _user_id(app, PPS_NIK)
+    with app.app_context():
+        db.session.add(PaktaConfirmation(course_id=demo, user_id=user_id, text="Pakta"))
+        db.session.commit()
+    auth.login(*ADMIN)
+    page = client.get(f"/admin/peserta/{user_id}").get_data(as_text=True)
+    assert "0001/PP.04-SD/73.22/2024" in page
+    assert "Pakta integritas “Bimtek Kode Etik" in page and "dikonfirmasi" in page

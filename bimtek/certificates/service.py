@@ -14,7 +14,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from bimtek.accounts.models import User, audit
+from bimtek.accounts.models import AuditLog, User, audit
 from bimtek.certificates import numbering
 from bimtek.certificates.completion import Completion, completion_for, completion_of
 from bimtek.certificates.models import (
@@ -169,8 +169,8 @@ def series_year(template: str, local: datetime) -> int:
     return local.year if "{tahun" in template else 0
 
 
-def next_seq(series: str, year: int) -> int:
-    """The next number in the series, in the caller's transaction.
+def next_seq(series: str, year: int, count: int = 1) -> int:
+    """Take `count` numbers from the series in the caller's transaction; returns the last.
 
     The UPDATE locks the counter row until commit, so concurrent issuers queue and each
     gets its own number; a rollback returns the number, so there are no gaps.
@@ -178,7 +178,7 @@ def next_seq(series: str, year: int) -> int:
     bump = (
         update(CertificateCounter)
         .where(CertificateCounter.series == series, CertificateCounter.year == year)
-        .values(last_seq=CertificateCounter.last_seq + 1)
+        .values(last_seq=CertificateCounter.last_seq + count)
         .returning(CertificateCounter.last_seq)
         .execution_options(synchronize_session=False)
     )
@@ -188,9 +188,9 @@ def next_seq(series: str, year: int) -> int:
     try:
         with db.session.begin_nested():
             db.session.execute(
-                insert(CertificateCounter).values(series=series, year=year, last_seq=1)
+                insert(CertificateCounter).values(series=series, year=year, last_seq=count)
             )
-        return 1
+        return count
     except IntegrityError:  # another issuer created the row first: take the next one
         return db.session.execute(bump).scalar_one()
 
@@ -215,78 +215,136 @@ def issue(
     course: Course, user: User, actor: User | None, now: datetime | None = None
 ) -> Certificate:
     """Issue the participant's certificate (once per course). Caller checks the rule."""
-    existing = certificate_of(course, user.id)
-    if existing is not None:
-        return existing
+    return issue_many(course, [user], actor, now)[0]
+
+
+def issue_many(
+    course: Course, users: list[User], actor: User | None, now: datetime | None = None
+) -> list[Certificate]:
+    """Certificates for `users` (existing ones are returned as they are), in the given order.
+
+    One block of numbers is taken from the counter for the whole batch and the rows are
+    written with one statement per table, so a kecamatan costs a handful of statements.
+    Caller checks the rule and commits.
+    """
+    for _ in range(3):
+        existing = {
+            c.user_id: c
+            for c in db.session.scalars(
+                select(Certificate)
+                .where(
+                    Certificate.course_id == course.id,
+                    Certificate.user_id.in_([u.id for u in users]),
+                )
+                .options(selectinload(Certificate.versions))
+            )
+        }
+        wanted = [u for u in dict((u.id, u) for u in users).values() if u.id not in existing]
+        if not wanted:
+            return [existing[u.id] for u in users]
+        try:
+            with db.session.begin_nested():
+                created = _insert_certificates(course, wanted, actor, now or utcnow())
+        except IntegrityError:
+            # A concurrent request (double tap, two admins) issued some of them: theirs
+            # stand, the rolled-back savepoint returned our numbers; try the rest again.
+            log.info("concurrent issue for course %s; retrying", course.id)
+            continue
+        existing.update(created)
+        return [existing[u.id] for u in users]
+    raise CertificateError(
+        "Sertifikat tidak dapat diterbitkan: nomor bentrok dengan nomor yang sudah ada. "
+        "Periksa format nomor lalu coba lagi."
+    )
+
+
+def _insert_certificates(
+    course: Course, users: list[User], actor: User | None, now: datetime
+) -> dict[int, Certificate]:
     settings = settings_for(course)
     try:
         template = numbering.validate_template(settings.template)
     except numbering.NumberTemplateError as exc:
         raise CertificateError(str(exc)) from None
-    now = now or utcnow()
     local = as_utc(now).astimezone(ZoneInfo(settings.timezone))
     year = series_year(template, local)
-    try:
-        with db.session.begin_nested():
-            seq = next_seq(template, year)
-            fields = numbering.NumberFields(
-                seq=seq,
-                kode_kab=settings.kode_kab,
-                tahun=local.year,
-                bulan=local.month,
-                kursus=course.id,
-            )
-            certificate = Certificate(
-                course_id=course.id,
-                user_id=user.id,
-                number=numbering.format_number(template, fields),
-                series=template,
-                year=year,
-                seq=seq,
-                issued_at=now,
-                issued_by_id=actor.id if actor is not None else None,
-                current_version_no=1,
-            )
-            db.session.add(certificate)
-            db.session.flush()
-            db.session.add(
-                CertificateVersion(
-                    certificate_id=certificate.id,
-                    version_no=1,
-                    code=new_code(),
-                    course_title=course.title,
-                    hours_jp=course.hours_jp,
-                    place=settings.place,
-                    issued_on=local.date(),
-                    signer_name=settings.signer_name,
-                    signer_title=settings.signer_title,
-                    office_name=settings.office_name,
-                    created_at=now,
-                    created_by_id=actor.id if actor is not None else None,
-                    **_version_data(user),
-                )
-            )
-            db.session.flush()
-    except IntegrityError:
-        # Issued by a concurrent request (double tap, two admins): theirs stands, and the
-        # rolled-back savepoint returned our sequence number.
-        existing = certificate_of(course, user.id)
-        if existing is None:
-            raise CertificateError(
-                "Nomor sertifikat bentrok dengan nomor yang sudah ada. Periksa format nomor."
-            ) from None
-        return existing
-    db.session.refresh(certificate, ["versions"])
-    audit(
-        actor,
-        "certificate.issue",
-        "certificate",
-        certificate.id,
-        number=certificate.number,
-        user_id=user.id,
-        course_id=course.id,
+    last = next_seq(template, year, len(users))
+    actor_id = actor.id if actor is not None else None
+    rows = []
+    for offset, user in enumerate(users):
+        seq = last - len(users) + 1 + offset
+        fields = numbering.NumberFields(
+            seq=seq,
+            kode_kab=settings.kode_kab,
+            tahun=local.year,
+            bulan=local.month,
+            kursus=course.id,
+        )
+        rows.append(
+            {
+                "course_id": course.id,
+                "user_id": user.id,
+                "number": numbering.format_number(template, fields),
+                "series": template,
+                "year": year,
+                "seq": seq,
+                "issued_at": now,
+                "issued_by_id": actor_id,
+                "current_version_no": 1,
+            }
+        )
+    ids = (
+        db.session.execute(
+            insert(Certificate).returning(Certificate.id, sort_by_parameter_order=True), rows
+        )
+        .scalars()
+        .all()
     )
-    return certificate
+    versions = [
+        {
+            "certificate_id": certificate_id,
+            "version_no": 1,
+            "code": new_code(),
+            "course_title": course.title,
+            "hours_jp": course.hours_jp,
+            "place": settings.place,
+            "issued_on": local.date(),
+            "signer_name": settings.signer_name,
+            "signer_title": settings.signer_title,
+            "office_name": settings.office_name,
+            "reason": "",
+            "created_at": now,
+            "created_by_id": actor_id,
+            **_version_data(user),
+        }
+        for certificate_id, user in zip(ids, users, strict=True)
+    ]
+    db.session.execute(insert(CertificateVersion), versions)
+    db.session.execute(
+        insert(AuditLog),
+        [
+            {
+                "actor_id": actor_id,
+                "action": "certificate.issue",
+                "object_type": "certificate",
+                "object_id": str(certificate_id),
+                "detail": {
+                    "number": row["number"],
+                    "user_id": row["user_id"],
+                    "course_id": course.id,
+                },
+                "created_at": now,
+            }
+            for certificate_id, row in zip(ids, rows, strict=True)
+        ],
+    )
+    certificates = db.session.scalars(
+        select(Certificate)
+        .where(Certificate.id.in_(ids))
+        .options(selectinload(Certificate.versions))
+        .execution_options(populate_existing=True)
+    )
+    return {c.user_id: c for c in certificates}
 
 
 def data_changed(certificate: Certificate, user: User) -> bool:
@@ -424,14 +482,15 @@ class BulkResult:
 
 def issue_for_kecamatan(course: Course, kecamatan_kode: str, actor: User) -> BulkResult:
     """Issue to everyone eligible now (the rule is checked again, not trusted from a preview)."""
-    issued, not_eligible, already = [], 0, 0
+    eligible, not_eligible, already = [], 0, 0
     for row in preview(course, kecamatan_kode):
         if row.certificate is not None:
             already += 1
         elif not row.completion.complete:
             not_eligible += 1
         else:
-            issued.append(issue(course, row.user, actor))
+            eligible.append(row.user)
+    issued = issue_many(course, eligible, actor) if eligible else []
     audit(
         actor,
         "certificate.issue_bulk",
@@ -535,3 +594,15 @@ def filename_for(certificate: Certificate) -> str:
     safe = "".join(ch if ch.isalnum() else "-" for ch in certificate.number).strip("-")
     nama = "".join(ch if ch.isalnum() else "-" for ch in certificate.current_version.nama)
     return f"sertifikat-{safe}-{nama.strip('-')[:40]}.pdf"
+
+
+def pakta_confirmations_of(user: User) -> list[tuple[PaktaConfirmation, str]]:
+    """(confirmation, course title) of one participant, newest first."""
+    return list(
+        db.session.execute(
+            select(PaktaConfirmation, Course.title)
+            .join(Course, Course.id == PaktaConfirmation.course_id)
+            .where(PaktaConfirmation.user_id == user.id)
+            .order_by(PaktaConfirmation.confirmed_at.desc())
+        ).tuples()
+    )

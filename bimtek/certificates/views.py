@@ -331,3 +331,12 @@ def tanggal_sertifikat(value) -> str:
     from bimtek.certificates.pdf import tanggal_indonesia
 
     return tanggal_indonesia(value) if value else "—"
+
+
+@bp.app_template_global("certificate_record")
+def certificate_record(user) -> dict:
+    """For the admin's participant page: certificates and pakta confirmations of one user."""
+    return {
+        "certificates": service.certificates_of(user),
+        "pakta": service.pakta_confirmations_of(user),
+    }
