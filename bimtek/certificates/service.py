@@ -604,5 +604,5 @@ def pakta_confirmations_of(user: User) -> list[tuple[PaktaConfirmation, str]]:
             .join(Course, Course.id == PaktaConfirmation.course_id)
             .where(PaktaConfirmation.user_id == user.id)
             .order_by(PaktaConfirmation.confirmed_at.desc())
-        ).tuples()
+        ).all()
     )
