@@ -127,3 +127,12 @@ def test_two_issuers_for_the_same_participant_make_one_certificate(app, setup, a
         assert db.session.scalar(select(func.count()).select_from(Certificate)) == 1
         # the loser's number went back: the next participant gets 0002
     assert _issue(app, course_id, people[1], admin_id).startswith("0002/")
+
+
+def test_a_bad_office_template_stops_the_app():
+    from bimtek import ConfigurationError, create_app
+
+    config = {"TESTING": True, "SECRET_KEY": "x", "SQLALCHEMY_DATABASE_URI": "sqlite://"}
+    with pytest.raises(ConfigurationError, match=r"Kolom \{nomor\} tidak dikenal"):
+        create_app({**config, "BIMTEK_CERT_NUMBER_TEMPLATE": "{nomor}/{tahun}"})
+    create_app({**config, "BIMTEK_CERT_NUMBER_TEMPLATE": "{seq}/{bulan_romawi}/{tahun}"})

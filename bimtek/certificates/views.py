@@ -21,7 +21,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from bimtek.certificates import service
+from bimtek.certificates import numbering, service
 from bimtek.certificates.completion import Completion, completion_of
 from bimtek.certificates.forms import BulkIssueForm, PaktaForm, ReasonForm, RuleForm
 from bimtek.certificates.models import Certificate, PaktaConfirmation
@@ -33,6 +33,17 @@ from bimtek.wilayah.models import Kecamatan
 
 log = logging.getLogger(__name__)
 bp = Blueprint("certificates", __name__)
+
+
+@bp.record_once
+def _check_number_template(state) -> None:
+    """A misspelt office number template stops the app at start, not at the first issue."""
+    from bimtek import ConfigurationError
+
+    try:
+        numbering.validate_template(state.app.config["BIMTEK_CERT_NUMBER_TEMPLATE"])
+    except numbering.NumberTemplateError as exc:
+        raise ConfigurationError(f"BIMTEK_CERT_NUMBER_TEMPLATE is not valid: {exc}") from None
 
 
 def _pdf_response(data: bytes, filename: str) -> Response:
