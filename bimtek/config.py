@@ -18,6 +18,12 @@ ENVIRONMENT_KEYS = {
     "BIMTEK_DEMO": "BIMTEK_DEMO",
     "BIMTEK_OFFICE_NAME": "BIMTEK_OFFICE_NAME",
     "BIMTEK_CHECKIN_PERIOD": "BIMTEK_CHECKIN_PERIOD",
+    "BIMTEK_CERT_NUMBER_TEMPLATE": "BIMTEK_CERT_NUMBER_TEMPLATE",
+    "BIMTEK_CERT_SIGNER_NAME": "BIMTEK_CERT_SIGNER_NAME",
+    "BIMTEK_CERT_SIGNER_TITLE": "BIMTEK_CERT_SIGNER_TITLE",
+    "BIMTEK_CERT_PLACE": "BIMTEK_CERT_PLACE",
+    "BIMTEK_KODE_KAB": "BIMTEK_KODE_KAB",
+    "BIMTEK_VERIFY_LIMIT": "BIMTEK_VERIFY_LIMIT",
 }
 INTEGER_KEYS = {"BIMTEK_CHECKIN_PERIOD", "BIMTEK_UPLOAD_MAX_BYTES"}
 
@@ -57,6 +63,15 @@ def defaults(instance_path: str) -> dict:
         # Participant imports: the file as uploaded, and rows in its sheet.
         "BIMTEK_IMPORT_MAX_BYTES": 10 * 1024 * 1024,
         "BIMTEK_IMPORT_MAX_ROWS": 50_000,
+        # Certificates. Number fields: {seq}, {kode_kab}, {tahun}, {bulan}, {bulan_romawi},
+        # {kursus} (course id); the sequence runs per number template and year.
+        "BIMTEK_CERT_NUMBER_TEMPLATE": "{seq:04d}/PP.04-SD/{kode_kab}/{tahun}",
+        "BIMTEK_CERT_SIGNER_NAME": "(nama penandatangan)",
+        "BIMTEK_CERT_SIGNER_TITLE": "Ketua KPU Kabupaten/Kota",
+        "BIMTEK_CERT_PLACE": "",  # empty: the kabupaten/kota's name
+        "BIMTEK_KODE_KAB": "",  # empty: the code of the only kabupaten/kota loaded
+        # The public verification page, per address (a whole hall may share one address).
+        "BIMTEK_VERIFY_LIMIT": "60 per minute; 600 per hour",
     }
 
 

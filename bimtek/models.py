@@ -8,14 +8,21 @@ from bimtek.attendance.models import (
     SessionTrainer,
     TrainingSession,
 )
+from bimtek.certificates.models import (
+    Certificate,
+    CertificateCounter,
+    CertificateVersion,
+    PaktaConfirmation,
+)
 from bimtek.learning.models import Course, CourseModule, Module, ModuleProgress, ModuleVersion
 from bimtek.quiz.models import Attempt, AttemptAnswer, Question, QuestionVersion, Quiz
 from bimtek.wilayah.models import Desa, Kabupaten, Kecamatan, Provinsi
 from bimtek.workspace.models import Material, ModuleDraft
 
 __all__ = [
-    "Attempt", "AttemptAnswer", "Attendance", "AttendanceChange", "AuditLog", "Course",
-    "CourseModule", "Desa", "ImportedAccount", "Kabupaten", "Kecamatan", "Material", "Module",
-    "ModuleDraft", "ModuleProgress", "ModuleVersion", "ParticipantImport", "Provinsi", "Question",
+    "Attempt", "AttemptAnswer", "Attendance", "AttendanceChange", "AuditLog", "Certificate",
+    "CertificateCounter", "CertificateVersion", "Course", "CourseModule", "Desa", "ImportedAccount",
+    "Kabupaten", "Kecamatan", "Material", "Module", "ModuleDraft", "ModuleProgress", "ModuleVersion",
+    "PaktaConfirmation", "ParticipantImport", "Provinsi", "Question",
     "QuestionVersion", "Quiz", "SessionInvite", "SessionTrainer", "TrainingSession", "User",
 ]  # fmt: skip

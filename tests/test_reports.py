@@ -109,7 +109,9 @@ def test_dashboard_per_kecamatan_and_drill_down(app, client, auth, world):
     assert "Pattimang" in page and "Aminah" in page and "4/4" in page and "1/4" in page
     record = client.get(f"/laporan/1/peserta/{world['a']}").get_data(as_text=True)
     assert "Selesai (versi 1)" in record and "Hadir" in record
-    assert "85" in record and "Lulus post-test" in record
+    assert "85" in record and "Tuntas" in record  # modules, post-test and attendance all met
+    baso = client.get(f"/laporan/1/peserta/{world['b']}").get_data(as_text=True)
+    assert "Belum lulus post-test" in baso and "Modul" in baso
     assert "7322014107" not in record  # NIK masked
 
 
@@ -217,3 +219,25 @@ def test_cli_export_with_split_dir(app, runner, world, tmp_path):
     assert "3 kecamatan, 6 peserta" in result.output
     assert load_workbook(tmp_path / "r.xlsx").sheetnames[0] == "Ringkasan"
     assert len(list((tmp_path / "per").glob("*.xlsx"))) == 3
+
+
+def test_issued_certificates_and_pakta_reach_the_rekap(app, client, auth, world):
+    from bimtek.certificates import service as certificates
+
+    with app.app_context():
+        admin = db.session.scalars(select(User).where(User.username == "admin")).one()
+        course = db.session.get(Course, 1)
+        certificate = certificates.issue(course, db.session.get(User, world["a"]), admin)
+        db.session.commit()
+        number = certificate.number
+    auth.login("admin", "demo-admin-2029")
+    wb = rekap(client)
+    sheet = next(wb[t] for t in wb.sheetnames if t.startswith("Malangke"))
+    aminah = next(r for r in table(sheet)[1] if r[1].value == "Aminah")
+    assert aminah[11].value == "Bersertifikat" and aminah[12].value == number
+    header, rows = table(wb["Ringkasan"])
+    malangke = next(r for r in rows if r[1].value == "Malangke")
+    assert malangke[header.index("Sertifikat")].value == 1
+    assert malangke[header.index("Tuntas")].value == 0.25  # one of four
+    page = client.get(f"/laporan/1/peserta/{world['a']}").get_data(as_text=True)
+    assert number in page

@@ -3,6 +3,8 @@
 from datetime import datetime
 
 from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import false as sa_false
+from sqlalchemy import true as sa_true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bimtek.extensions import db
@@ -55,6 +57,13 @@ class Course(db.Model):
     hours_jp: Mapped[int] = mapped_column(default=0)
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Completion rule (certificates feature: set on its "Aturan kelulusan" page).
+    require_modules: Mapped[bool] = mapped_column(default=True, server_default=sa_true())
+    require_post_pass: Mapped[bool] = mapped_column(default=True, server_default=sa_true())
+    min_attendance_pct: Mapped[int] = mapped_column(default=0, server_default="0")
+    pakta_text: Mapped[str] = mapped_column(Text, default="", server_default="")
+    auto_issue: Mapped[bool] = mapped_column(default=False, server_default=sa_false())
+    cert_number_template: Mapped[str | None] = mapped_column(String(120))
 
     course_modules: Mapped[list["CourseModule"]] = relationship(
         back_populates="course",

@@ -4,6 +4,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
+from bimtek.certificates.views import course_status
 from bimtek.content.service import current_version
 from bimtek.extensions import begin_write, db
 from bimtek.learning import service
@@ -48,6 +49,7 @@ def course(course_id: int):
         progress=progress,
         states=states,
         result=quiz_service.course_result(course, current_user),
+        cert_status=course_status(course),
     )
 
 

@@ -6,16 +6,16 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import distinct, func, select
+from sqlalchemy import select
 
 from bimtek.accounts.models import User
 from bimtek.accounts.roles import BADAN
 from bimtek.attendance.models import SessionInvite, SessionTrainer, TrainingSession
-from bimtek.attendance.queries import attendance_rates
+from bimtek.certificates.completion import completion_for
 from bimtek.extensions import db
-from bimtek.learning.models import Course, CourseModule, ModuleProgress, ModuleVersion
+from bimtek.learning.models import Course
 from bimtek.quiz import stats
-from bimtek.quiz.queries import _course_scores
+from bimtek.quiz.models import Attempt, Quiz
 from bimtek.wilayah.models import Desa, Kecamatan
 
 NO_KECAMATAN = ("", "(tanpa kecamatan)")
@@ -44,6 +44,7 @@ class Facts:
     status: str = ""
     certificate_number: str | None = None
     pakta_at: datetime | None = None
+    missing: list[str] = field(default_factory=list)
 
     @property
     def gain(self) -> float | None:
@@ -78,14 +79,13 @@ def scope_for(staff: User) -> Scope:
     return Scope(set(ids))
 
 
-def modules_done(course: Course) -> dict[int, int]:
-    """user id → how many of the course's modules they marked read (any version)."""
-    module_ids = select(CourseModule.module_id).where(CourseModule.course_id == course.id)
+def pre_scores(course: Course) -> dict[int, float]:
+    """user id → score of their pre-test (its first graded attempt)."""
     rows = db.session.execute(
-        select(ModuleProgress.user_id, func.count(distinct(ModuleVersion.module_id)))
-        .join(ModuleVersion, ModuleVersion.id == ModuleProgress.module_version_id)
-        .where(ModuleVersion.module_id.in_(module_ids), ModuleProgress.completed_at.is_not(None))
-        .group_by(ModuleProgress.user_id)
+        select(Attempt.user_id, Attempt.score)
+        .join(Quiz, Quiz.id == Attempt.quiz_id)
+        .where(Quiz.course_id == course.id, Quiz.kind == "pre", Attempt.score.is_not(None))
+        .order_by(Attempt.attempt_no.desc())  # the first attempt is assigned last
     )
     return dict(rows.all())
 
@@ -94,7 +94,7 @@ def _status(f: Facts) -> str:
     if f.certificate_number:
         return "Bersertifikat"
     if f.complete:
-        return "Lulus"
+        return "Tuntas"
     if f.post is not None:
         return "Lulus post-test" if f.passed else "Belum lulus post-test"
     if f.pre is not None or f.modules_done:
@@ -102,25 +102,20 @@ def _status(f: Facts) -> str:
     return "Belum mulai"
 
 
-def _completion(course: Course):
-    """The completion rule's verdicts, when the certificates feature provides them."""
-    try:
-        from bimtek.certificates.completion import completion_for
-    except ImportError:  # pragma: no cover - the rule arrives with the certificates feature
-        return None
-    return completion_for
-
-
 def course_facts(
     course: Course, scope: Scope | None = None, kecamatan_kode: str | None = None
 ) -> Iterator[Facts]:
-    """Facts for every participant in the course's audience, ordered by kecamatan, desa, name."""
-    total = len(course.course_modules)
-    done = modules_done(course)
-    scores = _course_scores(course)
-    rates = attendance_rates(course.id)
-    completion_for = _completion(course)
-    verdicts = completion_for(course) if completion_for else {}
+    """Facts for every participant in the course's audience, ordered by kecamatan, desa, name.
+
+    The completion rule's verdicts (modules read, best post-test, attendance, pakta, certificate)
+    come from certificates.completion in a fixed number of queries; the pre-test adds one more.
+    """
+    wanted = None if scope is None else scope.user_ids
+    if kecamatan_kode:  # one kecamatan: compute the rule for its people only
+        here = set(db.session.scalars(select(User.id).where(User.kecamatan_kode == kecamatan_kode)))
+        wanted = here if wanted is None else wanted & here
+    verdicts = completion_for(course, wanted) if wanted is None or wanted else {}
+    pre = pre_scores(course)
     query = (
         select(
             User.id,
@@ -148,7 +143,9 @@ def course_facts(
         uid, nama, nik, badan, jabatan, kec_kode, kec_nama, desa_kode, desa_nama = row
         if scope is not None and not scope.allows(uid):
             continue
-        entry = scores.get(uid, {})
+        verdict = verdicts.get(uid)
+        if verdict is None:  # outside the audience the rule was computed for
+            continue
         facts = Facts(
             uid,
             nama,
@@ -159,18 +156,17 @@ def course_facts(
             kec_nama or NO_KECAMATAN[1],
             desa_kode,
             desa_nama,
-            done.get(uid, 0),
-            total,
-            entry.get("pre"),
-            entry.get("post"),
-            entry.get("passed"),
-            rates.get(uid),
+            verdict.modules_done,
+            verdict.modules_total,
+            pre.get(uid),
+            verdict.post_score,
+            verdict.post_passed if verdict.post_score is not None else None,
+            verdict.attendance_rate,
+            verdict.complete,
+            certificate_number=verdict.certificate_number,
+            pakta_at=verdict.pakta_confirmed_at,
+            missing=verdict.missing,
         )
-        verdict = verdicts.get(uid)
-        if verdict is not None:
-            facts.complete = verdict.complete
-            facts.certificate_number = verdict.certificate_number
-            facts.pakta_at = verdict.pakta_confirmed_at
         facts.status = _status(facts)
         yield facts
 

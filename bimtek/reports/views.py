@@ -89,14 +89,7 @@ def participant(course_id: int, user_id: int):
         (q, quiz_service.user_attempts(q, user)) for q in quiz_service.course_quizzes(course)
     ]
     sessions = [m for m in participant_sessions(user) if m.session.course_id == course.id]
-    facts = next(
-        (
-            f
-            for f in queries.course_facts(course, kecamatan_kode=user.kecamatan_kode)
-            if f.user_id == user.id
-        ),
-        None,
-    )
+    facts = next(queries.course_facts(course, queries.Scope({user.id})), None)
     if facts is None:  # not in this course's audience
         abort(404)
     return render_template(

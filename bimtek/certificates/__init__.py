@@ -1,0 +1,1 @@
+"""Completion rule and certificates: who finished a course, numbered and verifiable PDFs."""

@@ -1,0 +1,68 @@
+"""Certificate forms: the completion rule, reasons, the pakta integritas."""
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, HiddenField, IntegerField, StringField, TextAreaField
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    ValidationError,
+)
+
+from bimtek.certificates import numbering
+
+
+class RuleForm(FlaskForm):
+    require_modules = BooleanField("Semua modul kursus wajib dibaca")
+    require_post_pass = BooleanField("Post-test wajib lulus (nilai ≥ batas lulus post-test)")
+    min_attendance_pct = IntegerField(
+        "Kehadiran minimal (% dari sesi tatap muka yang sudah berlangsung)",
+        default=0,
+        validators=[
+            InputRequired("Isi kehadiran minimal (0 bila tidak disyaratkan)."),
+            NumberRange(0, 100, "Kehadiran minimal harus 0–100%%."),
+        ],
+    )
+    pakta_text = TextAreaField(
+        "Teks pakta integritas (kosongkan bila tidak diperlukan)",
+        validators=[Length(max=5000, message="Teks pakta integritas maksimal 5.000 karakter.")],
+        description="Peserta mengonfirmasi teks ini setelah semua modul selesai dibaca.",
+    )
+    auto_issue = BooleanField("Terbitkan sertifikat otomatis begitu syarat terpenuhi")
+    cert_number_template = StringField(
+        "Format nomor sertifikat khusus kursus ini (kosongkan untuk format kantor)",
+        validators=[Optional(), Length(max=numbering.MAX_LENGTH)],
+        description="Kolom: "
+        + ", ".join("{" + k + "}" for k in numbering.FIELDS)
+        + ". Contoh: {seq:04d}/PP.04-SD/{kode_kab}/{bulan_romawi}/{tahun}",
+    )
+
+    def validate_cert_number_template(self, field):
+        if field.data and field.data.strip():
+            try:
+                numbering.validate_template(field.data)
+            except numbering.NumberTemplateError as exc:
+                raise ValidationError(str(exc)) from None
+
+
+class ReasonForm(FlaskForm):
+    reason = TextAreaField(
+        "Alasan",
+        validators=[
+            DataRequired("Tuliskan alasannya."),
+            Length(min=5, max=500, message="Alasan 5–500 karakter."),
+        ],
+    )
+
+
+class PaktaForm(FlaskForm):
+    agree = BooleanField(
+        "Saya telah membaca dan menyetujui pakta integritas ini.",
+        validators=[DataRequired("Centang pernyataan persetujuan untuk mengonfirmasi.")],
+    )
+
+
+class BulkIssueForm(FlaskForm):
+    kecamatan = HiddenField(validators=[DataRequired()])

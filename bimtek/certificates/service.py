@@ -1,0 +1,608 @@
+"""Issuing, reissuing and revoking certificates; the pakta integritas; the completion rule.
+
+Plain functions: no request. They flush at most; the caller commits once.
+"""
+
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
+
+from bimtek.accounts.models import AuditLog, User, audit
+from bimtek.certificates import numbering
+from bimtek.certificates.completion import Completion, completion_for, completion_of
+from bimtek.certificates.models import (
+    Certificate,
+    CertificateCounter,
+    CertificateVersion,
+    PaktaConfirmation,
+)
+from bimtek.extensions import db
+from bimtek.learning.models import Course
+from bimtek.timeutil import as_utc, utcnow
+from bimtek.wilayah.models import Kabupaten
+
+log = logging.getLogger(__name__)
+
+REASON_MIN = 5
+
+
+class CertificateError(ValueError):
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
+
+
+def new_code() -> str:
+    """192 random bits, URL-safe: one per certificate version."""
+    return secrets.token_urlsafe(24)
+
+
+# --- completion rule -------------------------------------------------------
+
+
+@dataclass
+class RuleSettings:
+    require_modules: bool
+    require_post_pass: bool
+    min_attendance_pct: int
+    pakta_text: str
+    auto_issue: bool
+    cert_number_template: str | None
+
+
+def save_rule(course: Course, settings: RuleSettings, actor: User) -> Course:
+    if not 0 <= settings.min_attendance_pct <= 100:
+        raise CertificateError("Kehadiran minimal harus 0–100%.", "min_attendance_pct")
+    template = (settings.cert_number_template or "").strip() or None
+    if template is not None:
+        try:
+            template = numbering.validate_template(template)
+        except numbering.NumberTemplateError as exc:
+            raise CertificateError(str(exc), "cert_number_template") from None
+    pakta = (settings.pakta_text or "").strip()
+    if len(pakta) > 5000:
+        raise CertificateError("Teks pakta integritas maksimal 5.000 karakter.", "pakta_text")
+    course.require_modules = settings.require_modules
+    course.require_post_pass = settings.require_post_pass
+    course.min_attendance_pct = settings.min_attendance_pct
+    course.pakta_text = pakta
+    course.auto_issue = settings.auto_issue
+    course.cert_number_template = template
+    db.session.flush()
+    audit(
+        actor,
+        "course.completion_rule",
+        "course",
+        course.id,
+        require_modules=course.require_modules,
+        require_post_pass=course.require_post_pass,
+        min_attendance_pct=course.min_attendance_pct,
+        pakta=bool(pakta),
+        auto_issue=course.auto_issue,
+        cert_number_template=template,
+    )
+    return course
+
+
+# --- pakta integritas --------------------------------------------------------
+
+
+def pakta_required(course: Course) -> bool:
+    return bool((course.pakta_text or "").strip())
+
+
+def pakta_confirmation(course: Course, user: User) -> PaktaConfirmation | None:
+    return db.session.scalars(
+        select(PaktaConfirmation).where(
+            PaktaConfirmation.course_id == course.id, PaktaConfirmation.user_id == user.id
+        )
+    ).one_or_none()
+
+
+def confirm_pakta(course: Course, user: User, completion: Completion) -> PaktaConfirmation:
+    """Store the confirmation (once) with the text as shown. The pakta follows the modules."""
+    if not pakta_required(course):
+        raise CertificateError("Kursus ini tidak memerlukan pakta integritas.")
+    if completion.modules_done < completion.modules_total:
+        raise CertificateError(
+            "Pakta integritas dapat dikonfirmasi setelah semua modul selesai dibaca "
+            f"({completion.modules_done} dari {completion.modules_total})."
+        )
+    existing = pakta_confirmation(course, user)
+    if existing is not None:
+        return existing
+    try:
+        with db.session.begin_nested():
+            row = PaktaConfirmation(
+                course_id=course.id, user_id=user.id, text=course.pakta_text, confirmed_at=utcnow()
+            )
+            db.session.add(row)
+    except IntegrityError:  # a double tap confirmed it in between
+        row = pakta_confirmation(course, user)
+    return row
+
+
+# --- numbering -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Settings:
+    template: str
+    kode_kab: str
+    place: str
+    signer_name: str
+    signer_title: str
+    office_name: str
+    timezone: str
+
+
+def settings_for(course: Course) -> Settings:
+    config = current_app.config
+    kode_kab = config.get("BIMTEK_KODE_KAB") or ""
+    place = config.get("BIMTEK_CERT_PLACE") or ""
+    if not kode_kab or not place:
+        # One kabupaten/kota loaded (the usual deployment): its code and name.
+        kabupaten = db.session.scalars(select(Kabupaten).limit(2)).all()
+        if len(kabupaten) == 1:
+            kode_kab = kode_kab or kabupaten[0].kode
+            place = place or kabupaten[0].nama.title()
+    return Settings(
+        template=course.cert_number_template or config["BIMTEK_CERT_NUMBER_TEMPLATE"],
+        kode_kab=kode_kab,
+        place=place,
+        signer_name=config["BIMTEK_CERT_SIGNER_NAME"],
+        signer_title=config["BIMTEK_CERT_SIGNER_TITLE"],
+        office_name=config["BIMTEK_OFFICE_NAME"],
+        timezone=config["BIMTEK_TIMEZONE"],
+    )
+
+
+def series_year(template: str, local: datetime) -> int:
+    """The counter restarts each year only when the number shows the year."""
+    return local.year if "{tahun" in template else 0
+
+
+def next_seq(series: str, year: int, count: int = 1) -> int:
+    """Take `count` numbers from the series in the caller's transaction; returns the last.
+
+    The UPDATE locks the counter row until commit, so concurrent issuers queue and each
+    gets its own number; a rollback returns the number, so there are no gaps.
+    """
+    bump = (
+        update(CertificateCounter)
+        .where(CertificateCounter.series == series, CertificateCounter.year == year)
+        .values(last_seq=CertificateCounter.last_seq + count)
+        .returning(CertificateCounter.last_seq)
+        .execution_options(synchronize_session=False)
+    )
+    seq = db.session.execute(bump).scalar_one_or_none()
+    if seq is not None:
+        return seq
+    try:
+        with db.session.begin_nested():
+            db.session.execute(
+                insert(CertificateCounter).values(series=series, year=year, last_seq=count)
+            )
+        return count
+    except IntegrityError:  # another issuer created the row first: take the next one
+        return db.session.execute(bump).scalar_one()
+
+
+# --- issuing ---------------------------------------------------------------
+
+
+def _version_data(user: User) -> dict:
+    jabatan = " ".join(part for part in (user.jabatan, user.badan) if part)
+    return {"nama": user.nama, "jabatan": jabatan, "asal": user.asal if user.asal != "—" else ""}
+
+
+def certificate_of(course: Course, user_id: int) -> Certificate | None:
+    return db.session.scalars(
+        select(Certificate)
+        .where(Certificate.course_id == course.id, Certificate.user_id == user_id)
+        .options(selectinload(Certificate.versions))
+    ).one_or_none()
+
+
+def issue(
+    course: Course, user: User, actor: User | None, now: datetime | None = None
+) -> Certificate:
+    """Issue the participant's certificate (once per course). Caller checks the rule."""
+    return issue_many(course, [user], actor, now)[0]
+
+
+def issue_many(
+    course: Course, users: list[User], actor: User | None, now: datetime | None = None
+) -> list[Certificate]:
+    """Certificates for `users` (existing ones are returned as they are), in the given order.
+
+    One block of numbers is taken from the counter for the whole batch and the rows are
+    written with one statement per table, so a kecamatan costs a handful of statements.
+    Caller checks the rule and commits.
+    """
+    for _ in range(3):
+        existing = {
+            c.user_id: c
+            for c in db.session.scalars(
+                select(Certificate)
+                .where(
+                    Certificate.course_id == course.id,
+                    Certificate.user_id.in_([u.id for u in users]),
+                )
+                .options(selectinload(Certificate.versions))
+            )
+        }
+        wanted = [u for u in dict((u.id, u) for u in users).values() if u.id not in existing]
+        if not wanted:
+            return [existing[u.id] for u in users]
+        try:
+            with db.session.begin_nested():
+                created = _insert_certificates(course, wanted, actor, now or utcnow())
+        except IntegrityError:
+            # A concurrent request (double tap, two admins) issued some of them: theirs
+            # stand, the rolled-back savepoint returned our numbers; try the rest again.
+            log.info("concurrent issue for course %s; retrying", course.id)
+            continue
+        existing.update(created)
+        return [existing[u.id] for u in users]
+    raise CertificateError(
+        "Sertifikat tidak dapat diterbitkan: nomor bentrok dengan nomor yang sudah ada. "
+        "Periksa format nomor lalu coba lagi."
+    )
+
+
+def _insert_certificates(
+    course: Course, users: list[User], actor: User | None, now: datetime
+) -> dict[int, Certificate]:
+    settings = settings_for(course)
+    try:
+        template = numbering.validate_template(settings.template)
+    except numbering.NumberTemplateError as exc:
+        raise CertificateError(str(exc)) from None
+    local = as_utc(now).astimezone(ZoneInfo(settings.timezone))
+    year = series_year(template, local)
+    last = next_seq(template, year, len(users))
+    actor_id = actor.id if actor is not None else None
+    rows = []
+    for offset, user in enumerate(users):
+        seq = last - len(users) + 1 + offset
+        fields = numbering.NumberFields(
+            seq=seq,
+            kode_kab=settings.kode_kab,
+            tahun=local.year,
+            bulan=local.month,
+            kursus=course.id,
+        )
+        rows.append(
+            {
+                "course_id": course.id,
+                "user_id": user.id,
+                "number": numbering.format_number(template, fields),
+                "series": template,
+                "year": year,
+                "seq": seq,
+                "issued_at": now,
+                "issued_by_id": actor_id,
+                "current_version_no": 1,
+            }
+        )
+    ids = (
+        db.session.execute(
+            insert(Certificate).returning(Certificate.id, sort_by_parameter_order=True), rows
+        )
+        .scalars()
+        .all()
+    )
+    versions = [
+        {
+            "certificate_id": certificate_id,
+            "version_no": 1,
+            "code": new_code(),
+            "course_title": course.title,
+            "hours_jp": course.hours_jp,
+            "place": settings.place,
+            "issued_on": local.date(),
+            "signer_name": settings.signer_name,
+            "signer_title": settings.signer_title,
+            "office_name": settings.office_name,
+            "reason": "",
+            "created_at": now,
+            "created_by_id": actor_id,
+            **_version_data(user),
+        }
+        for certificate_id, user in zip(ids, users, strict=True)
+    ]
+    db.session.execute(insert(CertificateVersion), versions)
+    db.session.execute(
+        insert(AuditLog),
+        [
+            {
+                "actor_id": actor_id,
+                "action": "certificate.issue",
+                "object_type": "certificate",
+                "object_id": str(certificate_id),
+                "detail": {
+                    "number": row["number"],
+                    "user_id": row["user_id"],
+                    "course_id": course.id,
+                },
+                "created_at": now,
+            }
+            for certificate_id, row in zip(ids, rows, strict=True)
+        ],
+    )
+    certificates = db.session.scalars(
+        select(Certificate)
+        .where(Certificate.id.in_(ids))
+        .options(selectinload(Certificate.versions))
+        .execution_options(populate_existing=True)
+    )
+    return {c.user_id: c for c in certificates}
+
+
+def data_changed(certificate: Certificate, user: User) -> bool:
+    """The participant's name, jabatan or asal differ from the current version's text."""
+    version = certificate.current_version
+    wanted = _version_data(user)
+    return any(getattr(version, key) != value for key, value in wanted.items())
+
+
+def reissue(certificate: Certificate, actor: User, reason: str) -> CertificateVersion:
+    """A new version with today's participant data and a new code; same number and date."""
+    reason = " ".join((reason or "").split())
+    if certificate.revoked:
+        raise CertificateError("Sertifikat yang sudah dicabut tidak dapat diterbitkan ulang.")
+    if len(reason) < REASON_MIN:
+        raise CertificateError("Tuliskan alasan penerbitan ulang (minimal 5 karakter).", "reason")
+    previous = certificate.current_version
+    version = CertificateVersion(
+        certificate_id=certificate.id,
+        version_no=previous.version_no + 1,
+        code=new_code(),
+        course_title=previous.course_title,
+        hours_jp=previous.hours_jp,
+        place=previous.place,
+        issued_on=previous.issued_on,
+        signer_name=previous.signer_name,
+        signer_title=previous.signer_title,
+        office_name=previous.office_name,
+        reason=reason,
+        created_by_id=actor.id,
+        **_version_data(certificate.user),
+    )
+    db.session.add(version)
+    certificate.current_version_no = version.version_no
+    db.session.flush()
+    db.session.refresh(certificate, ["versions"])
+    audit(
+        actor,
+        "certificate.reissue",
+        "certificate",
+        certificate.id,
+        version=version.version_no,
+        reason=reason,
+    )
+    return version
+
+
+def revoke(certificate: Certificate, actor: User, reason: str) -> Certificate:
+    reason = " ".join((reason or "").split())
+    if certificate.revoked:
+        raise CertificateError("Sertifikat ini sudah dicabut.")
+    if len(reason) < REASON_MIN:
+        raise CertificateError("Tuliskan alasan pencabutan (minimal 5 karakter).", "reason")
+    certificate.revoked_at = utcnow()
+    certificate.revoked_by_id = actor.id
+    certificate.revoke_reason = reason[:500]
+    db.session.flush()
+    audit(actor, "certificate.revoke", "certificate", certificate.id, reason=reason)
+    return certificate
+
+
+def auto_issue_if_complete(course: Course, user: User) -> Certificate | None:
+    """For courses set to issue automatically: the certificate once the rule is met."""
+    if not course.auto_issue or user.role != "peserta":
+        return None
+    if not completion_of(course, user).complete:
+        return None
+    return issue(course, user, None)
+
+
+# --- bulk, per kecamatan ---------------------------------------------------
+
+
+@dataclass
+class PreviewRow:
+    user: User
+    completion: Completion
+    certificate: Certificate | None
+    changed: bool  # issued, but the participant's data changed since
+
+    @property
+    def state(self) -> str:
+        if self.certificate is not None:
+            return "dicabut" if self.certificate.revoked else "terbit"
+        return "layak" if self.completion.complete else "belum"
+
+
+def kecamatan_participants(course: Course, kecamatan_kode: str) -> list[User]:
+    return list(
+        db.session.scalars(
+            select(User)
+            .where(
+                User.role == "peserta",
+                User.active.is_(True),
+                User.badan.in_(course.audience or []),
+                User.kecamatan_kode == kecamatan_kode,
+            )
+            .options(selectinload(User.desa), selectinload(User.kecamatan))
+            .order_by(User.nama, User.id)
+        )
+    )
+
+
+def preview(course: Course, kecamatan_kode: str) -> list[PreviewRow]:
+    """Everyone of the course's audience in the kecamatan: eligible or not, and why."""
+    people = kecamatan_participants(course, kecamatan_kode)
+    completions = completion_for(course, [u.id for u in people])
+    certificates = {
+        c.user_id: c
+        for c in db.session.scalars(
+            select(Certificate)
+            .where(
+                Certificate.course_id == course.id,
+                Certificate.user_id.in_(
+                    select(User.id).where(User.kecamatan_kode == kecamatan_kode)
+                ),
+            )
+            .options(selectinload(Certificate.versions))
+        )
+    }
+    rows = []
+    for user in people:
+        certificate = certificates.get(user.id)
+        changed = certificate is not None and data_changed(certificate, user)
+        rows.append(PreviewRow(user, completions[user.id], certificate, changed))
+    return rows
+
+
+@dataclass
+class BulkResult:
+    issued: list[Certificate]
+    not_eligible: int
+    already: int
+
+
+def issue_for_kecamatan(course: Course, kecamatan_kode: str, actor: User) -> BulkResult:
+    """Issue to everyone eligible now (the rule is checked again, not trusted from a preview)."""
+    eligible, not_eligible, already = [], 0, 0
+    for row in preview(course, kecamatan_kode):
+        if row.certificate is not None:
+            already += 1
+        elif not row.completion.complete:
+            not_eligible += 1
+        else:
+            eligible.append(row.user)
+    issued = issue_many(course, eligible, actor) if eligible else []
+    audit(
+        actor,
+        "certificate.issue_bulk",
+        "course",
+        course.id,
+        kecamatan=kecamatan_kode,
+        issued=len(issued),
+    )
+    return BulkResult(issued, not_eligible, already)
+
+
+# --- verification ----------------------------------------------------------
+
+
+@dataclass
+class Verification:
+    status: str  # "sah" | "dicabut" | "diganti" | "tidak_dikenal"
+    version: CertificateVersion | None = None
+    certificate: Certificate | None = None
+
+
+def verify(code: str) -> Verification:
+    if not code or len(code) > 64:
+        return Verification("tidak_dikenal")
+    version = db.session.scalars(
+        select(CertificateVersion).where(CertificateVersion.code == code)
+    ).one_or_none()
+    if version is None:
+        return Verification("tidak_dikenal")
+    certificate = version.certificate
+    if certificate.revoked:
+        return Verification("dicabut", version, certificate)
+    if version.version_no != certificate.current_version_no:
+        return Verification("diganti", version, certificate)
+    return Verification("sah", version, certificate)
+
+
+# --- reading: PDFs and lists -------------------------------------------------
+
+
+def verify_url(code: str) -> str:
+    """The address the QR code opens (contract: /verifikasi/<code> on BIMTEK_PUBLIC_URL)."""
+    return f"{current_app.config['BIMTEK_PUBLIC_URL']}/verifikasi/{code}"
+
+
+def text_for(certificate: Certificate, version: CertificateVersion | None = None):
+    from bimtek.certificates.pdf import CertificateText
+
+    version = version or certificate.current_version
+    return CertificateText(
+        number=certificate.number,
+        nama=version.nama,
+        jabatan=version.jabatan,
+        asal=version.asal,
+        course_title=version.course_title,
+        hours_jp=version.hours_jp,
+        place=version.place,
+        issued_on=version.issued_on,
+        signer_name=version.signer_name,
+        signer_title=version.signer_title,
+        office_name=version.office_name,
+        verify_url=verify_url(version.code),
+    )
+
+
+def render_pdf(certificate: Certificate) -> bytes:
+    from bimtek.certificates.pdf import render
+
+    return render(text_for(certificate))
+
+
+def certificates_of(user: User) -> list[Certificate]:
+    return list(
+        db.session.scalars(
+            select(Certificate)
+            .where(Certificate.user_id == user.id)
+            .options(selectinload(Certificate.versions), selectinload(Certificate.course))
+            .order_by(Certificate.issued_at.desc())
+        )
+    )
+
+
+def certificates_in_kecamatan(course: Course, kecamatan_kode: str) -> list[Certificate]:
+    """Current (not revoked) certificates of the course for participants of the kecamatan."""
+    return list(
+        db.session.scalars(
+            select(Certificate)
+            .join(User, User.id == Certificate.user_id)
+            .where(
+                Certificate.course_id == course.id,
+                Certificate.revoked_at.is_(None),
+                User.kecamatan_kode == kecamatan_kode,
+            )
+            .options(selectinload(Certificate.versions))
+            .order_by(Certificate.seq, Certificate.id)
+        )
+    )
+
+
+def filename_for(certificate: Certificate) -> str:
+    safe = "".join(ch if ch.isalnum() else "-" for ch in certificate.number).strip("-")
+    nama = "".join(ch if ch.isalnum() else "-" for ch in certificate.current_version.nama)
+    return f"sertifikat-{safe}-{nama.strip('-')[:40]}.pdf"
+
+
+def pakta_confirmations_of(user: User) -> list[tuple[PaktaConfirmation, str]]:
+    """(confirmation, course title) of one participant, newest first."""
+    return list(
+        db.session.execute(
+            select(PaktaConfirmation, Course.title)
+            .join(Course, Course.id == PaktaConfirmation.course_id)
+            .where(PaktaConfirmation.user_id == user.id)
+            .order_by(PaktaConfirmation.confirmed_at.desc())
+        ).all()
+    )

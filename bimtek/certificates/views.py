@@ -1,0 +1,353 @@
+"""Certificates: public verification, participants' downloads, the admin's rule, preview,
+bulk issue, zip, revoke and reissue."""
+
+import io
+import logging
+import zipfile
+from dataclasses import dataclass
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user, login_required
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from bimtek.certificates import numbering, service
+from bimtek.certificates.completion import Completion, completion_of
+from bimtek.certificates.forms import BulkIssueForm, PaktaForm, ReasonForm, RuleForm
+from bimtek.certificates.models import Certificate, PaktaConfirmation
+from bimtek.extensions import begin_write, db, limiter
+from bimtek.learning import service as learning
+from bimtek.learning.models import Course
+from bimtek.web import role_required
+from bimtek.wilayah.models import Kecamatan
+
+log = logging.getLogger(__name__)
+bp = Blueprint("certificates", __name__)
+
+
+@bp.record_once
+def _check_number_template(state) -> None:
+    """A misspelt office number template stops the app at start, not at the first issue."""
+    from bimtek import ConfigurationError
+
+    try:
+        numbering.validate_template(state.app.config["BIMTEK_CERT_NUMBER_TEMPLATE"])
+    except numbering.NumberTemplateError as exc:
+        raise ConfigurationError(f"BIMTEK_CERT_NUMBER_TEMPLATE is not valid: {exc}") from None
+
+
+def _pdf_response(data: bytes, filename: str) -> Response:
+    response = Response(data, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+# --- public verification -----------------------------------------------------
+
+
+@bp.get("/verifikasi/<code>")
+@limiter.limit(lambda: current_app.config["BIMTEK_VERIFY_LIMIT"], scope="verify")
+def verify(code: str):
+    result = service.verify(code)
+    status = 404 if result.status == "tidak_dikenal" else 200
+    response = Response(render_template("certificates/verify.html", result=result), status)
+    response.headers["Cache-Control"] = "no-store"  # a revocation shows at once
+    response.headers["X-Robots-Tag"] = "noindex"
+    return response
+
+
+# --- participants ------------------------------------------------------------
+
+
+@dataclass
+class CourseStatus:
+    """The block on a participant's course page."""
+
+    completion: Completion
+    certificate: Certificate | None
+    pakta_text: str
+    pakta: PaktaConfirmation | None
+    pakta_form: PaktaForm | None
+
+
+def course_status(course: Course) -> CourseStatus | None:
+    """For learning.course: what is missing, the pakta form, the certificate. Issues the
+    certificate when the course issues automatically and the rule is now met."""
+    if not current_user.is_authenticated or current_user.role != "peserta":
+        return None
+    completion = completion_of(course, current_user)
+    certificate = service.certificate_of(course, current_user.id)
+    if certificate is None and course.auto_issue and completion.complete:
+        begin_write()
+        certificate = service.auto_issue_if_complete(course, current_user)
+        db.session.commit()
+        completion = completion_of(course, current_user)
+    pakta = service.pakta_confirmation(course, current_user)
+    return CourseStatus(
+        completion=completion,
+        certificate=certificate,
+        pakta_text=course.pakta_text or "",
+        pakta=pakta,
+        pakta_form=PaktaForm() if service.pakta_required(course) and pakta is None else None,
+    )
+
+
+@bp.post("/kursus/<int:course_id>/pakta")
+@role_required("peserta")
+def confirm_pakta(course_id: int):
+    course = db.get_or_404(Course, course_id)
+    if not learning.can_open(current_user, course) or not service.pakta_required(course):
+        abort(404)
+    form = PaktaForm()
+    if not form.validate_on_submit():
+        flash("Centang pernyataan persetujuan untuk mengonfirmasi pakta integritas.", "error")
+        return redirect(url_for("learning.course", course_id=course.id))
+    try:
+        service.confirm_pakta(course, current_user, completion_of(course, current_user))
+    except service.CertificateError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+    else:
+        db.session.commit()
+        flash("Pakta integritas telah dikonfirmasi.", "success")
+    return redirect(url_for("learning.course", course_id=course.id))
+
+
+@bp.get("/sertifikat")
+@login_required
+def mine():
+    return render_template(
+        "certificates/mine.html", certificates=service.certificates_of(current_user)
+    )
+
+
+@bp.get("/sertifikat/<int:certificate_id>/unduh")
+@login_required
+def download(certificate_id: int):
+    """The owner's current certificate; admins any. Someone else's: 404."""
+    certificate = db.get_or_404(
+        Certificate, certificate_id, options=[selectinload(Certificate.versions)]
+    )
+    if current_user.role != "admin":
+        if certificate.user_id != current_user.id or certificate.revoked:
+            abort(404)
+    return _pdf_response(service.render_pdf(certificate), service.filename_for(certificate))
+
+
+# --- admin: the completion rule --------------------------------------------------
+
+
+@bp.route("/admin/kursus/<int:course_id>/kelulusan", methods=["GET", "POST"])
+@role_required("admin")
+def rule(course_id: int):
+    course = db.get_or_404(Course, course_id)
+    form = RuleForm(obj=course) if request.method == "GET" else RuleForm()
+    if form.validate_on_submit():
+        try:
+            service.save_rule(
+                course,
+                service.RuleSettings(
+                    require_modules=form.require_modules.data,
+                    require_post_pass=form.require_post_pass.data,
+                    min_attendance_pct=form.min_attendance_pct.data,
+                    pakta_text=form.pakta_text.data or "",
+                    auto_issue=form.auto_issue.data,
+                    cert_number_template=form.cert_number_template.data,
+                ),
+                current_user,
+            )
+        except service.CertificateError as exc:
+            db.session.rollback()
+            getattr(form, exc.field if exc.field in form else "pakta_text").errors.append(str(exc))
+        else:
+            db.session.commit()
+            flash("Aturan kelulusan tersimpan.", "success")
+            return redirect(url_for(".rule", course_id=course.id))
+    status = 400 if request.method == "POST" else 200
+    return render_template(
+        "certificates/rule.html",
+        course=course,
+        form=form,
+        default_template=current_app.config["BIMTEK_CERT_NUMBER_TEMPLATE"],
+    ), status
+
+
+# --- admin: per kecamatan ----------------------------------------------------------
+
+
+def _kecamatan_or_none(kode: str | None) -> Kecamatan | None:
+    return db.session.get(Kecamatan, kode) if kode else None
+
+
+@bp.get("/admin/kursus/<int:course_id>/sertifikat")
+@role_required("admin")
+def preview(course_id: int):
+    course = db.get_or_404(Course, course_id)
+    kecamatan_list = db.session.scalars(select(Kecamatan).order_by(Kecamatan.nama)).all()
+    kecamatan = _kecamatan_or_none(request.args.get("kecamatan"))
+    if request.args.get("kecamatan") and kecamatan is None:
+        abort(404)
+    rows = service.preview(course, kecamatan.kode) if kecamatan else []
+    counts = {"layak": 0, "belum": 0, "terbit": 0, "dicabut": 0}
+    for row in rows:
+        counts[row.state] += 1
+    return render_template(
+        "certificates/preview.html",
+        course=course,
+        kecamatan=kecamatan,
+        kecamatan_list=kecamatan_list,
+        rows=rows,
+        counts=counts,
+        form=BulkIssueForm(kecamatan=kecamatan.kode if kecamatan else ""),
+    )
+
+
+@bp.post("/admin/kursus/<int:course_id>/sertifikat/terbitkan")
+@role_required("admin")
+def issue_bulk(course_id: int):
+    course = db.get_or_404(Course, course_id)
+    form = BulkIssueForm()
+    if not form.validate_on_submit():
+        abort(400)
+    kecamatan = _kecamatan_or_none(form.kecamatan.data)
+    if kecamatan is None:
+        abort(404)
+    try:
+        result = service.issue_for_kecamatan(course, kecamatan.kode, current_user)
+    except service.CertificateError as exc:
+        db.session.rollback()
+        flash(f"Tidak ada sertifikat yang diterbitkan: {exc}", "error")
+    else:
+        db.session.commit()
+        log.info(
+            "user %s issued %d certificates for course %s, kecamatan %s",
+            current_user.id,
+            len(result.issued),
+            course.id,
+            kecamatan.kode,
+        )
+        flash(
+            f"{len(result.issued)} sertifikat diterbitkan untuk Kec. {kecamatan.nama}. "
+            f"{result.not_eligible} peserta belum memenuhi syarat; "
+            f"{result.already} sudah memiliki sertifikat.",
+            "success",
+        )
+    return redirect(url_for(".preview", course_id=course.id, kecamatan=kecamatan.kode))
+
+
+@bp.get("/admin/kursus/<int:course_id>/sertifikat.zip")
+@role_required("admin")
+def kecamatan_zip(course_id: int):
+    course = db.get_or_404(Course, course_id)
+    kecamatan = _kecamatan_or_none(request.args.get("kecamatan"))
+    if kecamatan is None:
+        abort(404)
+    certificates = service.certificates_in_kecamatan(course, kecamatan.kode)
+    if not certificates:
+        flash(f"Belum ada sertifikat terbit untuk Kec. {kecamatan.nama}.", "info")
+        return redirect(url_for(".preview", course_id=course.id, kecamatan=kecamatan.kode))
+    buffer = io.BytesIO()
+    # PDFs are already compressed: store them, do not deflate them again.
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
+        used: set[str] = set()
+        for certificate in certificates:
+            name = service.filename_for(certificate)
+            if name in used:
+                name = f"{certificate.id}-{name}"
+            used.add(name)
+            archive.writestr(name, service.render_pdf(certificate))
+    slug = "".join(ch if ch.isalnum() else "-" for ch in kecamatan.nama.lower())
+    response = Response(buffer.getvalue(), mimetype="application/zip")
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="sertifikat-kursus{course.id}-{slug}.zip"'
+    )
+    return response
+
+
+# --- admin: one certificate ------------------------------------------------------
+
+
+def _certificate(certificate_id: int) -> Certificate:
+    return db.get_or_404(Certificate, certificate_id, options=[selectinload(Certificate.versions)])
+
+
+@bp.get("/admin/sertifikat/<int:certificate_id>")
+@role_required("admin")
+def detail(certificate_id: int):
+    certificate = _certificate(certificate_id)
+    return render_template(
+        "certificates/detail.html",
+        certificate=certificate,
+        changed=service.data_changed(certificate, certificate.user),
+        revoke_form=ReasonForm(prefix="cabut"),
+        reissue_form=ReasonForm(prefix="ulang"),
+    )
+
+
+@bp.post("/admin/sertifikat/<int:certificate_id>/cabut")
+@role_required("admin")
+def revoke(certificate_id: int):
+    certificate = _certificate(certificate_id)
+    form = ReasonForm(prefix="cabut")
+    if form.validate_on_submit():
+        try:
+            service.revoke(certificate, current_user, form.reason.data)
+        except service.CertificateError as exc:
+            db.session.rollback()
+            flash(str(exc), "error")
+        else:
+            db.session.commit()
+            flash(f"Sertifikat {certificate.number} dicabut.", "success")
+    else:
+        flash("Tuliskan alasan pencabutan (5–500 karakter).", "error")
+    return redirect(url_for(".detail", certificate_id=certificate.id))
+
+
+@bp.post("/admin/sertifikat/<int:certificate_id>/terbitkan-ulang")
+@role_required("admin")
+def reissue(certificate_id: int):
+    certificate = _certificate(certificate_id)
+    form = ReasonForm(prefix="ulang")
+    if form.validate_on_submit():
+        try:
+            version = service.reissue(certificate, current_user, form.reason.data)
+        except service.CertificateError as exc:
+            db.session.rollback()
+            flash(str(exc), "error")
+        else:
+            db.session.commit()
+            flash(
+                f"Sertifikat {certificate.number} diterbitkan ulang (versi {version.version_no}). "
+                "Kode verifikasi versi sebelumnya tidak lagi berlaku sebagai versi terkini.",
+                "success",
+            )
+    else:
+        flash("Tuliskan alasan penerbitan ulang (5–500 karakter).", "error")
+    return redirect(url_for(".detail", certificate_id=certificate.id))
+
+
+@bp.app_template_filter("tanggal_sertifikat")
+def tanggal_sertifikat(value) -> str:
+    """A date as printed on certificates: 26 Mei 2024."""
+    from bimtek.certificates.pdf import tanggal_indonesia
+
+    return tanggal_indonesia(value) if value else "—"
+
+
+@bp.app_template_global("certificate_record")
+def certificate_record(user) -> dict:
+    """For the admin's participant page: certificates and pakta confirmations of one user."""
+    return {
+        "certificates": service.certificates_of(user),
+        "pakta": service.pakta_confirmations_of(user),
+    }
