@@ -264,3 +264,26 @@ def test_constant_number_of_queries(app, course, record, make_peserta):
             return len(statements)
 
     assert count_queries(ids[:2]) == count_queries(ids) == count_queries(None) - 1
+
+
+def test_completion_for_a_few_kecamatan_matches_the_whole_course(
+    app, content, wilayah, make_peserta
+):
+    """The export goes a few kecamatan at a time; the verdicts must be the same as in one go."""
+    from bimtek.demo import seed_demo
+
+    ids = [
+        make_peserta(f"P{i}", kecamatan=k, desa=d)
+        for i, (k, d) in enumerate(
+            [("73.22.01", "73.22.01.2001"), ("73.22.03", "73.22.03.1001")] * 3
+        )
+    ]
+    with app.app_context():
+        seed_demo()
+        db.session.commit()
+        course = db.session.get(Course, 1)
+        whole = completion_for(course)
+        part = completion_for(course, kecamatan_kode=["73.22.03"])
+        assert set(part) == {i for i in ids[1::2]}
+        assert all(part[i] == whole[i] for i in part)
+        assert completion_for(course, kecamatan_kode=[None]) == {}

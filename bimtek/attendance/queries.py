@@ -5,7 +5,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, func, select
+from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import aliased, joinedload
 
 from bimtek.accounts.models import User
@@ -186,7 +186,7 @@ def anomalies(session: TrainingSession, period: int) -> list[Anomaly]:
 
 
 def attendance_rates(
-    course_id: int, user_ids: Iterable[int] | None = None, now: datetime | None = None
+    course_id: int, user_ids: Iterable[int] | Select | None = None, now: datetime | None = None
 ) -> dict[int, float]:
     """Share of the course's sessions (already started) each invitee attended (hadir or
     terlambat). Participants invited to none of them are absent from the result."""
@@ -204,7 +204,8 @@ def attendance_rates(
         .group_by(SessionInvite.user_id)
     )
     if user_ids is not None:
-        query = query.where(SessionInvite.user_id.in_(list(user_ids)))
+        ids = user_ids if isinstance(user_ids, Select) else list(user_ids)
+        query = query.where(SessionInvite.user_id.in_(ids))
     return {uid: (attended or 0) / invited for uid, invited, attended in db.session.execute(query)}
 
 

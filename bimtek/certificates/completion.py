@@ -9,11 +9,11 @@ has not met it ("no session held for this participant" is not a pass), and the m
 says so; when the rule requires 0 %, attendance is not checked at all.
 """
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import case, func, select
+from sqlalchemy import Select, case, func, or_, select
 
 from bimtek.accounts.models import User
 from bimtek.attendance.queries import attendance_rates
@@ -117,31 +117,48 @@ def rule_of(course: Course) -> Rule:
     )
 
 
-def audience_ids(course: Course) -> list[int]:
-    """Active participants whose badan the course is for."""
-    return list(
-        db.session.scalars(
-            select(User.id)
-            .where(
-                User.role == "peserta",
-                User.active.is_(True),
-                User.badan.in_(course.audience or []),
-            )
-            .order_by(User.id)
-        )
+def audience_ids(course: Course, among: Select | None = None) -> list[int]:
+    """Active participants whose badan the course is for (among some users, if given)."""
+    query = select(User.id).where(
+        User.role == "peserta",
+        User.active.is_(True),
+        User.badan.in_(course.audience or []),
     )
+    if among is not None:
+        query = query.where(User.id.in_(among))
+    return list(db.session.scalars(query.order_by(User.id)))
 
 
-def _restrict(query, column, ids: list[int] | None):
+def in_kecamatan(kecamatan_kode: Collection[str | None]):
+    codes = [k for k in kecamatan_kode if k]
+    clause = User.kecamatan_kode.in_(codes)
+    return or_(clause, User.kecamatan_kode.is_(None)) if None in kecamatan_kode else clause
+
+
+def _restrict(query, column, ids: list[int] | Select | None):
     return query if ids is None else query.where(column.in_(ids))
 
 
-def completion_for(course: Course, user_ids: Iterable[int] | None = None) -> dict[int, Completion]:
-    """Completion of each participant (default: the course's audience), in constant queries."""
-    ids = audience_ids(course) if user_ids is None else list(dict.fromkeys(user_ids))
+def completion_for(
+    course: Course,
+    user_ids: Iterable[int] | None = None,
+    kecamatan_kode: Collection[str | None] | None = None,
+) -> dict[int, Completion]:
+    """Completion of each participant (default: the course's audience), in constant queries.
+
+    `kecamatan_kode` narrows the audience to those kecamatan (None in it: people without one)
+    inside the queries themselves, so a province-wide export can go a few kecamatan at a time
+    and hold only their verdicts in memory.
+    """
+    if kecamatan_kode is not None:
+        people = select(User.id).where(in_kecamatan(kecamatan_kode))
+        ids = audience_ids(course, people)
+        narrow = people
+    else:
+        ids = audience_ids(course) if user_ids is None else list(dict.fromkeys(user_ids))
+        narrow = ids if len(ids) <= _IN_LIST_LIMIT else None
     if not ids:
         return {}
-    narrow = ids if len(ids) <= _IN_LIST_LIMIT else None
     rule = rule_of(course)
     module_ids = [cm.module_id for cm in course.course_modules]
 

@@ -6,12 +6,12 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 
 from bimtek.accounts.models import User
 from bimtek.accounts.roles import BADAN
 from bimtek.attendance.models import SessionInvite, SessionTrainer, TrainingSession
-from bimtek.certificates.completion import completion_for
+from bimtek.certificates.completion import completion_for, in_kecamatan
 from bimtek.extensions import db
 from bimtek.learning.models import Course
 from bimtek.quiz import stats
@@ -79,15 +79,17 @@ def scope_for(staff: User) -> Scope:
     return Scope(set(ids))
 
 
-def pre_scores(course: Course) -> dict[int, float]:
+def pre_scores(course: Course, among=None) -> dict[int, float]:
     """user id → score of their pre-test (its first graded attempt)."""
-    rows = db.session.execute(
+    query = (
         select(Attempt.user_id, Attempt.score)
         .join(Quiz, Quiz.id == Attempt.quiz_id)
         .where(Quiz.course_id == course.id, Quiz.kind == "pre", Attempt.score.is_not(None))
         .order_by(Attempt.attempt_no.desc())  # the first attempt is assigned last
     )
-    return dict(rows.all())
+    if among is not None:
+        query = query.where(Attempt.user_id.in_(among))
+    return dict(db.session.execute(query).all())
 
 
 def _status(f: Facts) -> str:
@@ -102,20 +104,55 @@ def _status(f: Facts) -> str:
     return "Belum mulai"
 
 
+# Kecamatan whose verdicts are held in memory at once: keeps a province-wide export flat.
+KECAMATAN_PER_CHUNK = 25
+
+
+def _audience(course: Course):
+    return and_(
+        User.role == "peserta", User.active.is_(True), User.badan.in_(course.audience or [])
+    )
+
+
+def _kecamatan_in_order(course: Course) -> list[str | None]:
+    """The kecamatan of the course's participants, by name; None last for people without one."""
+    codes = db.session.execute(
+        select(User.kecamatan_kode, Kecamatan.nama)
+        .outerjoin(Kecamatan, Kecamatan.kode == User.kecamatan_kode)
+        .where(_audience(course))
+        .distinct()
+    ).all()
+    named = sorted((nama or "", kode) for kode, nama in codes if kode)
+    return [kode for _, kode in named] + ([None] if any(k is None for k, _ in codes) else [])
+
+
 def course_facts(
     course: Course, scope: Scope | None = None, kecamatan_kode: str | None = None
 ) -> Iterator[Facts]:
     """Facts for every participant in the course's audience, ordered by kecamatan, desa, name.
 
     The completion rule's verdicts (modules read, best post-test, attendance, pakta, certificate)
-    come from certificates.completion in a fixed number of queries; the pre-test adds one more.
+    come from certificates.completion in a fixed number of queries per chunk of kecamatan.
     """
-    wanted = None if scope is None else scope.user_ids
-    if kecamatan_kode:  # one kecamatan: compute the rule for its people only
-        here = set(db.session.scalars(select(User.id).where(User.kecamatan_kode == kecamatan_kode)))
-        wanted = here if wanted is None else wanted & here
-    verdicts = completion_for(course, wanted) if wanted is None or wanted else {}
-    pre = pre_scores(course)
+    if scope is not None and scope.user_ids is not None:  # a trainer's invitees, in one go
+        if not scope.user_ids:
+            return
+        verdicts = completion_for(course, scope.user_ids)
+        where = User.id.in_(list(scope.user_ids))
+        if kecamatan_kode:
+            where = and_(where, User.kecamatan_kode == kecamatan_kode)
+        yield from _facts(course, verdicts, pre_scores(course), where)
+        return
+    order = [kecamatan_kode] if kecamatan_kode else _kecamatan_in_order(course)
+    for start in range(0, len(order), KECAMATAN_PER_CHUNK):
+        chunk = order[start : start + KECAMATAN_PER_CHUNK]
+        where = in_kecamatan(chunk)
+        verdicts = completion_for(course, kecamatan_kode=chunk)
+        pre = pre_scores(course, select(User.id).where(where))
+        yield from _facts(course, verdicts, pre, where)
+
+
+def _facts(course: Course, verdicts: dict, pre: dict[int, float], where) -> Iterator[Facts]:
     query = (
         select(
             User.id,
@@ -130,21 +167,13 @@ def course_facts(
         )
         .outerjoin(Kecamatan, Kecamatan.kode == User.kecamatan_kode)
         .outerjoin(Desa, Desa.kode == User.desa_kode)
-        .where(
-            User.role == "peserta",
-            User.active.is_(True),
-            User.badan.in_(course.audience or []),
-        )
+        .where(_audience(course), where)
         .order_by(Kecamatan.nama, Kecamatan.kode, Desa.nama, User.nama, User.id)
     )
-    if kecamatan_kode:
-        query = query.where(User.kecamatan_kode == kecamatan_kode)
     for row in db.session.execute(query.execution_options(yield_per=2000)):
         uid, nama, nik, badan, jabatan, kec_kode, kec_nama, desa_kode, desa_nama = row
-        if scope is not None and not scope.allows(uid):
-            continue
         verdict = verdicts.get(uid)
-        if verdict is None:  # outside the audience the rule was computed for
+        if verdict is None:  # not in the audience the rule was computed for
             continue
         facts = Facts(
             uid,
