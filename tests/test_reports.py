@@ -5,6 +5,8 @@ import zipfile
 from datetime import timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from openpyxl import load_workbook
 from sqlalchemy import select
 
@@ -13,7 +15,9 @@ from bimtek.attendance import service as attendance
 from bimtek.demo import seed_demo
 from bimtek.extensions import db
 from bimtek.learning.models import Course, ModuleProgress
+from bimtek.quiz import stats
 from bimtek.quiz.models import Attempt, Quiz
+from bimtek.reports import queries
 from bimtek.timeutil import utcnow
 from bimtek.wilayah.models import Desa, Kecamatan
 from tests.conftest import SHARED
@@ -241,3 +245,32 @@ def test_issued_certificates_and_pakta_reach_the_rekap(app, client, auth, world)
     assert malangke[header.index("Tuntas")].value == 0.25  # one of four
     page = client.get(f"/laporan/1/peserta/{world['a']}").get_data(as_text=True)
     assert number in page
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.one_of(st.none(), st.floats(0, 100)),
+            st.one_of(st.none(), st.floats(0, 100)),
+            st.booleans(),
+        ),
+        max_size=30,
+    )
+)
+def test_running_summary_matches_summarise_gains(rows):
+    """The dashboards keep sums, not lists; the figures must equal the pure statistics."""
+    summary = queries.Summary("k", "K")
+    for i, (pre, post, passed) in enumerate(rows):
+        summary.add(
+            queries.Facts(i, "n", None, "PPS", "Anggota", "k", "K", None, None, 1, 2, pre, post,
+                          passed if post is not None else None, None)
+        )  # fmt: skip
+    expected = stats.summarise_gains(
+        (pre, post, passed if post is not None else None) for pre, post, passed in rows
+    )
+    got = summary.gains
+    for name in ("participants", "with_both", "passed", "category"):
+        assert getattr(got, name) == getattr(expected, name)
+    for name in ("mean_pre", "mean_post", "mean_gain", "gain_of_means", "pass_rate"):
+        a, b = getattr(got, name), getattr(expected, name)
+        assert (a is None and b is None) or a == pytest.approx(b, abs=1e-9)

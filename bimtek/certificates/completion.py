@@ -12,6 +12,7 @@ says so; when the rule requires 0 %, attendance is not checked at all.
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 
 from sqlalchemy import Select, case, func, or_, select
 
@@ -65,6 +66,7 @@ class Facts:
     missing: list[str] = field(default_factory=list)
 
 
+@lru_cache(maxsize=4096)  # Babel formatting costs ~90 µs; scores repeat
 def _score(value: float) -> str:
     return angka(value, "#,##0.##")
 
@@ -151,9 +153,10 @@ def completion_for(
     and hold only their verdicts in memory.
     """
     if kecamatan_kode is not None:
-        people = select(User.id).where(in_kecamatan(kecamatan_kode))
-        ids = audience_ids(course, people)
-        narrow = people
+        # Bound ids, not a subquery: SQLite plans `IN (SELECT …)` joins badly (0.85 s a chunk
+        # for the attendance aggregate against 3 s for the whole province at once).
+        ids = audience_ids(course, select(User.id).where(in_kecamatan(kecamatan_kode)))
+        narrow = ids
     else:
         ids = audience_ids(course) if user_ids is None else list(dict.fromkeys(user_ids))
         narrow = ids if len(ids) <= _IN_LIST_LIMIT else None

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, func, select
 
 from bimtek.accounts.models import User
 from bimtek.accounts.roles import BADAN
@@ -104,8 +104,9 @@ def _status(f: Facts) -> str:
     return "Belum mulai"
 
 
-# Kecamatan whose verdicts are held in memory at once: keeps a province-wide export flat.
-KECAMATAN_PER_CHUNK = 25
+# Participants whose verdicts are held in memory at once (whole kecamatan at a time): keeps a
+# province-wide export flat, and each chunk's ids fit SQLite's 32,766 bound parameters.
+CHUNK_PEOPLE = 10_000
 
 
 def _audience(course: Course):
@@ -114,16 +115,25 @@ def _audience(course: Course):
     )
 
 
-def _kecamatan_in_order(course: Course) -> list[str | None]:
-    """The kecamatan of the course's participants, by name; None last for people without one."""
-    codes = db.session.execute(
-        select(User.kecamatan_kode, Kecamatan.nama)
+def _kecamatan_chunks(course: Course) -> list[list[str | None]]:
+    """The course's kecamatan by name (None last: people without one), grouped into chunks of
+    about CHUNK_PEOPLE participants."""
+    counts = db.session.execute(
+        select(User.kecamatan_kode, Kecamatan.nama, func.count())
         .outerjoin(Kecamatan, Kecamatan.kode == User.kecamatan_kode)
         .where(_audience(course))
-        .distinct()
+        .group_by(User.kecamatan_kode, Kecamatan.nama)
     ).all()
-    named = sorted((nama or "", kode) for kode, nama in codes if kode)
-    return [kode for _, kode in named] + ([None] if any(k is None for k, _ in codes) else [])
+    ordered = sorted(counts, key=lambda r: (r[0] is None, r[1] or "", r[0] or ""))
+    chunks: list[list[str | None]] = []
+    size = CHUNK_PEOPLE
+    for kode, _, count in ordered:
+        if size + count > CHUNK_PEOPLE:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(kode)
+        size += count
+    return chunks
 
 
 def course_facts(
@@ -143,13 +153,12 @@ def course_facts(
             where = and_(where, User.kecamatan_kode == kecamatan_kode)
         yield from _facts(course, verdicts, pre_scores(course), where)
         return
-    order = [kecamatan_kode] if kecamatan_kode else _kecamatan_in_order(course)
-    for start in range(0, len(order), KECAMATAN_PER_CHUNK):
-        chunk = order[start : start + KECAMATAN_PER_CHUNK]
-        where = in_kecamatan(chunk)
+    chunks = [[kecamatan_kode]] if kecamatan_kode else _kecamatan_chunks(course)
+    for chunk in chunks:
         verdicts = completion_for(course, kecamatan_kode=chunk)
-        pre = pre_scores(course, select(User.id).where(where))
-        yield from _facts(course, verdicts, pre, where)
+        if verdicts:
+            pre = pre_scores(course, list(verdicts))
+            yield from _facts(course, verdicts, pre, in_kecamatan(chunk))
 
 
 def _facts(course: Course, verdicts: dict, pre: dict[int, float], where) -> Iterator[Facts]:
@@ -202,40 +211,76 @@ def _facts(course: Course, verdicts: dict, pre: dict[int, float], where) -> Iter
 
 @dataclass
 class Summary:
-    """Results of a group of participants (a kecamatan, a desa, everyone)."""
+    """Results of a group of participants (a kecamatan, a desa, everyone), kept as running sums
+    so a province-wide export holds no per-participant lists."""
 
     kode: str
     nama: str
     participants: int = 0
     by_badan: Counter = field(default_factory=Counter)
-    modules_fractions: list[float] = field(default_factory=list)
-    attendance: list[float] = field(default_factory=list)
-    scores: list[tuple[float | None, float | None, bool | None]] = field(default_factory=list)
+    _modules: list[float] = field(default_factory=lambda: [0, 0.0])  # count, sum
+    _attendance: list[float] = field(default_factory=lambda: [0, 0.0])
+    _pre: list[float] = field(default_factory=lambda: [0, 0.0])
+    _post: list[float] = field(default_factory=lambda: [0, 0.0])
+    _gain: list[float] = field(default_factory=lambda: [0, 0.0])
+    _both: list[float] = field(default_factory=lambda: [0, 0.0, 0.0])  # count, sum pre, post
+    with_post: int = 0
+    passed: int = 0
     complete: int = 0
     certificates: int = 0
+
+    @staticmethod
+    def _add(acc: list[float], value: float | None) -> None:
+        if value is not None:
+            acc[0] += 1
+            acc[1] += value
+
+    @staticmethod
+    def _mean(acc: list[float]) -> float | None:
+        return acc[1] / acc[0] if acc[0] else None
 
     def add(self, f: Facts) -> None:
         self.participants += 1
         self.by_badan[f.badan or "—"] += 1
-        if f.modules_fraction is not None:
-            self.modules_fractions.append(f.modules_fraction)
-        if f.attendance is not None:
-            self.attendance.append(f.attendance)
-        self.scores.append((f.pre, f.post, f.passed))
+        self._add(self._modules, f.modules_fraction)
+        self._add(self._attendance, f.attendance)
+        self._add(self._pre, f.pre)
+        self._add(self._post, f.post)
+        self._add(self._gain, f.gain)
+        if f.pre is not None and f.post is not None:
+            self._both[0] += 1
+            self._both[1] += f.pre
+            self._both[2] += f.post
+        if f.post is not None:
+            self.with_post += 1
+            self.passed += bool(f.passed)
         self.complete += f.complete or bool(f.certificate_number)
         self.certificates += bool(f.certificate_number)
 
     @property
     def modules_pct(self) -> float | None:
-        return stats.mean_or_none(self.modules_fractions)
+        return self._mean(self._modules)
 
     @property
     def attendance_pct(self) -> float | None:
-        return stats.mean_or_none(self.attendance)
+        return self._mean(self._attendance)
 
     @property
     def gains(self) -> stats.GainSummary:
-        return stats.summarise_gains(self.scores)
+        """The same figures as stats.summarise_gains over the participants' rows."""
+        both = self._both
+        mean_gain = self._mean(self._gain)
+        return stats.GainSummary(
+            participants=self.participants,
+            with_both=int(both[0]),
+            mean_pre=self._mean(self._pre),
+            mean_post=self._mean(self._post),
+            mean_gain=mean_gain,
+            gain_of_means=stats.n_gain(both[1] / both[0], both[2] / both[0]) if both[0] else None,
+            category=stats.n_gain_category(mean_gain),
+            passed=self.passed,
+            pass_rate=self.passed / self.with_post if self.with_post else None,
+        )
 
     @property
     def complete_pct(self) -> float | None:
