@@ -5,7 +5,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, case, func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import aliased, joinedload
 
 from bimtek.accounts.models import User
@@ -186,10 +186,15 @@ def anomalies(session: TrainingSession, period: int) -> list[Anomaly]:
 
 
 def attendance_rates(
-    course_id: int, user_ids: Iterable[int] | Select | None = None, now: datetime | None = None
+    course_id: int,
+    user_ids: Iterable[int] | None = None,
+    now: datetime | None = None,
+    where=None,
 ) -> dict[int, float]:
     """Share of the course's sessions (already started) each invitee attended (hadir or
-    terlambat). Participants invited to none of them are absent from the result."""
+    terlambat). Participants invited to none of them are absent from the result.
+
+    `where`: a condition on User (e.g. some kecamatan), applied through a join."""
     now = now or utcnow()
     present = func.sum(case((Attendance.status.in_(PRESENT), 1), else_=0))
     query = (
@@ -204,8 +209,9 @@ def attendance_rates(
         .group_by(SessionInvite.user_id)
     )
     if user_ids is not None:
-        ids = user_ids if isinstance(user_ids, Select) else list(user_ids)
-        query = query.where(SessionInvite.user_id.in_(ids))
+        query = query.where(SessionInvite.user_id.in_(list(user_ids)))
+    if where is not None:
+        query = query.join(User, User.id == SessionInvite.user_id).where(where)
     return {uid: (attended or 0) / invited for uid, invited, attended in db.session.execute(query)}
 
 

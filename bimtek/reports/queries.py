@@ -79,7 +79,7 @@ def scope_for(staff: User) -> Scope:
     return Scope(set(ids))
 
 
-def pre_scores(course: Course, among=None) -> dict[int, float]:
+def pre_scores(course: Course, where=None) -> dict[int, float]:
     """user id → score of their pre-test (its first graded attempt)."""
     query = (
         select(Attempt.user_id, Attempt.score)
@@ -87,8 +87,8 @@ def pre_scores(course: Course, among=None) -> dict[int, float]:
         .where(Quiz.course_id == course.id, Quiz.kind == "pre", Attempt.score.is_not(None))
         .order_by(Attempt.attempt_no.desc())  # the first attempt is assigned last
     )
-    if among is not None:
-        query = query.where(Attempt.user_id.in_(among))
+    if where is not None:  # a condition on User (some kecamatan), through a join
+        query = query.join(User, User.id == Attempt.user_id).where(where)
     return dict(db.session.execute(query).all())
 
 
@@ -157,7 +157,7 @@ def course_facts(
     for chunk in chunks:
         verdicts = completion_for(course, kecamatan_kode=chunk)
         if verdicts:
-            pre = pre_scores(course, list(verdicts))
+            pre = pre_scores(course, in_kecamatan(chunk))
             yield from _facts(course, verdicts, pre, in_kecamatan(chunk))
 
 
