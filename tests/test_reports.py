@@ -274,3 +274,26 @@ def test_running_summary_matches_summarise_gains(rows):
     for name in ("mean_pre", "mean_post", "mean_gain", "gain_of_means", "pass_rate"):
         a, b = getattr(got, name), getattr(expected, name)
         assert (a is None and b is None) or a == pytest.approx(b, abs=1e-9)
+
+
+def test_a_total_merged_from_groups_equals_one_over_everyone():
+    facts = [
+        queries.Facts(i, "n", None, b, "Anggota", k, k, None, None, i % 3, 2, pre, post,
+                      post is not None and post >= 70, att, i % 2 == 0)
+        for i, (b, k, pre, post, att) in enumerate([
+            ("PPS", "a", 40.0, 80.0, 1.0), ("PPK", "a", None, 60.0, None),
+            ("PPS", "b", 55.0, None, 0.5), ("KPPS", "b", 90.0, 95.0, 0.0),
+        ])
+    ]  # fmt: skip
+    whole, merged = queries.Summary("", "Jumlah"), queries.Summary("", "Jumlah")
+    groups: dict[str, queries.Summary] = {}
+    for f in facts:
+        whole.add(f)
+        groups.setdefault(f.kecamatan_kode, queries.Summary(f.kecamatan_kode, "")).add(f)
+    for group in groups.values():
+        merged.merge(group)
+    assert merged.gains == whole.gains
+    assert merged.by_badan == whole.by_badan
+    assert (merged.modules_pct, merged.attendance_pct, merged.complete_pct) == (
+        whole.modules_pct, whole.attendance_pct, whole.complete_pct,
+    )  # fmt: skip

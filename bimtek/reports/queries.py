@@ -257,6 +257,25 @@ class Summary:
         self.complete += f.complete or bool(f.certificate_number)
         self.certificates += bool(f.certificate_number)
 
+    def merge(self, other: "Summary") -> None:
+        """Add another group's sums (a total from its kecamatan, without a second pass)."""
+        self.participants += other.participants
+        self.by_badan.update(other.by_badan)
+        for mine, theirs in (
+            (self._modules, other._modules),
+            (self._attendance, other._attendance),
+            (self._pre, other._pre),
+            (self._post, other._post),
+            (self._gain, other._gain),
+            (self._both, other._both),
+        ):
+            for i, value in enumerate(theirs):
+                mine[i] += value
+        self.with_post += other.with_post
+        self.passed += other.passed
+        self.complete += other.complete
+        self.certificates += other.certificates
+
     @property
     def modules_pct(self) -> float | None:
         return self._mean(self._modules)

@@ -167,7 +167,6 @@ class _KecamatanSheets:
         self.rows += 1
         self.ws.append(_participant_row(self.ws, self.rows, f, self.zone))
         current.add(f)
-        self.total.add(f)
 
     def _close(self) -> None:
         if self.ws is not None:
@@ -175,6 +174,8 @@ class _KecamatanSheets:
 
     def finish(self) -> None:
         self._close()
+        for summary in self.summaries:
+            self.total.merge(summary)
 
 
 def _write_summary(ws, sheets: _KecamatanSheets, meta: RekapMeta, chart: bool) -> None:
