@@ -25,15 +25,6 @@ def _local(value: datetime | None, zone: ZoneInfo) -> datetime | None:
     return None if value is None else as_utc(value).astimezone(zone).replace(tzinfo=None)
 
 
-def asal(user) -> str:
-    parts = []
-    if user.desa is not None:
-        parts.append(user.desa.label)
-    if user.kecamatan is not None:
-        parts.append(f"Kec. {user.kecamatan.nama}")
-    return ", ".join(parts)
-
-
 DAFTAR_COLUMNS = [
     ("No", 5),
     ("Nama", 30),
@@ -92,7 +83,7 @@ def build_daftar_hadir(
             user.nama,
             user.jabatan or "",
             user.badan or "",
-            asal(user),
+            user.asal,
             _local(att.checked_in_at, zone) if att and att.checked_in_at else None,
             STATUS_LABELS[att.status] if att else "",
             "",

@@ -52,7 +52,7 @@ def _last_file_sha(module: Module) -> str | None:
     ).first()
 
 
-def _version_from_file(module: Module, version_no: int, file: ModuleFile) -> ModuleVersion:
+def version_from_file(module: Module, version_no: int, file: ModuleFile) -> ModuleVersion:
     return ModuleVersion(
         module=module,
         version_no=version_no,
@@ -76,7 +76,7 @@ def apply_module_file(file: ModuleFile, report: SyncReport) -> Module:
             slug=file.slug, title=file.title, sort_order=file.order, current_version_no=1
         )
         db.session.add(module)
-        db.session.add(_version_from_file(module, 1, file))
+        db.session.add(version_from_file(module, 1, file))
         report.created.append(file.slug)
         return module
     current = current_version(module)
@@ -94,7 +94,7 @@ def apply_module_file(file: ModuleFile, report: SyncReport) -> Module:
     # An earlier text may come back (a revert): it is still a new version,
     # so progress stays attached to the versions people actually read.
     next_no = _next_version_no(ModuleVersion.version_no, ModuleVersion.module_id == module.id)
-    db.session.add(_version_from_file(module, next_no, file))
+    db.session.add(version_from_file(module, next_no, file))
     module.title = file.title
     module.current_version_no = next_no
     report.updated.append(file.slug)

@@ -23,6 +23,7 @@ from bimtek.content.service import (
     _question_version,
     apply_bank,
     current_version,
+    version_from_file,
 )
 from bimtek.extensions import db
 from bimtek.learning.models import Module, ModuleVersion
@@ -278,21 +279,9 @@ def publish(draft: ModuleDraft, actor: User) -> ModuleVersion:
         version_no = _next_version_no(
             ModuleVersion.version_no, ModuleVersion.module_id == module.id
         )
-    version = ModuleVersion(
-        module=module,
-        version_no=version_no,
-        sha256=parsed.sha256,
-        title=parsed.title,
-        audience=parsed.audience,
-        estimated_minutes=parsed.estimated_minutes,
-        sources=parsed.sources,
-        source_text=parsed.body,
-        html=parsed.rendered.html,
-        toc=parsed.rendered.toc,
-        word_count=parsed.word_count,
-        source_path=None,
-        author_id=actor.id,
-    )
+    version = version_from_file(module, version_no, parsed)  # the same fields as a sync
+    version.source_path = None
+    version.author_id = actor.id
     db.session.add(version)
     module.title = parsed.title
     module.sort_order = parsed.order
