@@ -15,6 +15,7 @@ from typing import IO
 from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 from openpyxl.chart import BarChart, Reference
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
@@ -76,7 +77,11 @@ def _autofilter(ws, columns: int, last_row: int) -> None:
 
 
 def _number(ws, value, fmt):
-    return None if value is None else text_cell(ws, value, number_format=fmt)
+    if value is None:
+        return None
+    cell = WriteOnlyCell(ws, value=value)
+    cell.number_format = fmt
+    return cell
 
 
 def _summary_columns(meta: RekapMeta) -> list[tuple[str, int]]:
