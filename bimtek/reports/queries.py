@@ -324,17 +324,7 @@ def summarise(
         else:
             key, name = f.kecamatan_kode, f.kecamatan_nama
         groups.setdefault(key, Summary(key, name)).add(f)
-        total.add(f)
         kept.append(f)
+    for group in groups.values():
+        total.merge(group)
     return sorted(groups.values(), key=lambda s: (s.nama, s.kode)), total, kept
-
-
-def kecamatan_of_course(course: Course) -> list[tuple[str, str]]:
-    rows = db.session.execute(
-        select(Kecamatan.kode, Kecamatan.nama)
-        .join(User, User.kecamatan_kode == Kecamatan.kode)
-        .where(User.role == "peserta", User.badan.in_(course.audience or []))
-        .distinct()
-        .order_by(Kecamatan.nama)
-    )
-    return [tuple(r) for r in rows]
