@@ -1,10 +1,21 @@
 """App-wide web plumbing: security headers, error pages, template helpers, guards."""
 
+import io
 import logging
 from functools import wraps
 from urllib.parse import urlsplit
 
-from flask import Flask, abort, current_app, jsonify, redirect, render_template, request, url_for
+from flask import (
+    Flask,
+    abort,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import bindparam, select, text
@@ -43,6 +54,14 @@ def is_safe_next(target: str | None) -> bool:
         return False
     parts = urlsplit(target)
     return not parts.scheme and not parts.netloc
+
+
+def attachment(data: bytes, filename: str, mimetype: str):
+    """A download. Flask writes Content-Disposition with an ASCII fallback and an RFC 5987
+    UTF-8 name, so a name like "Ṣāliḥ" does not break the latin-1 header line."""
+    return send_file(
+        io.BytesIO(data), mimetype=mimetype, as_attachment=True, download_name=filename
+    )
 
 
 def role_required(*roles: str):

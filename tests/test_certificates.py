@@ -350,3 +350,21 @@ def test_participant_record_shows_certificate_and_pakta(client, auth, app, demo,
     page = client.get(f"/admin/peserta/{user_id}").get_data(as_text=True)
     assert "0001/PP.04-SD/73.22/2024" in page
     assert "Pakta integritas “Bimtek Kode Etik" in page and "dikonfirmasi" in page
+
+
+def test_download_name_outside_latin1_survives_the_header(client, auth, app, demo, graduate):
+    """A real server writes headers as latin-1: a raw "Ṣāliḥ" in Content-Disposition would
+    break the response, so the name travels as RFC 5987 UTF-8 beside an ASCII fallback."""
+    user_id = graduate(PPS_NIK)
+    with app.app_context():
+        user = db.session.get(User, user_id)
+        user.nama = "Ṣāliḥ Nur’aini"
+        certificate_id = service.issue(db.session.get(Course, demo), user, None).id
+        db.session.commit()
+    auth.login(PPS_NIK, PASSWORD)
+    response = client.get(f"/sertifikat/{certificate_id}/unduh")
+    assert response.status_code == 200
+    header = response.headers["Content-Disposition"]
+    header.encode("latin-1")  # raises if the server could not send it
+    assert header.startswith("attachment;") and "filename*=UTF-8''" in header
+    assert "%E1%B9%A2" in header  # Ṣ, percent-encoded

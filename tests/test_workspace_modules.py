@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
+from werkzeug.http import parse_options_header
 
 from bimtek.accounts.models import AuditLog
 from bimtek.content.service import sync_content
@@ -258,9 +259,9 @@ def test_export_round_trip_on_another_installation(app, client, post_form, train
     module = _module(app)
     response = client.get(f"/ruang-kerja/modul/{module.id}/ekspor")
     assert response.status_code == 200
-    assert (
-        response.headers["Content-Disposition"]
-        == 'attachment; filename="07-tata-cara-pemungutan.md"'
+    assert parse_options_header(response.headers["Content-Disposition"]) == (
+        "attachment",
+        {"filename": "07-tata-cara-pemungutan.md"},
     )
     exported = response.get_data()
     with app.app_context():

@@ -6,7 +6,6 @@ from datetime import timedelta
 import segno
 from flask import (
     Blueprint,
-    Response,
     abort,
     current_app,
     flash,
@@ -29,7 +28,7 @@ from bimtek.learning.forms import ConfirmForm
 from bimtek.learning.models import Course
 from bimtek.spreadsheet import XLSX_MEDIA_TYPE
 from bimtek.timeutil import local_to_utc, utc_to_local, utcnow
-from bimtek.web import public_url, role_required
+from bimtek.web import attachment, public_url, role_required
 from bimtek.wilayah.models import Kecamatan
 
 bp = Blueprint("attendance", __name__)
@@ -54,12 +53,8 @@ def _managed_session(session_id: int) -> TrainingSession:
     return session
 
 
-def _xlsx(data: bytes, filename: str) -> Response:
-    return Response(
-        data,
-        mimetype=XLSX_MEDIA_TYPE,
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
+def _xlsx(data: bytes, filename: str):
+    return attachment(data, filename, XLSX_MEDIA_TYPE)
 
 
 # ---- lists ---------------------------------------------------------------------------------

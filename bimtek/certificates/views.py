@@ -28,7 +28,7 @@ from bimtek.certificates.models import Certificate, PaktaConfirmation
 from bimtek.extensions import begin_write, db, limiter
 from bimtek.learning import service as learning
 from bimtek.learning.models import Course
-from bimtek.web import role_required
+from bimtek.web import attachment, role_required
 from bimtek.wilayah.models import Kecamatan
 
 log = logging.getLogger(__name__)
@@ -46,10 +46,8 @@ def _check_number_template(state) -> None:
         raise ConfigurationError(f"BIMTEK_CERT_NUMBER_TEMPLATE is not valid: {exc}") from None
 
 
-def _pdf_response(data: bytes, filename: str) -> Response:
-    response = Response(data, mimetype="application/pdf")
-    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
+def _pdf_response(data: bytes, filename: str):
+    return attachment(data, filename, "application/pdf")
 
 
 # --- public verification -----------------------------------------------------
@@ -267,11 +265,9 @@ def kecamatan_zip(course_id: int):
             used.add(name)
             archive.writestr(name, service.render_pdf(certificate))
     slug = "".join(ch if ch.isalnum() else "-" for ch in kecamatan.nama.lower())
-    response = Response(buffer.getvalue(), mimetype="application/zip")
-    response.headers["Content-Disposition"] = (
-        f'attachment; filename="sertifikat-kursus{course.id}-{slug}.zip"'
+    return attachment(
+        buffer.getvalue(), f"sertifikat-kursus{course.id}-{slug}.zip", "application/zip"
     )
-    return response
 
 
 # --- admin: one certificate ------------------------------------------------------

@@ -5,7 +5,6 @@ from pathlib import Path
 
 from flask import (
     Blueprint,
-    Response,
     abort,
     current_app,
     flash,
@@ -24,7 +23,8 @@ from bimtek.extensions import db
 from bimtek.learning.forms import ConfirmForm
 from bimtek.learning.models import Course, Module
 from bimtek.quiz.models import Question
-from bimtek.web import role_required
+from bimtek.spreadsheet import XLSX_MEDIA_TYPE
+from bimtek.web import attachment, role_required
 from bimtek.workspace import bankxlsx, materials, queries, service
 from bimtek.workspace.forms import (
     BankApplyForm,
@@ -262,11 +262,7 @@ def module_export(module_id: int):
     if version is None:
         abort(404)
     name, text = service.export_module(version, current_app.config["BIMTEK_CONTENT_DIR"])
-    return Response(
-        text.encode("utf-8"),
-        mimetype="text/markdown",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
-    )
+    return attachment(text.encode("utf-8"), name, "text/markdown")
 
 
 # --- materials --------------------------------------------------------------
@@ -474,11 +470,7 @@ def bank_export_yaml(module_id: int):
             "error",
         )
         return redirect(url_for(".bank", module_id=module.id))
-    return Response(
-        text.encode("utf-8"),
-        mimetype="application/yaml",
-        headers={"Content-Disposition": f'attachment; filename="{module.slug}.yaml"'},
-    )
+    return attachment(text.encode("utf-8"), f"{module.slug}.yaml", "application/yaml")
 
 
 @bp.get("/modul/<int:module_id>/soal/ekspor.xlsx")
@@ -491,20 +483,14 @@ def bank_export_xlsx(module_id: int):
         return redirect(url_for(".bank", module_id=module.id))
     entries = service.bank_entries(module)
     data = bankxlsx.build_bank_workbook(module.slug, entries)
-    return Response(
-        data,
-        mimetype=materials.KINDS["xlsx"][0],
-        headers={"Content-Disposition": f'attachment; filename="{module.slug}.xlsx"'},
-    )
+    return attachment(data, f"{module.slug}.xlsx", XLSX_MEDIA_TYPE)
 
 
 @bp.get("/templat-bank-soal.xlsx")
 @role_required(*STAFF)
 def bank_template_xlsx():
-    return Response(
-        bankxlsx.build_bank_workbook("", []),
-        mimetype=materials.KINDS["xlsx"][0],
-        headers={"Content-Disposition": 'attachment; filename="templat-bank-soal.xlsx"'},
+    return attachment(
+        bankxlsx.build_bank_workbook("", []), "templat-bank-soal.xlsx", XLSX_MEDIA_TYPE
     )
 
 
