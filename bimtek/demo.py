@@ -58,6 +58,16 @@ DEMO_COURSES = [
 ]
 
 
+def demo_logins() -> list[tuple[str, str, str]]:
+    """(role, login, password) rows of the demo accounts, as `bimtek demo` prints them."""
+    staff = [(role, username, password) for role, username, _nama, password in DEMO_STAFF]
+    peserta = [
+        (f"peserta ({badan} {jabatan})", nik, DEMO_PESERTA_PASSWORD)
+        for _nama, nik, badan, jabatan, *_rest in DEMO_PESERTA
+    ]
+    return staff + peserta
+
+
 def seed_demo() -> list[tuple[str, str, str]]:
     """Idempotent; returns (role, login, password) rows to print. Caller commits."""
     rows, errors = read_wilayah_csv(DEMO_WILAYAH)

@@ -1,12 +1,23 @@
-"""Fixtures: every database test runs on SQLite and on a real PostgreSQL."""
+"""Fixtures: every database test runs on SQLite and on a real PostgreSQL.
+
+Speed: each backend builds a few seeded databases once per run (migrated; + wilayah; + content;
++ the demo) and every test gets its own copy of the one its fixtures ask for — a file copy on
+SQLite, ``CREATE DATABASE … TEMPLATE`` on PostgreSQL — instead of emptying tables and seeding
+again per test. Test accounts hash passwords with one PBKDF2 round (configuration, tests only).
+"""
 
 import os
 import re
+import shutil
+import sqlite3
 import threading
+import uuid
 from pathlib import Path
 
+import psycopg
 import pytest
 from flask_migrate import upgrade
+from psycopg import sql
 from sqlalchemy import text
 
 from bimtek import MIGRATIONS_DIR, create_app
@@ -14,27 +25,20 @@ from bimtek.extensions import db
 from tests.pg import PostgresProvider
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared"
+DATA = Path(__file__).resolve().parent / "data"
+# Public payload lists (see tests/data/security-corpus/SOURCES.md for origins and licences).
+CORPUS = DATA / "security-corpus"
 CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 
-_postgres: PostgresProvider | None = None
-_migrated: dict[str, str] = {}
-
-
-def _postgres_provider() -> PostgresProvider:
-    global _postgres
-    if _postgres is None:
-        _postgres = PostgresProvider()
-    return _postgres
-
-
-def pytest_sessionfinish(session, exitstatus):
-    if _postgres is not None:
-        _postgres.close()
-
-
-def pytest_report_header(config):
-    return "databases: sqlite + postgresql (BIMTEK_REQUIRE_POSTGRES=1 makes a missing server fail)"
+# Seeded states, each built once per backend per run. A test gets the richest one its fixtures
+# ask for; the `wilayah`, `content` and `demo` fixtures then find their data already there.
+SEEDS = {
+    "migrated": (),
+    "wilayah": ("wilayah",),
+    "content": ("content",),
+    "wilayah+content": ("wilayah", "content"),
+    "demo": ("wilayah", "content", "demo"),
+}
 
 
 def base_config(url: str, **extra) -> dict:
@@ -45,33 +49,284 @@ def base_config(url: str, **extra) -> dict:
         "BIMTEK_CONTENT_DIR": str(ROOT),
         "BIMTEK_PUBLIC_URL": "http://bimtek.example.test",
         "RATELIMIT_STORAGE_URI": "memory://",
+        # scrypt costs ~150 ms per account; tests create thousands. Never the app's default.
+        "BIMTEK_PASSWORD_HASH_METHOD": "pbkdf2:sha256:1",
     }
     config.update(extra)
     return config
 
 
-def _migrated_url(backend: str, tmp_path_factory) -> str:
-    """One database per backend per run, built by the real migrations."""
-    if backend in _migrated:
-        return _migrated[backend]
-    if backend == "sqlite":
-        url = "sqlite:///" + str(tmp_path_factory.mktemp("sqlite") / "bimtek.db")
-    else:
-        provider = _postgres_provider()
-        if not provider.available:
-            if os.environ.get("BIMTEK_REQUIRE_POSTGRES") == "1":
-                pytest.fail(f"PostgreSQL required but unavailable: {provider.reason}")
-            pytest.skip(f"PostgreSQL half skipped: {provider.reason}")
-        url = provider.create_database()
+def _seed(url: str, steps: tuple[str, ...]) -> None:
+    from bimtek.content.service import sync_content
+    from bimtek.demo import DEMO_WILAYAH, seed_demo
+    from bimtek.wilayah.service import import_wilayah, read_wilayah_csv
+
     app = create_app(base_config(url))
     with app.app_context():
-        upgrade(directory=MIGRATIONS_DIR)
+        if not steps:
+            upgrade(directory=MIGRATIONS_DIR)
+        if "wilayah" in steps:
+            rows, errors = read_wilayah_csv(DEMO_WILAYAH)
+            assert not errors
+            import_wilayah(rows)
+        if "content" in steps:
+            report = sync_content(ROOT)
+            assert report.ok, report.errors
+        if "demo" in steps:
+            seed_demo()
+        db.session.commit()
+        db.session.remove()
         db.engine.dispose()
-    _migrated[backend] = url
+
+
+class SqliteStore:
+    """Seeded files; a test's database is a copy of one."""
+
+    def __init__(self, directory: Path):
+        self.directory = directory
+        self.snapshots: dict[str, Path] = {}
+
+    def _url(self, path: Path) -> str:
+        return f"sqlite:///{path}"
+
+    def snapshot(self, seed: str) -> Path:
+        if seed not in self.snapshots:
+            work = self.directory / f"building-{seed}.db"
+            if seed == "migrated":
+                _seed(self._url(work), ())
+            else:
+                shutil.copyfile(self.snapshot("migrated"), work)
+                _seed(self._url(work), SEEDS[seed])
+            final = self.directory / f"seed-{seed.replace('+', '-')}.db"
+            # The backup API writes one self-contained file (nothing left in a -wal).
+            with sqlite3.connect(work) as source, sqlite3.connect(final) as target:
+                source.backup(target)
+            self.snapshots[seed] = final
+        return self.snapshots[seed]
+
+    def empty(self) -> tuple[str, object]:
+        path = self.directory / f"empty-{uuid.uuid4().hex[:10]}.db"
+        return self._url(path), lambda: path.unlink(missing_ok=True)
+
+    def checkout(self, seed: str) -> tuple[str, object]:
+        path = self.directory / f"test-{uuid.uuid4().hex[:10]}.db"
+        shutil.copyfile(self.snapshot(seed), path)
+
+        def release():
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+        return self._url(path), release
+
+
+class PostgresStore:
+    """One working database per test process. Each seeded state is kept as copies of its tables
+    in a schema of that database (seed_demo.user, …); a test starts from one by TRUNCATE and
+    INSERT … SELECT. No CREATE or DROP DATABASE per test: each of those forces a checkpoint of
+    the whole server (about 0.1–3 s, depending on what else writes to it)."""
+
+    def __init__(self, provider: PostgresProvider):
+        self.provider = provider
+        self.name = f"bimtek_test_{uuid.uuid4().hex[:10]}"
+        self._create(self.name)
+        self.url = self._url(self.name)
+        self.tables: list[str] = []  # public tables, parents first
+        self.sequences: list[str] = []
+        self.snapshots: dict[str, tuple[list[str], dict[str, int | None]]] = {}
+
+    def _admin(self):
+        return psycopg.connect(self.provider.admin_url, autocommit=True)
+
+    def _url(self, name: str) -> str:
+        base = self.provider.admin_url.rsplit("/", 1)[0]
+        # Commits need not wait for the disk in a throwaway database.
+        url = f"{base}/{name}?options=-c%20synchronous_commit%3Doff"
+        return url.replace("postgresql://", "postgresql+psycopg://", 1)
+
+    def _connect(self):
+        base = self.provider.admin_url.rsplit("/", 1)[0]
+        return psycopg.connect(f"{base}/{self.name}", autocommit=True)
+
+    def _create(self, name: str) -> None:
+        with self._admin() as conn:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        self.provider.created.append(name)
+
+    def _sequences(self, conn) -> dict[str, int | None]:
+        rows = conn.execute(
+            "SELECT sequencename, last_value FROM pg_sequences WHERE schemaname = 'public'"
+        ).fetchall()
+        return dict(rows)
+
+    def _restore(self, seed: str) -> None:
+        filled, sequences = self.snapshots[seed]
+        with self._connect() as conn:
+            conn.execute("SET lock_timeout = '5s'")
+            conn.execute("SET synchronous_commit = off")
+            for attempt in range(2):
+                try:
+                    with conn.transaction():
+                        # DELETE, not TRUNCATE: a few hundred rows go faster than new files
+                        # for 30 tables and their indexes.
+                        for table in reversed(self.tables):
+                            conn.execute(sql.SQL("DELETE FROM {}").format(sql.Identifier(table)))
+                        for table in filled:
+                            conn.execute(
+                                sql.SQL("INSERT INTO {} SELECT * FROM {}").format(
+                                    sql.Identifier("public", table),
+                                    sql.Identifier(f"seed_{seed}", table),
+                                )
+                            )
+                        for name in self.sequences:
+                            value = sequences.get(name)
+                            conn.execute(
+                                "SELECT setval(%s, %s, %s)",
+                                (f'public."{name}"', value or 1, value is not None),
+                            )
+                    return
+                except psycopg.errors.LockNotAvailable:
+                    if attempt:
+                        raise
+                    # A connection left idle in a transaction by the last test holds a lock.
+                    conn.execute(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                    )
+
+    def snapshot(self, seed: str) -> str:
+        if seed not in self.snapshots:
+            if seed == "migrated":
+                _seed(self.url, ())
+                with self._connect() as conn:
+                    self.tables = _public_tables(conn)
+                    self.sequences = list(self._sequences(conn))
+                    self.snapshots[seed] = ([], {})
+            else:
+                self._restore(self.snapshot("migrated"))
+                _seed(self.url, SEEDS[seed])
+                schema = f"seed_{seed}"
+                with self._connect() as conn:
+                    conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+                    filled = []
+                    for table in self.tables:
+                        conn.execute(
+                            sql.SQL("CREATE TABLE {} AS SELECT * FROM {}").format(
+                                sql.Identifier(schema, table), sql.Identifier("public", table)
+                            )
+                        )
+                        if conn.execute(
+                            sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(
+                                sql.Identifier(schema, table)
+                            )
+                        ).fetchone()[0]:
+                            filled.append(table)
+                    self.snapshots[seed] = (filled, self._sequences(conn))
+        return seed
+
+    def empty(self) -> tuple[str, object]:
+        name = f"bimtek_test_{uuid.uuid4().hex[:10]}"
+        self._create(name)
+        return self._url(name), lambda: None  # dropped with the rest at the end of the run
+
+    def checkout(self, seed: str) -> tuple[str, object]:
+        self._restore(self.snapshot(seed))
+        return self.url, lambda: None
+
+    def close(self) -> None:
+        pass
+
+
+def _public_tables(conn) -> list[str]:
+    """Every table, parents before the tables that point at them (so rows copy back in order)."""
+    rows = conn.execute(
+        "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
+    ).fetchall()
+    present = {name for (name,) in rows}
+    ordered = [t.name for t in db.metadata.sorted_tables if t.name in present]
+    return ordered + sorted(present - set(ordered))
+
+
+_postgres: PostgresProvider | None = None
+_stores: dict[str, SqliteStore | PostgresStore] = {}
+
+
+def _store(backend: str, tmp_path_factory) -> SqliteStore | PostgresStore:
+    global _postgres
+    if backend not in _stores:
+        if backend == "sqlite":
+            _stores[backend] = SqliteStore(tmp_path_factory.mktemp("sqlite"))
+        else:
+            if _postgres is None:
+                _postgres = PostgresProvider()
+            if not _postgres.available:
+                if os.environ.get("BIMTEK_REQUIRE_POSTGRES") == "1":
+                    pytest.fail(f"PostgreSQL required but unavailable: {_postgres.reason}")
+                pytest.skip(f"PostgreSQL half skipped: {_postgres.reason}")
+            _stores[backend] = PostgresStore(_postgres)
+    return _stores[backend]
+
+
+def pytest_sessionfinish(session, exitstatus):
+    store = _stores.get("postgresql")
+    if isinstance(store, PostgresStore):
+        store.close()
+    if _postgres is not None:
+        _postgres.close()
+
+
+def pytest_report_header(config):
+    return "databases: sqlite + postgresql (BIMTEK_REQUIRE_POSTGRES=1 makes a missing server fail)"
+
+
+def _seed_for(request) -> str:
+    """The richest seeded state this test's fixtures ask for."""
+    names = set(request.fixturenames)
+    if "demo" in names:
+        return "demo"
+    wants_content = "content" in names
+    if wants_content and "app_config" in names:
+        # A test that points the app at its own content folder syncs that folder itself.
+        custom = request.getfixturevalue("app_config").get("BIMTEK_CONTENT_DIR")
+        wants_content = custom in (None, str(ROOT))
+    wants_wilayah = "wilayah" in names
+    if wants_content and wants_wilayah:
+        return "wilayah+content"
+    if wants_content:
+        return "content"
+    if wants_wilayah:
+        return "wilayah"
+    return "migrated"
+
+
+def _database(request, backend: str, tmp_path_factory) -> str:
+    seed = _seed_for(request)
+    url, release = _store(backend, tmp_path_factory).checkout(seed)
+    request.addfinalizer(release)
+    request.node.bimtek_seed = seed
     return url
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path_factory) -> str:
+    """A database of this test's own, already migrated (and seeded as its fixtures ask)."""
+    return _database(request, request.param, tmp_path_factory)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_db_url(request, tmp_path_factory) -> str:
+    """A database with no tables at all (for tests that run the migrations themselves)."""
+    url, release = _store(request.param, tmp_path_factory).empty()
+    request.addfinalizer(release)
+    return url
+
+
+@pytest.fixture
+def sqlite_url(request, tmp_path_factory) -> str:
+    return _database(request, "sqlite", tmp_path_factory)
+
+
 def _empty_all_tables(app) -> None:
+    """Another installation in the same test: every table emptied."""
     with app.app_context():
         db.session.remove()
         tables = list(reversed(db.metadata.sorted_tables))
@@ -85,14 +340,16 @@ def _empty_all_tables(app) -> None:
         db.engine.dispose()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request, tmp_path_factory) -> str:
-    return _migrated_url(request.param, tmp_path_factory)
+def make_test_app(url: str, **config):
+    """An app on a test database; its connections are closed when the test ends."""
+    return create_app(base_config(url, **config))
 
 
-@pytest.fixture
-def sqlite_url(tmp_path_factory) -> str:
-    return _migrated_url("sqlite", tmp_path_factory)
+def close_app(app) -> None:
+    with app.app_context():
+        db.session.remove()
+        for engine in db.engines.values():
+            engine.dispose()
 
 
 @pytest.fixture
@@ -102,11 +359,11 @@ def app_config() -> dict:
 
 
 @pytest.fixture
-def app(db_url, app_config):
-    app = create_app(base_config(db_url, **app_config))
-    _empty_all_tables(app)
+def app(request, db_url, app_config):
+    app = make_test_app(db_url, **app_config)
+    app.config["TEST_SEED"] = request.node.bimtek_seed
     yield app
-    _empty_all_tables(app)
+    close_app(app)
 
 
 @pytest.fixture
@@ -137,27 +394,42 @@ def post_form():
     return post
 
 
+def _seeded(app, step: str) -> bool:
+    return step in SEEDS[app.config.get("TEST_SEED", "migrated")]
+
+
 @pytest.fixture
 def wilayah(app):
-    """Kab. Luwu Utara from the shipped demo file."""
-    from bimtek.demo import DEMO_WILAYAH
-    from bimtek.wilayah.service import import_wilayah, read_wilayah_csv
+    """Kab. Luwu Utara from the shipped demo file (seeded once per run, restored per test)."""
+    if not _seeded(app, "wilayah"):
+        from bimtek.demo import DEMO_WILAYAH
+        from bimtek.wilayah.service import import_wilayah, read_wilayah_csv
 
-    with app.app_context():
-        rows, errors = read_wilayah_csv(DEMO_WILAYAH)
-        assert not errors
-        import_wilayah(rows)
-        db.session.commit()
+        with app.app_context():
+            rows, errors = read_wilayah_csv(DEMO_WILAYAH)
+            assert not errors
+            import_wilayah(rows)
+            db.session.commit()
 
 
 @pytest.fixture
 def content(app):
-    from bimtek.content.service import sync_content
+    """The app's content folder synced (the shipped one is seeded once per run)."""
+    if not _seeded(app, "content"):
+        from bimtek.content.service import sync_content
 
-    with app.app_context():
-        report = sync_content(app.config["BIMTEK_CONTENT_DIR"])
-        assert report.ok, report.errors
-        db.session.commit()
+        with app.app_context():
+            report = sync_content(app.config["BIMTEK_CONTENT_DIR"])
+            assert report.ok, report.errors
+            db.session.commit()
+
+
+@pytest.fixture
+def demo(app, wilayah, content):
+    """Kab. Luwu Utara, the shipped content, the demo courses, session and accounts."""
+    from bimtek.demo import demo_logins
+
+    return demo_logins()
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ from sqlalchemy import func, select
 from bimtek.accounts.models import AuditLog, User
 from bimtek.certificates import service
 from bimtek.certificates.models import Certificate, CertificateVersion, PaktaConfirmation
-from bimtek.demo import seed_demo
 from bimtek.extensions import db
 from bimtek.learning.models import Course, ModuleProgress
 from bimtek.quiz import service as quiz_service
@@ -32,10 +31,9 @@ def app_config():
 
 
 @pytest.fixture
-def demo(app, content, wilayah):
+def demo(demo, app):
+    """The id of the demo's first course."""
     with app.app_context():
-        seed_demo()
-        db.session.commit()
         return db.session.scalars(select(Course).order_by(Course.id)).first().id
 
 

@@ -266,12 +266,8 @@ def test_constant_number_of_queries(app, course, record, make_peserta):
     assert count_queries(ids[:2]) == count_queries(ids) == count_queries(None) - 1
 
 
-def test_completion_for_a_few_kecamatan_matches_the_whole_course(
-    app, content, wilayah, make_peserta
-):
+def test_completion_for_a_few_kecamatan_matches_the_whole_course(app, demo, make_peserta):
     """The export goes a few kecamatan at a time; the verdicts must be the same as in one go."""
-    from bimtek.demo import seed_demo
-
     ids = [
         make_peserta(f"P{i}", kecamatan=k, desa=d)
         for i, (k, d) in enumerate(
@@ -279,8 +275,6 @@ def test_completion_for_a_few_kecamatan_matches_the_whole_course(
         )
     ]
     with app.app_context():
-        seed_demo()
-        db.session.commit()
         course = db.session.get(Course, 1)
         whole = completion_for(course)
         part = completion_for(course, kecamatan_kode=["73.22.03"])

@@ -5,18 +5,9 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from bimtek.demo import seed_demo
 from bimtek.extensions import db
 from bimtek.learning.models import Course, ModuleProgress
 from tests.conftest import twin
-
-
-@pytest.fixture
-def demo(app, content, wilayah):
-    with app.app_context():
-        logins = seed_demo()
-        db.session.commit()
-    return logins
 
 
 @pytest.fixture

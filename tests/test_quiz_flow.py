@@ -7,7 +7,6 @@ import pytest
 from sqlalchemy import func, select
 
 from bimtek.accounts.models import User
-from bimtek.demo import seed_demo
 from bimtek.extensions import db
 from bimtek.quiz.models import Attempt, AttemptAnswer, Quiz
 from bimtek.timeutil import utcnow
@@ -18,10 +17,9 @@ CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 
 
 @pytest.fixture
-def demo(app, content, wilayah):
+def demo(demo, app):
+    """The quizzes of the demo's course 1, by kind."""
     with app.app_context():
-        seed_demo()
-        db.session.commit()
         return {q.kind: q.id for q in db.session.scalars(select(Quiz).where(Quiz.course_id == 1))}
 
 

@@ -1,14 +1,13 @@
-"""The Markdown pipeline against public XSS payload lists (shared/security-corpus)."""
+"""The Markdown pipeline against public XSS payload lists (tests/data/security-corpus)."""
 
 from html.parser import HTMLParser
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
 from bimtek.content.render import ALLOWED_ATTRIBUTES, ALLOWED_TAGS, render_markdown
+from tests.conftest import CORPUS
 
-CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "security-corpus"
 LINE_FILES = [
     "xss_rsnake.txt",
     "xss_polyglots.txt",
@@ -66,7 +65,7 @@ def assert_safe(html: str) -> None:
 
 
 def test_corpus_is_present():
-    assert len(PAYLOADS) > 250, "shared/security-corpus is missing or was truncated"
+    assert len(PAYLOADS) > 250, "tests/data/security-corpus is missing or was truncated"
 
 
 @pytest.mark.parametrize(("origin", "payload"), PAYLOADS, ids=[p[0] for p in PAYLOADS])

@@ -12,7 +12,6 @@ from sqlalchemy import select
 
 from bimtek.accounts.models import User
 from bimtek.attendance import service as attendance
-from bimtek.demo import seed_demo
 from bimtek.extensions import db
 from bimtek.learning.models import Course, ModuleProgress
 from bimtek.quiz import stats
@@ -20,18 +19,17 @@ from bimtek.quiz.models import Attempt, Quiz
 from bimtek.reports import queries
 from bimtek.timeutil import utcnow
 from bimtek.wilayah.models import Desa, Kecamatan
-from tests.conftest import SHARED
+from tests.conftest import CORPUS
 
 LONG_NAME = "Tanah/Air [Uji] Nama Kecamatan Yang Sangat Panjang"
 
 
 @pytest.fixture
-def world(app, content, wilayah, make_peserta, make_staff):
+def world(app, demo, make_peserta, make_staff):
     """The demo course 1 (PPK, PPS, KPPS; four modules; pre and post) and participants with
     known progress in three kecamatan, one of them with a name openpyxl would refuse as a title."""
     make_staff("pelatih", "pelatih9", "rahasia-pelatih-9")
     with app.app_context():
-        seed_demo()
         db.session.add(Kecamatan(kode="73.22.99", kabupaten_kode="73.22", nama=LONG_NAME))
         db.session.add(
             Desa(kode="73.22.99.2001", kecamatan_kode="73.22.99", nama="Uji", jenis="desa")
@@ -155,9 +153,7 @@ def test_rekap_workbook_reads_back(app, client, auth, world):
 
 def test_injection_and_control_characters_are_written_as_plain_text(app, client, auth, world):
     payloads = [
-        line
-        for line in (SHARED / "security-corpus" / "formula_injection.txt").read_text().splitlines()
-        if line.strip()
+        line for line in (CORPUS / "formula_injection.txt").read_text().splitlines() if line.strip()
     ][:40]
     with app.app_context():
         user = db.session.get(User, world["c"])

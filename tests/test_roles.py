@@ -49,13 +49,7 @@ def test_peserta_cannot_post_to_admin_forms(client, auth, people, post_form):
     assert response.status_code == 403
 
 
-def test_course_for_another_badan_is_404_for_peserta(app, client, auth, people, content):
-    from bimtek.demo import seed_demo
-    from bimtek.extensions import db
-
-    with app.app_context():
-        seed_demo()
-        db.session.commit()
+def test_course_for_another_badan_is_404_for_peserta(client, auth, people, demo):
     auth.login("7322014107900202", "peserta-rahasia-2")  # Sekretariat PPK
     home = client.get("/").get_data(as_text=True)
     assert "Sekretariat PPK dan PPS" in home

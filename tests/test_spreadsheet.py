@@ -15,7 +15,7 @@ from bimtek.spreadsheet import (
     sheet_title,
     text_cell,
 )
-from tests.conftest import SHARED
+from tests.conftest import CORPUS
 
 
 def _xlsx(rows) -> bytes:
@@ -28,7 +28,7 @@ def _xlsx(rows) -> bytes:
 
 
 def _formula_payloads() -> list[str]:
-    corpus = SHARED / "security-corpus"
+    corpus = CORPUS
     lines = []
     for path in sorted(corpus.rglob("*")):
         if path.is_file() and "formula" in path.name.lower():

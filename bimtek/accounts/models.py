@@ -3,6 +3,7 @@
 import secrets
 from datetime import datetime
 
+from flask import current_app, has_app_context
 from flask_login import UserMixin
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -61,7 +62,13 @@ class User(UserMixin, db.Model):
         return self.active
 
     def set_password(self, password: str) -> None:
-        self.password_hash = generate_password_hash(password)
+        # BIMTEK_PASSWORD_HASH_METHOD exists for the test suite only (one PBKDF2 round);
+        # unset, werkzeug's default (scrypt) applies.
+        method = has_app_context() and current_app.config.get("BIMTEK_PASSWORD_HASH_METHOD")
+        if method:
+            self.password_hash = generate_password_hash(password, method=method)
+        else:
+            self.password_hash = generate_password_hash(password)
 
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)

@@ -8,9 +8,8 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
-from bimtek import create_app
 from bimtek.extensions import db
-from tests.conftest import _empty_all_tables, base_config
+from tests.conftest import close_app, make_test_app
 
 CHROMIUM = os.environ.get("BIMTEK_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parent.parent.parent / "test-artifacts"
@@ -42,9 +41,9 @@ def browser():
 
 
 @pytest.fixture
-def live_app(sqlite_url):
-    app = create_app(base_config(sqlite_url, WTF_CSRF_SSL_STRICT=False))
-    _empty_all_tables(app)
+def live_app(request, sqlite_url):
+    app = make_test_app(sqlite_url, WTF_CSRF_SSL_STRICT=False)
+    app.config["TEST_SEED"] = request.node.bimtek_seed
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -52,7 +51,30 @@ def live_app(sqlite_url):
     yield app
     server.shutdown()
     thread.join(5)
-    _empty_all_tables(app)
+    close_app(app)
+
+
+@pytest.fixture
+def demo(live_app):
+    """The demo kabupaten, courses, session and accounts (seeded once per run, copied per test)."""
+    from bimtek.demo import demo_logins
+
+    assert live_app.config["TEST_SEED"] == "demo"
+    return demo_logins()
+
+
+@pytest.fixture
+def sign_in(live_app):
+    """Sign a browser page in through the real form; returns the page."""
+
+    def sign_in(page, login: str, password: str, path: str = "/login"):
+        page.goto(live_app.config["LIVE_URL"] + path)
+        page.get_by_label("NIK atau nama pengguna").fill(login)
+        page.get_by_label("Kata sandi").fill(password)
+        page.get_by_role("button", name="Masuk").click()
+        return page
+
+    return sign_in
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from PIL import Image
 from sqlalchemy import select
 
 from bimtek.accounts.models import User
-from bimtek.demo import DEMO_PESERTA_PASSWORD, seed_demo
+from bimtek.demo import DEMO_PESERTA_PASSWORD
 from bimtek.extensions import db
 from bimtek.learning.models import Course, ModuleProgress
 from bimtek.quiz import service as quiz_service
@@ -24,11 +24,10 @@ NIK = "7322011203950002"  # Muh. Rizal Pratama, PPS, demo
 
 
 @pytest.fixture
-def graduate(live_app):
+def graduate(live_app, demo):
     """The demo PPS member has read every module and passed the post-test; the course
     issues certificates automatically."""
     with live_app.app_context():
-        seed_demo()
         user = db.session.scalars(select(User).where(User.nik == NIK)).one()
         course = db.session.scalars(select(Course).order_by(Course.id)).first()
         course.auto_issue = True
@@ -54,12 +53,9 @@ def graduate(live_app):
         return course.id
 
 
-def test_download_certificate_then_verify_anonymously(live_app, page, browser, graduate):
+def test_download_certificate_then_verify_anonymously(live_app, page, browser, graduate, sign_in):
     base = live_app.config["LIVE_URL"]
-    page.goto(base + "/login")
-    page.get_by_label("NIK atau nama pengguna").fill(NIK)
-    page.get_by_label("Kata sandi").fill(DEMO_PESERTA_PASSWORD)
-    page.get_by_role("button", name="Masuk").click()
+    sign_in(page, NIK, DEMO_PESERTA_PASSWORD)
     page.wait_for_url(base + "/")
 
     page.goto(f"{base}/kursus/{graduate}")

@@ -8,7 +8,7 @@ from PIL import Image
 from sqlalchemy import select
 
 from bimtek.attendance.models import Attendance
-from bimtek.demo import DEMO_PESERTA_PASSWORD, seed_demo
+from bimtek.demo import DEMO_PESERTA_PASSWORD
 from bimtek.extensions import db
 
 pytestmark = pytest.mark.e2e
@@ -16,22 +16,13 @@ pytestmark = pytest.mark.e2e
 PPS_NIK = "7322011203950002"
 
 
-@pytest.fixture
-def demo(live_app):
-    with live_app.app_context():
-        seed_demo()
-        db.session.commit()
-
-
-def test_participant_checks_in_with_the_code_on_the_projector(live_app, browser, page, demo):
-    base = live_app.config["LIVE_URL"]
+def test_participant_checks_in_with_the_code_on_the_projector(
+    live_app, browser, page, demo, sign_in
+):
     projector = browser.new_context(
         viewport={"width": 1280, "height": 720}, locale="id-ID"
     ).new_page()
-    projector.goto(base + "/login")
-    projector.get_by_label("NIK atau nama pengguna").fill("pelatih")
-    projector.get_by_label("Kata sandi").fill("demo-pelatih-2029")
-    projector.get_by_role("button", name="Masuk").click()
+    sign_in(projector, "pelatih", "demo-pelatih-2029")
     projector.get_by_role("link", name="Sesi", exact=True).click()
     projector.get_by_role("link", name="Bimtek tatap muka PPK dan PPS Kecamatan Malangke").click()
     projector.get_by_role("link", name="Buka layar kode presensi").click()
@@ -44,10 +35,7 @@ def test_participant_checks_in_with_the_code_on_the_projector(live_app, browser,
     assert decoded, "the projector's QR decodes"
     assert "/hadir?s=" in decoded[0].text and decoded[0].text.endswith("kode=" + shown)
 
-    page.goto(base + "/login")
-    page.get_by_label("NIK atau nama pengguna").fill(PPS_NIK)
-    page.get_by_label("Kata sandi").fill(DEMO_PESERTA_PASSWORD)
-    page.get_by_role("button", name="Masuk").click()
+    sign_in(page, PPS_NIK, DEMO_PESERTA_PASSWORD)
     page.get_by_role("link", name="Presensi").click()
     code = projector.locator("#kode").inner_text().replace(" ", "")  # may have turned over
     page.get_by_label("Kode presensi").fill(code)

@@ -8,21 +8,13 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 
 from bimtek.accounts.models import User
-from bimtek.demo import seed_demo
 from bimtek.extensions import db
 from tests.test_import import HEADER, person, xlsx
 
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture
-def demo(live_app):
-    with live_app.app_context():
-        seed_demo()
-        db.session.commit()
-
-
-def test_admin_imports_valid_rows_and_hands_out_passwords(live_app, page, demo, tmp_path):
+def test_admin_imports_valid_rows_and_hands_out_passwords(live_app, page, demo, sign_in, tmp_path):
     base = live_app.config["LIVE_URL"]
     live_app.config["BIMTEK_UPLOAD_DIR"] = str(tmp_path / "uploads")
     sheet = tmp_path / "pps-malangke.xlsx"
@@ -37,10 +29,7 @@ def test_admin_imports_valid_rows_and_hands_out_passwords(live_app, page, demo, 
             ]
         )  # fmt: skip
     )
-    page.goto(base + "/login")
-    page.get_by_label("NIK atau nama pengguna").fill("admin")
-    page.get_by_label("Kata sandi").fill("demo-admin-2029")
-    page.get_by_role("button", name="Masuk").click()
+    sign_in(page, "admin", "demo-admin-2029")
     page.goto(base + "/admin/peserta")
     page.get_by_role("link", name="Impor dari Excel").click()
     page.get_by_label("Berkas Excel (.xlsx)").set_input_files(str(sheet))

@@ -5,7 +5,6 @@ from sqlalchemy import select
 
 from bimtek.accounts.models import User
 from bimtek.accounts.service import ParticipantData, create_participant
-from bimtek.demo import seed_demo
 from bimtek.extensions import db
 from bimtek.learning.models import ModuleProgress
 
@@ -13,9 +12,8 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-def new_peserta(live_app):
+def new_peserta(live_app, demo):
     with live_app.app_context():
-        seed_demo()
         data = ParticipantData(
             "Rahmawati", "7322015512930009", "PPS", "Ketua", "73.22.01", "73.22.01.2001"
         )

@@ -3,18 +3,10 @@
 import pytest
 from sqlalchemy import select
 
-from bimtek.demo import seed_demo
 from bimtek.extensions import db
 from bimtek.quiz.models import Attempt, AttemptAnswer
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def demo(live_app):
-    with live_app.app_context():
-        seed_demo()
-        db.session.commit()
 
 
 def served(app):
@@ -35,12 +27,9 @@ def choose(page, position, keys):
     return fieldset
 
 
-def test_post_test_with_reload_and_dropped_connection(live_app, page, demo):
+def test_post_test_with_reload_and_dropped_connection(live_app, page, demo, sign_in):
     base = live_app.config["LIVE_URL"]
-    page.goto(base + "/login")
-    page.get_by_label("NIK atau nama pengguna").fill("7322011203950002")
-    page.get_by_label("Kata sandi").fill("demo-peserta-2029")
-    page.get_by_role("button", name="Masuk").click()
+    sign_in(page, "7322011203950002", "demo-peserta-2029")
     page.goto(base + "/kursus/1")
     page.get_by_role("link", name="Kerjakan Post-test").click()
     page.get_by_role("button", name="Mulai Post-test").click()

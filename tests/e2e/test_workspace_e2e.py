@@ -4,7 +4,6 @@ finished the old version sees the new one and the note that it changed."""
 import pytest
 from sqlalchemy import select
 
-from bimtek.demo import seed_demo
 from bimtek.extensions import db
 from bimtek.learning.models import Course, Module
 
@@ -12,36 +11,27 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-def demo(live_app):
+def demo_module(live_app, demo):
     with live_app.app_context():
-        seed_demo()
-        db.session.commit()
         course = db.session.scalars(select(Course)).first()
         module = course.modules[0]
         return course.id, module.id, module.slug
 
 
-def sign_in(page, base, login, password):
-    page.goto(base + "/login")
-    page.get_by_label("NIK atau nama pengguna").fill(login)
-    page.get_by_label("Kata sandi").fill(password)
-    page.get_by_role("button", name="Masuk").click()
-
-
 def test_trainer_edits_previews_publishes_and_participant_sees_new_version(
-    live_app, browser, page, demo
+    live_app, browser, page, demo_module, sign_in
 ):
     base = live_app.config["LIVE_URL"]
-    course_id, module_id, slug = demo
+    course_id, module_id, slug = demo_module
     # The participant reads and finishes version 1.
     participant = browser.new_context(viewport={"width": 360, "height": 740}, locale="id-ID")
     reader = participant.new_page()
-    sign_in(reader, base, "7322011203950002", "demo-peserta-2029")
+    sign_in(reader, "7322011203950002", "demo-peserta-2029")
     reader.goto(f"{base}/kursus/{course_id}/modul/{slug}")
     reader.get_by_role("button", name="Tandai selesai").click()
 
     # The trainer edits in the browser at 360 px.
-    sign_in(page, base, "pelatih", "demo-pelatih-2029")
+    sign_in(page, "pelatih", "demo-pelatih-2029")
     page.get_by_role("link", name="Ruang kerja").click()
     page.goto(f"{base}/ruang-kerja/modul/{module_id}/sunting")
     body = page.locator("#body")
