@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from bimtek.content.loader import ContentError, read_content_file
+from bimtek.content.loader import ContentError, load_yaml, read_content_file
 from bimtek.content.render import render_inline
 from bimtek.quiz.grading import TYPES
 
@@ -145,8 +145,7 @@ def parse_bank(
         errors.append(ContentError(path, line, reason))
 
     try:
-        data = yaml.safe_load(text)
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data, root = load_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         error(mark.line + 1 if mark else 1, f"bukan YAML yang sah: {getattr(exc, 'problem', exc)}")

@@ -1,6 +1,7 @@
 """Markdown to sanitised HTML. Rendered once per module version, never per request."""
 
 import html
+import threading
 from dataclasses import dataclass
 
 import markdown
@@ -100,8 +101,19 @@ def _flatten(tokens: list[dict]) -> list[dict]:
     return flat
 
 
+_local = threading.local()
+
+
+def _markdown() -> markdown.Markdown:
+    """One parser per thread, reset between documents (building one costs more than a page)."""
+    md = getattr(_local, "md", None)
+    if md is None:
+        md = _local.md = _new_markdown()
+    return md.reset()
+
+
 def render_markdown(source: str) -> Rendered:
-    md = _new_markdown()
+    md = _markdown()
     body = md.convert(source)
     toc = [t for t in _flatten(md.toc_tokens) if t["level"] in (2, 3)]
     return Rendered(html=sanitise(body), toc=toc)
