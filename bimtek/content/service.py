@@ -4,8 +4,13 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
-from bimtek.content.banks import BankFile, BankQuestion, load_banks
+from bimtek.content.banks import BankFile, load_banks
 from bimtek.content.loader import ContentError, ModuleFile, load_modules
+from bimtek.content.versions import (
+    current_module_version,
+    new_module_version,
+    new_question_version,
+)
 from bimtek.extensions import db
 from bimtek.learning.models import Module, ModuleVersion
 from bimtek.quiz.models import Question, QuestionVersion
@@ -28,20 +33,6 @@ class SyncReport:
         return not self.errors
 
 
-def _next_version_no(version_column, owner_filter) -> int:
-    """One more than the highest version stored (a revert to an old text is a new version)."""
-    return (db.session.scalar(select(db.func.max(version_column)).where(owner_filter)) or 0) + 1
-
-
-def current_version(module: Module) -> ModuleVersion:
-    return db.session.scalars(
-        select(ModuleVersion).where(
-            ModuleVersion.module_id == module.id,
-            ModuleVersion.version_no == module.current_version_no,
-        )
-    ).one()
-
-
 def _last_file_sha(module: Module) -> str | None:
     """The hash of the newest version loaded from a file."""
     return db.session.scalars(
@@ -52,23 +43,6 @@ def _last_file_sha(module: Module) -> str | None:
     ).first()
 
 
-def version_from_file(module: Module, version_no: int, file: ModuleFile) -> ModuleVersion:
-    return ModuleVersion(
-        module=module,
-        version_no=version_no,
-        sha256=file.sha256,
-        title=file.title,
-        audience=file.audience,
-        estimated_minutes=file.estimated_minutes,
-        sources=file.sources,
-        source_text=file.body,
-        html=file.rendered.html,
-        toc=file.rendered.toc,
-        word_count=file.word_count,
-        source_path=file.path,
-    )
-
-
 def apply_module_file(file: ModuleFile, report: SyncReport) -> Module:
     module = db.session.scalars(select(Module).where(Module.slug == file.slug)).one_or_none()
     if module is None:
@@ -76,10 +50,10 @@ def apply_module_file(file: ModuleFile, report: SyncReport) -> Module:
             slug=file.slug, title=file.title, sort_order=file.order, current_version_no=1
         )
         db.session.add(module)
-        db.session.add(version_from_file(module, 1, file))
+        new_module_version(module, file)
         report.created.append(file.slug)
         return module
-    current = current_version(module)
+    current = current_module_version(module)
     if current.sha256 == file.sha256:
         module.sort_order = file.order
         report.unchanged.append(file.slug)
@@ -93,10 +67,7 @@ def apply_module_file(file: ModuleFile, report: SyncReport) -> Module:
     module.sort_order = file.order
     # An earlier text may come back (a revert): it is still a new version,
     # so progress stays attached to the versions people actually read.
-    next_no = _next_version_no(ModuleVersion.version_no, ModuleVersion.module_id == module.id)
-    db.session.add(version_from_file(module, next_no, file))
-    module.title = file.title
-    module.current_version_no = next_no
+    new_module_version(module, file)
     report.updated.append(file.slug)
     return module
 
@@ -117,26 +88,6 @@ def check_content(content_dir) -> CheckResult:
         slugs = None
     banks = load_banks(content_dir, slugs)
     return CheckResult(loaded.modules, banks.banks, loaded.errors + banks.errors)
-
-
-def _question_version(
-    question: Question, version_no: int, item: BankQuestion, author=None
-) -> QuestionVersion:
-    return QuestionVersion(
-        question=question,
-        version_no=version_no,
-        sha256=item.sha256,
-        type=item.type,
-        stem_html=item.stem_html,
-        options=item.options,
-        answer=list(item.answer),
-        explanation_html=item.explanation_html,
-        source=item.source,
-        topic=item.topic,
-        difficulty=item.difficulty,
-        source_data=item.source_data,
-        author_id=author.id if author is not None else None,
-    )
 
 
 def apply_bank(bank: BankFile, module: Module, report: SyncReport, author=None) -> None:
@@ -166,7 +117,7 @@ def apply_bank(bank: BankFile, module: Module, report: SyncReport, author=None) 
         if question is None:
             question = Question(qid=item.qid, module_id=module.id, current_version_no=1)
             db.session.add(question)
-            db.session.add(_question_version(question, 1, item, author))
+            new_question_version(question, item, author)
             report.questions_created += 1
             continue
         history = versions.get(question.id, [])
@@ -183,11 +134,7 @@ def apply_bank(bank: BankFile, module: Module, report: SyncReport, author=None) 
         question.retired = False
         question.retired_by_id = None
         if current is None or current.sha256 != item.sha256:
-            next_no = _next_version_no(
-                QuestionVersion.version_no, QuestionVersion.question_id == question.id
-            )
-            db.session.add(_question_version(question, next_no, item, author))
-            question.current_version_no = next_no
+            new_question_version(question, item, author)
             report.questions_updated += 1
         elif current.source_data is None:
             current.source_data = item.source_data  # loaded before versions kept their source

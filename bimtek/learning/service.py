@@ -188,3 +188,13 @@ def save_course(
         modules=wanted,
     )
     return course
+
+
+def current_module_version(module: Module) -> ModuleVersion:
+    """The version participants read now."""
+    return db.session.scalars(
+        select(ModuleVersion).where(
+            ModuleVersion.module_id == module.id,
+            ModuleVersion.version_no == module.current_version_no,
+        )
+    ).one()

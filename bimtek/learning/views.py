@@ -5,7 +5,6 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from bimtek.certificates.views import course_status
-from bimtek.content.service import current_version
 from bimtek.extensions import begin_write, db
 from bimtek.learning import service
 from bimtek.learning.forms import ConfirmForm, CourseForm
@@ -61,7 +60,7 @@ def module(course_id: int, slug: str):
     status = next((m for m in progress.modules if m.module.slug == slug), None)
     if status is None:
         abort(404)
-    version = current_version(status.module)
+    version = service.current_module_version(status.module)
     previous = progress.modules[status.position - 1] if status.position > 0 else None
     following = (
         progress.modules[status.position + 1]
@@ -105,7 +104,7 @@ def mark_completed(course_id: int, slug: str):
     if not form.validate_on_submit():
         abort(400)
     version_no = request.form.get("version", type=int)
-    version = current_version(module)
+    version = service.current_module_version(module)
     if version_no is not None and version_no != version.version_no:
         # The page was opened on an older text; record what was actually read.
         older = db.session.scalars(

@@ -17,13 +17,11 @@ from sqlalchemy import select
 from bimtek.accounts.models import User, audit
 from bimtek.content.banks import QUESTION_FIELDS, BankFile, check_question
 from bimtek.content.loader import ContentError, ModuleFile, parse_module
-from bimtek.content.service import (
-    SyncReport,
-    _next_version_no,
-    _question_version,
-    apply_bank,
-    current_version,
-    version_from_file,
+from bimtek.content.service import SyncReport, apply_bank
+from bimtek.content.versions import (
+    current_module_version,
+    new_module_version,
+    new_question_version,
 )
 from bimtek.extensions import db
 from bimtek.learning.models import Module, ModuleVersion
@@ -139,7 +137,7 @@ def export_module(version: ModuleVersion, content_dir: str | Path) -> tuple[str,
 
 def draft_from_version(module: Module) -> ModuleDraft:
     """An unsaved draft holding the published text (what the editor opens with)."""
-    version = current_version(module)
+    version = current_module_version(module)
     return ModuleDraft(
         module=module,
         slug=module.slug,
@@ -270,22 +268,13 @@ def publish(draft: ModuleDraft, actor: User) -> ModuleVersion:
         )
         db.session.add(module)
         db.session.flush()
-        version_no = 1
-    else:
-        if current_version(module).sha256 == parsed.sha256:
-            raise WorkspaceError(
-                "Tidak ada perubahan dibanding versi terbit; tidak ada versi baru yang dibuat."
-            )
-        version_no = _next_version_no(
-            ModuleVersion.version_no, ModuleVersion.module_id == module.id
+    elif current_module_version(module).sha256 == parsed.sha256:
+        raise WorkspaceError(
+            "Tidak ada perubahan dibanding versi terbit; tidak ada versi baru yang dibuat."
         )
-    version = version_from_file(module, version_no, parsed)  # the same fields as a sync
-    version.source_path = None
-    version.author_id = actor.id
-    db.session.add(version)
-    module.title = parsed.title
+    version = new_module_version(module, parsed, author=actor)  # the same fields as a sync
+    version_no = version.version_no
     module.sort_order = parsed.order
-    module.current_version_no = version_no
     db.session.delete(draft)
     db.session.flush()
     audit(
@@ -398,19 +387,17 @@ def save_question(
     if question is None:
         question = Question(qid=item.qid, module_id=module.id, current_version_no=1)
         db.session.add(question)
-        db.session.add(_question_version(question, 1, item, actor))
+        new_question_version(question, item, actor)
         db.session.flush()
         audit(actor, "question.create", "question", question.id, qid=item.qid, module=module.slug)
         return question
     if _same_question(current_question_version(question), item):
         return question  # nothing a participant would see changed: no new version
-    next_no = _next_version_no(
-        QuestionVersion.version_no, QuestionVersion.question_id == question.id
-    )
-    db.session.add(_question_version(question, next_no, item, actor))
-    question.current_version_no = next_no
+    version = new_question_version(question, item, actor)
     db.session.flush()
-    audit(actor, "question.update", "question", question.id, qid=item.qid, version=next_no)
+    audit(
+        actor, "question.update", "question", question.id, qid=item.qid, version=version.version_no
+    )
     return question
 
 
