@@ -91,9 +91,17 @@ def content_group():
 
 
 @content_group.command("check")
+@click.option(
+    "--skip-item-checks",
+    is_flag=True,
+    help="Only validate; do not fail on surface cues (key longest, true/false balance, …).",
+)
 @with_appcontext
-def content_check():
-    """Validate every module and question bank; print path:line: reason, exit 1 on errors."""
+def content_check(skip_item_checks: bool):
+    """Validate every module and question bank; print path:line: reason, exit 1 on errors.
+    Then report each bank's item figures (size, share sulit, key-longest rate, true/false
+    balance, absolute words, near-duplicates across banks); exit 1 when one is off limits."""
+    from bimtek.content.itemcheck import check_banks
     from bimtek.content.service import check_content
 
     result = check_content(current_app.config["BIMTEK_CONTENT_DIR"])
@@ -103,6 +111,18 @@ def content_check():
     click.echo(
         f"{len(result.modules)} modul sah; {len(result.banks)} bank soal, {questions} soal sah."
     )
+    figures, duplicates = check_banks(
+        [(b.path, [q.source_data for q in b.questions]) for b in result.banks]
+    )
+    problems = []
+    for bank in figures:
+        click.echo(bank.summary())
+        problems += [f"{bank.path}: {problem}" for problem in bank.problems]
+    problems += [f"soal mirip: {duplicate}" for duplicate in duplicates]
+    if problems and not skip_item_checks:
+        _fail(problems)
+    for problem in problems:
+        click.echo(f"peringatan: {problem}")
 
 
 @content_group.command("sync")

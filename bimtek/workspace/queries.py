@@ -95,3 +95,17 @@ def can_download(user: User, material: Material) -> bool:
 
 def courses() -> list[Course]:
     return list(db.session.scalars(select(Course).order_by(Course.created_at, Course.id)))
+
+
+def current_question_entries(exclude_question_id: int | None = None) -> list[tuple[str, dict]]:
+    """(qid, bank entry) of every question in use in any bank, for the item warnings."""
+    rows = db.session.execute(
+        select(Question.qid, QuestionVersion.source_data)
+        .join(QuestionVersion, QuestionVersion.question_id == Question.id)
+        .where(
+            QuestionVersion.version_no == Question.current_version_no,
+            Question.retired.is_(False),
+            Question.id != (exclude_question_id or 0),
+        )
+    ).all()
+    return [(qid, data) for qid, data in rows if data]

@@ -18,6 +18,7 @@ from flask import (
 from flask_login import current_user, login_required
 
 from bimtek.content.banks import parse_bank
+from bimtek.content.itemcheck import question_warnings
 from bimtek.content.render import render_markdown
 from bimtek.extensions import db
 from bimtek.learning.forms import ConfirmForm
@@ -413,6 +414,12 @@ def _question_form(module: Module, question: Question | None):
             return redirect(url_for(".bank", module_id=module.id))
         form.fill(entry)
     general: list[str] = []
+    warnings: list[str] = []
+    if request.method == "GET" and version is not None:
+        warnings = question_warnings(
+            service.question_entry(version) or {},
+            queries.current_question_entries(exclude_question_id=question.id),
+        )
     if form.validate_on_submit():
 
         def error(field_name: str, reason: str) -> None:
@@ -422,10 +429,16 @@ def _question_form(module: Module, question: Question | None):
             else:
                 target.errors = [*target.errors, reason[0].upper() + reason[1:]]
 
-        saved = service.save_question(module, question, form.bank_entry(), current_user, error)
+        entry = form.bank_entry()
+        saved = service.save_question(module, question, entry, current_user, error)
         if saved is not None:
+            warnings = question_warnings(
+                entry, queries.current_question_entries(exclude_question_id=saved.id)
+            )
             db.session.commit()
             flash(f"Soal {saved.qid} tersimpan.", "success")
+            for warning in warnings:
+                flash(f"Perhatikan soal {saved.qid}: {warning}", "warning")
             return redirect(url_for(".bank", module_id=module.id))
         db.session.rollback()
     status = 400 if request.method == "POST" else 200
@@ -436,6 +449,7 @@ def _question_form(module: Module, question: Question | None):
         question=question,
         version=version,
         general=general,
+        warnings=warnings,
     ), status
 
 
