@@ -49,6 +49,17 @@ class StoredFile:
     sha256: str
 
 
+def read_limited(name: str, stream, max_bytes: int, what: str) -> bytes:
+    """The whole upload, refused when empty or larger than `max_bytes` (read no further)."""
+    data = stream.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        limit = f"{max_bytes / (1024 * 1024):.0f} MB"
+        raise UploadRefused(f"Berkas “{name}” terlalu besar untuk {what} (maks. {limit}).")
+    if not data:
+        raise UploadRefused(f"Berkas “{name}” kosong.")
+    return data
+
+
 def check_name(name: str | None) -> str:
     """The file name as the user sent it, refused if it carries a folder or odd characters."""
     name = (name or "").strip()

@@ -27,7 +27,8 @@ from bimtek.extensions import db
 from bimtek.learning.models import Module, ModuleVersion
 from bimtek.quiz.models import Question, QuestionVersion
 from bimtek.timeutil import utcnow
-from bimtek.workspace.materials import StoredFile
+from bimtek.workspace import bankxlsx
+from bimtek.workspace.materials import StoredFile, UploadRefused, check_name, read_limited
 from bimtek.workspace.models import Material, ModuleDraft
 
 
@@ -567,3 +568,40 @@ def delete_material(material: Material, actor: User) -> str:
     audit(actor, "material.delete", "material", material.id, name=material.original_name)
     db.session.delete(material)
     return material.stored_name
+
+
+MODULE_UPLOAD_MAX_BYTES = 2 * 1024 * 1024
+
+
+def module_upload(filename: str | None, stream) -> tuple[str, bytes]:
+    """(name, bytes) of an uploaded module file, or UploadRefused saying why not."""
+    name = check_name(filename)
+    if not name.lower().endswith(".md"):
+        raise UploadRefused(f"Berkas “{name}” bukan berkas Markdown (.md).")
+    return name, read_limited(name, stream, MODULE_UPLOAD_MAX_BYTES, "modul")
+
+
+def bank_upload(module: Module, filename: str | None, stream) -> tuple[str, str | None, list[str]]:
+    """(name, bank YAML text, problems) of an uploaded bank: YAML as it is, an .xlsx converted
+    to the same YAML. Nothing is written."""
+    try:
+        name = check_name(filename)
+    except UploadRefused as exc:
+        return "", None, [str(exc)]
+    try:
+        data = read_limited(name, stream, bankxlsx.MAX_BYTES, "bank soal")
+        if name.lower().endswith((".yaml", ".yml")):
+            try:
+                return name, data.decode("utf-8"), []
+            except UnicodeDecodeError as exc:
+                raise UploadRefused(
+                    f"Berkas “{name}” bukan teks UTF-8 (byte ke-{exc.start})."
+                ) from exc
+        if name.lower().endswith(".xlsx"):
+            text, problems = bankxlsx.read_bank_workbook(
+                data, module.slug, name, other_qids_outside(module)
+            )
+            return name, text, problems
+        raise UploadRefused(f"Berkas “{name}” bukan bank soal: unggah berkas .yaml atau .xlsx.")
+    except UploadRefused as exc:
+        return name, None, [str(exc)]

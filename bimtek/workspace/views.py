@@ -40,7 +40,6 @@ log = logging.getLogger(__name__)
 
 bp = Blueprint("workspace", __name__, url_prefix="/ruang-kerja")
 STAFF = ("admin", "pelatih")
-MD_MAX_BYTES = 2 * 1024 * 1024
 
 
 @bp.app_template_global()
@@ -192,14 +191,9 @@ def _upload_md(module: Module | None):
         abort(400)
     upload = request.files.get("file")
     try:
-        name = materials.check_name(upload.filename if upload else None)
-        if not name.lower().endswith(".md"):
-            raise service.WorkspaceError(f"Berkas “{name}” bukan berkas Markdown (.md).")
-        data = upload.stream.read(MD_MAX_BYTES + 1)
-        if len(data) > MD_MAX_BYTES:
-            raise service.WorkspaceError(f"Berkas “{name}” terlalu besar untuk modul (maks. 2 MB).")
-        if not data:
-            raise service.WorkspaceError(f"Berkas “{name}” kosong.")
+        name, data = service.module_upload(
+            upload.filename if upload else None, upload.stream if upload else None
+        )
         draft = service.draft_from_file(module, name, data, current_user)
     except (service.WorkspaceError, materials.UploadRefused) as exc:
         db.session.rollback()
@@ -517,33 +511,9 @@ def bank_import(module_id: int):
     if not form.validate_on_submit():
         abort(400)
     upload = request.files.get("file")
-    errors: list[str] = []
-    bank_text = None
-    name = ""
-    try:
-        name = materials.check_name(upload.filename if upload else None)
-        data = upload.stream.read(bankxlsx.MAX_BYTES + 1)
-        if len(data) > bankxlsx.MAX_BYTES:
-            raise materials.UploadRefused(f"Berkas “{name}” terlalu besar (maks. 5 MB).")
-        if not data:
-            raise materials.UploadRefused(f"Berkas “{name}” kosong.")
-        if name.lower().endswith((".yaml", ".yml")):
-            try:
-                bank_text = data.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise materials.UploadRefused(
-                    f"Berkas “{name}” bukan teks UTF-8 (byte ke-{exc.start})."
-                ) from exc
-        elif name.lower().endswith(".xlsx"):
-            bank_text, errors = bankxlsx.read_bank_workbook(
-                data, module.slug, name, service.other_qids_outside(module)
-            )
-        else:
-            raise materials.UploadRefused(
-                f"Berkas “{name}” bukan bank soal: unggah berkas .yaml atau .xlsx."
-            )
-    except materials.UploadRefused as exc:
-        errors = [str(exc)]
+    name, bank_text, errors = service.bank_upload(
+        module, upload.filename if upload else None, upload.stream if upload else None
+    )
     bank_file, plan = None, None
     if bank_text is not None and not errors:
         bank_file, problems = _parse_for(module, bank_text, name)
