@@ -24,10 +24,10 @@ ABSOLUTE_WORDS = (
     "sama sekali", "apa pun", "setiap", "tidak ada",
 )  # fmt: skip
 HEDGE_WORDS = (
-    "asalkan", "asal ", "selama", "hanya", "kecuali", "tidak melanggar", "boleh", "diperbolehkan",
-    "cukup", "sepanjang", "dengan syarat", "tidak masalah", "wajar",
+    "asalkan", "asal ", "selama", "hanya", "kecuali", "tidak melanggar", "boleh saja",
+    "diperbolehkan", "cukup", "sepanjang", "dengan syarat", "tidak masalah", "wajar",
 )  # fmt: skip
-_WORD_RE = re.compile(r"[a-z0-9]+")
+_WORD_RE = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 _STOPWORDS = frozenset(
     "yang dan di ke dari itu ini dengan untuk atau pada dalam adalah sebagai oleh akan tidak "
     "ia dia anda apa mana bagaimana seorang sdr tersebut".split()
@@ -38,8 +38,13 @@ def _text(value) -> str:
     return " ".join(str(value or "").split()).lower()
 
 
+def _words(value) -> str:
+    """Lower-case words separated by single spaces, punctuation dropped ("boleh," → "boleh")."""
+    return " ".join(_WORD_RE.findall(_text(value)))
+
+
 def _has(words: tuple[str, ...], text: str) -> bool:
-    padded = f" {_text(text)} "
+    padded = f" {_words(text)} "
     return any((f" {w} " in padded) if not w.endswith(" ") else (f" {w}" in padded) for w in words)
 
 
