@@ -57,7 +57,7 @@ def write_evaluation_sheet(ws, results: Results, timezone: str, office: str = ""
         cell.alignment = Alignment(wrap_text=True, vertical="top")
     row += 1
 
-    def item_row(group: str, trainer: str, result: ItemResult) -> None:
+    def item_row(group: str, trainer: str | None, result: ItemResult) -> None:
         nonlocal row
         set_text(ws.cell(row=row, column=1), GROUPS[group])
         set_text(ws.cell(row=row, column=2), trainer)
@@ -70,12 +70,12 @@ def write_evaluation_sheet(ws, results: Results, timezone: str, office: str = ""
         row += 1
 
     for result in results.material:
-        item_row("materi", "", result)
+        item_row("materi", None, result)
     for trainer in results.trainers:
         for result in trainer.items:
             item_row("narasumber", trainer.trainer.nama, result)
     for result in results.organisation:
-        item_row("penyelenggaraan", "", result)
+        item_row("penyelenggaraan", None, result)
     row += 1
 
     line("Rata-rata per narasumber", BOLD)
