@@ -267,6 +267,13 @@ def test_the_grace_period_is_a_setting(app, client, auth, post_form, session_id,
     path = f"/sesi/{session_id}/evaluasi"
     assert post_form(client, path, form_data(trainer_ids(people))).status_code == 409
     assert evaluations(app, session_id) == 0
+    # nobody rated: the results page and the daftar hadir's sheet still make sense
+    auth.logout()
+    auth.login("admin1", "rahasia-admin-1")
+    page = client.get(f"/sesi/{session_id}/evaluasi/hasil").get_data(as_text=True)
+    assert "0</strong> dari 1 peserta hadir mengisi" in page and "Belum ada komentar." in page
+    sheet = load_workbook(io.BytesIO(client.get(f"/sesi/{session_id}/daftar-hadir.xlsx").data))
+    assert "Responden: 0 dari 1 peserta hadir" in [r[0] for r in _rows(sheet["Evaluasi"])]
 
 
 def test_only_present_invitees_may_submit(
