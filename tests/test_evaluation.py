@@ -250,7 +250,9 @@ def test_present_participant_fills_in_after_check_in_and_edits_until_the_session
     shift_session(app, session_id, timedelta(hours=25))
     refused = post_form(client, path, form_data(trainer_ids(people), 2, comment="telat"))
     assert refused.status_code == 409
-    assert "sudah ditutup" in refused.get_data(as_text=True)
+    refused_page = refused.get_data(as_text=True)
+    assert "sudah ditutup" in refused_page and "telat" not in refused_page
+    assert 'value="5" checked' in refused_page and 'value="2" checked' not in refused_page
     answers = stored_answers(app, session_id, people["pps"])
     assert set(answers.values()) == {5}
     page = client.get(path).get_data(as_text=True)

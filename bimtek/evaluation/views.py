@@ -46,30 +46,37 @@ def _page(session, where, form, status: int = 200):
     )
 
 
-@bp.get("/sesi/<int:session_id>/evaluasi")
-@role_required("peserta")
-def fill(session_id: int):
-    session, where = _my_session(session_id)
+def _stored_form(session, where):
+    """The form filled with what is stored (empty before the first submit)."""
     data = {
         field_name(BY_KEY[key], trainer_id): score
         for (key, trainer_id), score in service.answers_by_field(where.evaluation).items()
     }
     if where.evaluation is not None:
         data["comment"] = where.evaluation.comment or ""
-    form = evaluation_form(session.trainers, data=data)
+    # formdata=None: on a refused POST, FlaskForm would otherwise show what was sent.
+    return evaluation_form(session.trainers, formdata=None, data=data)
+
+
+@bp.get("/sesi/<int:session_id>/evaluasi")
+@role_required("peserta")
+def fill(session_id: int):
+    session, where = _my_session(session_id)
     refusal = where.refusal()
-    return _page(session, where, form, refusal.status if refusal and refusal.status == 403 else 200)
+    status = 403 if refusal is not None and refusal.status == 403 else 200
+    return _page(session, where, _stored_form(session, where), status)
 
 
 @bp.post("/sesi/<int:session_id>/evaluasi")
 @role_required("peserta")
 def submit(session_id: int):
     session, where = _my_session(session_id)
-    form = evaluation_form(session.trainers)
     refusal = where.refusal()
     if refusal is not None:
+        # Show what is stored, not what was sent: nothing was saved.
         flash(str(refusal), "error")
-        return _page(session, where, form, refusal.status)
+        return _page(session, where, _stored_form(session, where), refusal.status)
+    form = evaluation_form(session.trainers)
     if not form.validate_on_submit():
         flash("Masih ada butir yang belum diisi. Periksa tanda merah di bawah.", "error")
         return _page(session, where, form, 400)
