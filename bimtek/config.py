@@ -24,8 +24,9 @@ ENVIRONMENT_KEYS = {
     "BIMTEK_CERT_PLACE": "BIMTEK_CERT_PLACE",
     "BIMTEK_KODE_KAB": "BIMTEK_KODE_KAB",
     "BIMTEK_VERIFY_LIMIT": "BIMTEK_VERIFY_LIMIT",
+    "BIMTEK_EVALUATION_GRACE_HOURS": "BIMTEK_EVALUATION_GRACE_HOURS",
 }
-INTEGER_KEYS = {"BIMTEK_CHECKIN_PERIOD", "BIMTEK_UPLOAD_MAX_BYTES"}
+INTEGER_KEYS = {"BIMTEK_CHECKIN_PERIOD", "BIMTEK_UPLOAD_MAX_BYTES", "BIMTEK_EVALUATION_GRACE_HOURS"}
 
 
 def defaults(instance_path: str) -> dict:
@@ -72,6 +73,9 @@ def defaults(instance_path: str) -> dict:
         "BIMTEK_KODE_KAB": "",  # empty: the code of the only kabupaten/kota loaded
         # The public verification page, per address (a whole hall may share one address).
         "BIMTEK_VERIFY_LIMIT": "60 per minute; 600 per hour",
+        # Participants may fill in and change the session evaluation until this many hours
+        # after the session ends (evening sessions: the next morning still counts).
+        "BIMTEK_EVALUATION_GRACE_HOURS": 24,
     }
 
 

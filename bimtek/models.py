@@ -14,6 +14,7 @@ from bimtek.certificates.models import (
     CertificateVersion,
     PaktaConfirmation,
 )
+from bimtek.evaluation.models import Evaluation, EvaluationAnswer
 from bimtek.learning.models import Course, CourseModule, Module, ModuleProgress, ModuleVersion
 from bimtek.quiz.models import Attempt, AttemptAnswer, Question, QuestionVersion, Quiz
 from bimtek.wilayah.models import Desa, Kabupaten, Kecamatan, Provinsi
@@ -21,7 +22,8 @@ from bimtek.workspace.models import Material, ModuleDraft
 
 __all__ = [
     "Attempt", "AttemptAnswer", "Attendance", "AttendanceChange", "AuditLog", "Certificate",
-    "CertificateCounter", "CertificateVersion", "Course", "CourseModule", "Desa", "ImportedAccount",
+    "CertificateCounter", "CertificateVersion", "Course", "CourseModule", "Desa", "Evaluation",
+    "EvaluationAnswer", "ImportedAccount",
     "Kabupaten", "Kecamatan", "Material", "Module", "ModuleDraft", "ModuleProgress", "ModuleVersion",
     "PaktaConfirmation", "ParticipantImport", "Provinsi", "Question",
     "QuestionVersion", "Quiz", "SessionInvite", "SessionTrainer", "TrainingSession", "User",

@@ -23,6 +23,8 @@ from bimtek.attendance import codes, queries, service
 from bimtek.attendance.forms import CheckInForm, MarkForm, SessionForm
 from bimtek.attendance.models import STATUS_LABELS, SessionInvite, TrainingSession
 from bimtek.attendance.sheets import build_attendance_export, build_daftar_hadir
+from bimtek.evaluation import queries as evaluation_queries
+from bimtek.evaluation import service as evaluation_service
 from bimtek.extensions import begin_write, db, limiter, writes_late
 from bimtek.learning.forms import ConfirmForm
 from bimtek.learning.models import Course
@@ -45,6 +47,20 @@ def _timezone() -> str:
     return current_app.config["BIMTEK_TIMEZONE"]
 
 
+def _evaluation_links(mine: list[queries.MySession], now) -> dict[int, str]:
+    """session id → "Isi evaluasi" / "Ubah evaluasi", for the sessions whose form is open."""
+    grace = int(current_app.config["BIMTEK_EVALUATION_GRACE_HOURS"])
+    done = evaluation_queries.evaluated_session_ids(current_user)
+    links = {}
+    for m in mine:
+        label = evaluation_service.link_label(
+            m.session, m.attendance, m.session.id in done, now, grace
+        )
+        if label:
+            links[m.session.id] = label
+    return links
+
+
 def _managed_session(session_id: int) -> TrainingSession:
     """The session, if the signed-in staff member runs it; 404 otherwise (not 403: no hint)."""
     session = db.get_or_404(TrainingSession, session_id)
@@ -64,10 +80,13 @@ def _xlsx(data: bytes, filename: str):
 @login_required
 def sessions():
     if current_user.role == "peserta":
+        now = utcnow()
+        mine = queries.participant_sessions(current_user)
         return render_template(
             "attendance/my_sessions.html",
-            mine=queries.participant_sessions(current_user),
-            now=utcnow(),
+            mine=mine,
+            evaluation_links=_evaluation_links(mine, now),
+            now=now,
         )
     courses = db.session.scalars(select(Course).order_by(Course.title)).all()
     return render_template(
@@ -214,6 +233,7 @@ def session(session_id: int):
         statuses=STATUS_LABELS,
         now=utcnow(),
         open_now=service.is_open_for_checkin(session, utcnow()),
+        evaluation_counts=evaluation_queries.counts(session),
     )
 
 
@@ -315,6 +335,9 @@ def _checkin_page(form, now, wanted: int | None, status: int = 200):
             open_sessions=open_sessions,
             target=target,
             record=mine.get(target.id).attendance if target and target.id in mine else None,
+            evaluation_link=_evaluation_links([mine[target.id]], now).get(target.id)
+            if target and target.id in mine
+            else None,
             now=now,
         ),
         status,
@@ -436,6 +459,9 @@ def daftar_hadir_xlsx(session_id: int):
         current_app.config["BIMTEK_OFFICE_NAME"],
         _timezone(),
         kecamatan_label=f"{kecamatan.nama} ({kecamatan.kode})" if kecamatan else None,
+        # The whole session's evaluation even on a per-kecamatan list: a few people's
+        # ratings on their own would no longer be anonymous.
+        evaluation=evaluation_queries.results(session),
     )
     suffix = f"-{kecamatan.kode}" if kecamatan else ""
     return _xlsx(data, f"daftar-hadir-sesi-{session.id}{suffix}.xlsx")

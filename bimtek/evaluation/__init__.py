@@ -1,0 +1,1 @@
+"""Evaluasi penyelenggaraan dan narasumber: participants rate a session they attended."""
