@@ -29,18 +29,9 @@ from bimtek.extensions import db
 from bimtek.learning.models import Module
 from bimtek.learning.service import save_course
 from bimtek.timeutil import utcnow
-from tests.conftest import CSRF_RE, SHARED, twin
+from tests.conftest import CORPUS, CSRF_RE, twin
 
 PASSWORD = "awal-rahasia-1"
-# Beside the checkout (/work/main → /work/shared), or two levels up from a git worktree.
-CORPUS = next(
-    (
-        p
-        for p in (SHARED / "security-corpus", SHARED.parent.parent / "shared" / "security-corpus")
-        if p.is_dir()
-    ),
-    SHARED / "security-corpus",
-)
 MATERI = [i.key for i in items_of("materi")]
 NARASUMBER = [i.key for i in items_of("narasumber")]
 PENYELENGGARAAN = [i.key for i in items_of("penyelenggaraan")]

@@ -19,6 +19,8 @@ from tests.conftest import close_app, make_test_app
 IN_LIST = re.compile(
     r"^\W*(\w+)\W*(?:::\w+\s*)?(?:IN|= ANY)\W+(?:ARRAY\[)?'([^']*)'", re.IGNORECASE
 )
+# "score BETWEEN 1 AND 5" as written, "((score >= 1) AND (score <= 5))" as reflected: the lowest.
+AT_LEAST = re.compile(r"^\W*(\w+)\W*(?:BETWEEN|>=)\s*(\d+)", re.IGNORECASE)
 EITHER_NULL = re.compile(r"\((\w+) IS NULL\)\s*<>\s*\((\w+) IS NULL\)", re.IGNORECASE)
 
 
@@ -78,6 +80,8 @@ def _row_for(table: sa.Table, inspector, existing: dict, number: int) -> dict:
         text = check["sqltext"]
         if match := IN_LIST.match(text):
             row[match.group(1)] = match.group(2)
+        elif match := AT_LEAST.match(text):
+            row[match.group(1)] = int(match.group(2))
         elif match := EITHER_NULL.search(text):
             row[match.group(2)] = None
     return row

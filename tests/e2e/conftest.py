@@ -41,8 +41,14 @@ def browser():
 
 
 @pytest.fixture
-def live_app(request, sqlite_url):
-    app = make_test_app(sqlite_url, WTF_CSRF_SSL_STRICT=False)
+def live_config() -> dict:
+    """Configuration of the live app; a test module overrides it (e.g. the office's zone)."""
+    return {}
+
+
+@pytest.fixture
+def live_app(request, sqlite_url, live_config):
+    app = make_test_app(sqlite_url, WTF_CSRF_SSL_STRICT=False, **live_config)
     app.config["TEST_SEED"] = request.node.bimtek_seed
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

@@ -2,25 +2,20 @@
 
 Screenshots of both pages go to test-artifacts/ (360 px, Asia/Makassar)."""
 
-import threading
-
 import pytest
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
-from bimtek import create_app
 from bimtek.accounts.models import User
 from bimtek.accounts.service import ParticipantData, create_participant
 from bimtek.attendance import codes
 from bimtek.attendance import service as attendance_service
 from bimtek.attendance.models import TrainingSession
-from bimtek.demo import DEMO_PESERTA_PASSWORD, DEMO_SESSION_TITLE, seed_demo
+from bimtek.demo import DEMO_PESERTA_PASSWORD, DEMO_SESSION_TITLE
 from bimtek.evaluation import service
 from bimtek.evaluation.items import ITEMS
 from bimtek.evaluation.models import Evaluation
 from bimtek.extensions import db
 from bimtek.timeutil import utcnow
-from tests.conftest import _empty_all_tables, base_config
 from tests.e2e.conftest import ARTIFACTS
 
 pytestmark = pytest.mark.e2e
@@ -31,25 +26,15 @@ ZONE = "Asia/Makassar"
 
 
 @pytest.fixture
-def live_app(sqlite_url):
-    """The shared live server, with the office in WITA."""
-    app = create_app(base_config(sqlite_url, WTF_CSRF_SSL_STRICT=False, BIMTEK_TIMEZONE=ZONE))
-    _empty_all_tables(app)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    app.config["LIVE_URL"] = f"http://127.0.0.1:{server.server_port}"
-    yield app
-    server.shutdown()
-    thread.join(5)
-    _empty_all_tables(app)
+def live_config():
+    """The office in WITA."""
+    return {"BIMTEK_TIMEZONE": ZONE}
 
 
 @pytest.fixture
-def demo(live_app):
+def rated_session(live_app, demo):
     """The demo session, with two other participants present who already rated it."""
     with live_app.app_context():
-        seed_demo()
         create_participant(
             ParticipantData(
                 "Hasnah Lamba", OTHER_NIKS[1], "PPS", "Anggota", "73.22.01", "73.22.01.2001"
@@ -86,21 +71,16 @@ def _context(browser, width):
     )
 
 
-def _sign_in(page, base, login, password):
-    page.goto(base + "/login")
-    page.get_by_label("NIK atau nama pengguna").fill(login)
-    page.get_by_label("Kata sandi").fill(password)
-    page.get_by_role("button", name="Masuk").click()
-
-
-def test_participant_rates_the_session_and_the_trainer_reads_the_results(live_app, browser, demo):
-    session_id, secret = demo
+def test_participant_rates_the_session_and_the_trainer_reads_the_results(
+    live_app, browser, rated_session, sign_in
+):
+    session_id, secret = rated_session
     base = live_app.config["LIVE_URL"]
     ARTIFACTS.mkdir(exist_ok=True)
     phone = _context(browser, 360).new_page()
     errors: list[str] = []
     phone.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    _sign_in(phone, base, PPS_NIK, DEMO_PESERTA_PASSWORD)
+    sign_in(phone, PPS_NIK, DEMO_PESERTA_PASSWORD)
     phone.get_by_role("link", name="Presensi").click()
     code = codes.code_for(secret, session_id, codes.window_of(utcnow(), 45))
     phone.get_by_label("Kode presensi").fill(code)
@@ -133,7 +113,7 @@ def test_participant_rates_the_session_and_the_trainer_reads_the_results(live_ap
     for width in (360, 1280):
         desk = _context(browser, width).new_page()
         desk.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        _sign_in(desk, base, "pelatih", "demo-pelatih-2029")
+        sign_in(desk, "pelatih", "demo-pelatih-2029")
         desk.goto(f"{base}/sesi/{session_id}")
         desk.get_by_text("3 dari 3 peserta hadir sudah mengisi evaluasi.").wait_for()
         desk.get_by_role("link", name="Lihat hasil evaluasi").click()

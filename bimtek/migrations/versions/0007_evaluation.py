@@ -1,6 +1,6 @@
 """evaluation: one per participant per session, Likert answers per item and trainer
 
-Revision ID: 0010
+Revision ID: 0007
 Revises: 0006
 Create Date: 2026-12-01 03:32:32.763122
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0010'
+revision = '0007'
 down_revision = '0006'
 branch_labels = None
 depends_on = None
