@@ -16,6 +16,7 @@ from bimtek.certificates.models import (
 )
 from bimtek.learning.models import Course, CourseModule, Module, ModuleProgress, ModuleVersion
 from bimtek.quiz.models import Attempt, AttemptAnswer, Question, QuestionVersion, Quiz
+from bimtek.settings.models import OfficeSetting
 from bimtek.wilayah.models import Desa, Kabupaten, Kecamatan, Provinsi
 from bimtek.workspace.models import Material, ModuleDraft
 
@@ -23,6 +24,6 @@ __all__ = [
     "Attempt", "AttemptAnswer", "Attendance", "AttendanceChange", "AuditLog", "Certificate",
     "CertificateCounter", "CertificateVersion", "Course", "CourseModule", "Desa", "ImportedAccount",
     "Kabupaten", "Kecamatan", "Material", "Module", "ModuleDraft", "ModuleProgress", "ModuleVersion",
-    "PaktaConfirmation", "ParticipantImport", "Provinsi", "Question",
+    "OfficeSetting", "PaktaConfirmation", "ParticipantImport", "Provinsi", "Question",
     "QuestionVersion", "Quiz", "SessionInvite", "SessionTrainer", "TrainingSession", "User",
 ]  # fmt: skip

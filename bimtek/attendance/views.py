@@ -26,6 +26,7 @@ from bimtek.attendance.sheets import build_attendance_export, build_daftar_hadir
 from bimtek.extensions import begin_write, db, limiter, writes_late
 from bimtek.learning.forms import ConfirmForm
 from bimtek.learning.models import Course
+from bimtek.settings.service import current_office, office_zone
 from bimtek.spreadsheet import XLSX_MEDIA_TYPE
 from bimtek.timeutil import local_to_utc, utc_to_local, utcnow
 from bimtek.web import attachment, public_url, role_required
@@ -42,7 +43,7 @@ def _period() -> int:
 
 
 def _timezone() -> str:
-    return current_app.config["BIMTEK_TIMEZONE"]
+    return office_zone()
 
 
 def _managed_session(session_id: int) -> TrainingSession:
@@ -84,6 +85,9 @@ def sessions():
 def _session_form(session: TrainingSession | None):
     form = SessionForm(obj=session)
     tz = _timezone()
+    zone = current_office().zone_label
+    form.starts_at.label.text = f"Mulai (waktu setempat, {zone})"
+    form.ends_at.label.text = f"Selesai (waktu setempat, {zone})"
     form.course_id.choices = [
         (c.id, c.title) for c in db.session.scalars(select(Course).order_by(Course.title))
     ]
@@ -419,7 +423,7 @@ def daftar_hadir(session_id: int):
         session=session,
         rows=rows,
         kecamatan=kecamatan,
-        office=current_app.config["BIMTEK_OFFICE_NAME"],
+        office=current_office(),
         statuses=STATUS_LABELS,
     )
 
@@ -433,7 +437,7 @@ def daftar_hadir_xlsx(session_id: int):
     data = build_daftar_hadir(
         session,
         rows,
-        current_app.config["BIMTEK_OFFICE_NAME"],
+        current_office().name,
         _timezone(),
         kecamatan_label=f"{kecamatan.nama} ({kecamatan.kode})" if kecamatan else None,
     )
