@@ -125,11 +125,11 @@ def _demo_office(admin: User) -> None:
     row = db.session.get(OfficeSetting, OFFICE_ROW_ID)
     if row is not None and row.updated_at is not None:
         return
-    office = settings.current_office()  # zone and kode_kab derived from Luwu Utara (73.22)
+    office = settings.current_office()  # kode_kab derived from Luwu Utara (73.22)
     settings.save_office(
         settings.OfficeValues(
             **DEMO_OFFICE,
-            timezone=office.derived_zone,
+            timezone=settings.wilayah_defaults().zone or settings.WITA,
             cert_number_template=office.cert_number_template,
             kode_kab=office.kode_kab,
         ),

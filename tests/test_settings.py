@@ -177,7 +177,8 @@ def test_zone_default_is_derived_explicit_env_wins_and_the_row_wins_over_both(ap
         assert service.office_zone() == "Asia/Makassar"  # Luwu Utara, no setting at all
         office = service.current_office()
         assert office.name == "KPU Kabupaten Luwu Utara" and office.kode_kab == "73.22"
-        assert office.zone_label == "WITA" and office.derived_from == "Sulawesi Selatan"
+        assert office.zone_label == "WITA"
+        assert service.wilayah_defaults().province == "Sulawesi Selatan"
         assert not office.confirmed
     app.config["BIMTEK_TIMEZONE"] = "Asia/Jakarta"
     with app.app_context():

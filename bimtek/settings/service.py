@@ -83,16 +83,10 @@ class Office:
     kode_kab: str
     saved_at: datetime | None = None  # last saved on the settings page
     previewed_at: datetime | None = None  # a sample certificate was looked at
-    derived_zone: str = WIB  # what the loaded wilayah says, for the settings page
-    derived_from: str = ""  # e.g. "Sulawesi Selatan"
 
     @property
     def zone_label(self) -> str:
         return zone_abbreviation(self.timezone)
-
-    @property
-    def derived_zone_label(self) -> str:
-        return zone_abbreviation(self.derived_zone)
 
     @property
     def confirmed(self) -> bool:
@@ -105,15 +99,19 @@ class Office:
 
 
 @dataclass(frozen=True)
-class _Wilayah:
+class WilayahDefaults:
     name: str = ""  # "KPU Kabupaten Luwu Utara"
     place: str = ""  # "Luwu Utara"
     kode_kab: str = ""
     zone: str | None = None
-    province: str = ""
+    province: str = ""  # "Sulawesi Selatan"
+
+    @property
+    def zone_label(self) -> str:
+        return zone_abbreviation(self.zone or WIB)
 
 
-def _from_wilayah() -> _Wilayah:
+def wilayah_defaults() -> WilayahDefaults:
     """Defaults the loaded regions imply: one kabupaten/kota → its name and code; the zone when
     every loaded kabupaten/kota lies in provinces of one zone."""
     kabupaten = db.session.scalars(select(Kabupaten).order_by(Kabupaten.kode).limit(2)).all()
@@ -125,19 +123,20 @@ def _from_wilayah() -> _Wilayah:
         row = db.session.get(Provinsi, provinces[0])
         province = row.nama if row is not None else ""
     if len(kabupaten) != 1:
-        return _Wilayah(zone=zone, province=province)
+        return WilayahDefaults(zone=zone, province=province)
     only = kabupaten[0]
     nama = " ".join(only.nama.split())
     place = re.sub(r"^(kabupaten|kab\.|kota)\s+", "", nama, flags=re.IGNORECASE)
-    return _Wilayah(f"KPU {nama}", place, only.kode, zone, province)
+    return WilayahDefaults(f"KPU {nama}", place, only.kode, zone, province)
 
 
 def load_office() -> Office:
     """Read the settings row and fill what it leaves unset from config, then from the wilayah."""
     row = db.session.get(OfficeSetting, OFFICE_ROW_ID)
     config = current_app.config
-    wilayah = _from_wilayah()
-    derived_zone = wilayah.zone or WIB
+    # A saved row sets every field: no need to look at the regions on every request.
+    complete = row is not None and all(getattr(row, f) is not None for f in SETTING_FIELDS)
+    wilayah = WilayahDefaults(zone=WIB) if complete else wilayah_defaults()
 
     def pick(column: str, *fallbacks: str | None) -> str:
         value = getattr(row, column) if row is not None else None
@@ -153,15 +152,13 @@ def load_office() -> Office:
         signer_title=pick("signer_title", config.get("BIMTEK_CERT_SIGNER_TITLE"), f"Ketua {name}"),
         signer_nip=pick("signer_nip", config.get("BIMTEK_CERT_SIGNER_NIP")),
         place=pick("place", config.get("BIMTEK_CERT_PLACE"), wilayah.place),
-        timezone=pick("timezone", config.get("BIMTEK_TIMEZONE"), derived_zone),
+        timezone=pick("timezone", config.get("BIMTEK_TIMEZONE"), wilayah.zone, WIB),
         cert_number_template=pick(
             "cert_number_template", config.get("BIMTEK_CERT_NUMBER_TEMPLATE")
         ),
         kode_kab=pick("kode_kab", config.get("BIMTEK_KODE_KAB"), wilayah.kode_kab),
         saved_at=row.updated_at if row is not None else None,
         previewed_at=row.previewed_at if row is not None else None,
-        derived_zone=derived_zone,
-        derived_from=wilayah.province,
     )
 
 

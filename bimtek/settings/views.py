@@ -79,6 +79,7 @@ def edit():
         "settings/edit.html",
         form=form,
         office=office,
+        wilayah=service.wilayah_defaults(),
         preview_form=PreviewForm(),
         field_help=FIELD_HELP,
         example=_example(office, form.cert_number_template.data or ""),
