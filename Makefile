@@ -34,10 +34,14 @@ init: install instance/secret_key
 demo: init
 	BIMTEK_SECRET_KEY=$(SECRET) $(BIN)/bimtek demo
 
+# Links and QR codes must open on the participants' phones: unless BIMTEK_PUBLIC_URL is set,
+# it is derived from HOST and PORT (HOST=0.0.0.0: this laptop's LAN address).
 serve: install instance/secret_key
-	@echo "bimtek: http://$(HOST):$(PORT)  (Ctrl+C to stop)"
-	BIMTEK_SECRET_KEY=$(SECRET) $(BIN)/gunicorn --workers 2 --threads 4 \
-	  --bind $(HOST):$(PORT) "bimtek:create_app()"
+	@public_url="$${BIMTEK_PUBLIC_URL:-$$($(BIN)/python -m bimtek.settings.publicurl '$(HOST)' '$(PORT)')}"; \
+	echo "bimtek: serving on $(HOST):$(PORT)  (Ctrl+C to stop)"; \
+	echo "bimtek: links and QR codes point to $$public_url  (BIMTEK_PUBLIC_URL)"; \
+	BIMTEK_PUBLIC_URL="$$public_url" BIMTEK_SECRET_KEY=$(SECRET) exec $(BIN)/gunicorn \
+	  --workers 2 --threads 4 --bind $(HOST):$(PORT) "bimtek:create_app()"
 
 run: demo serve
 

@@ -51,7 +51,8 @@ def create_app(test_config: dict | None = None) -> Flask:
                 "BIMTEK_SECRET_KEY is not set. Set it to a long random string "
                 '(python -c "import secrets; print(secrets.token_hex(32))").'
             )
-    ZoneInfo(app.config["BIMTEK_TIMEZONE"])  # fail early on a misspelt zone
+    if app.config.get("BIMTEK_TIMEZONE"):
+        ZoneInfo(app.config["BIMTEK_TIMEZONE"])  # fail early on a misspelt zone
     public_url = app.config["BIMTEK_PUBLIC_URL"].rstrip("/")
     app.config["BIMTEK_PUBLIC_URL"] = public_url
     if public_url.startswith("https://"):
@@ -76,6 +77,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from bimtek.learning.views import bp as learning_bp
     from bimtek.quiz.views import bp as quiz_bp
     from bimtek.reports.views import bp as reports_bp
+    from bimtek.settings.views import bp as settings_bp
     from bimtek.wilayah.views import bp as wilayah_bp
     from bimtek.workspace.views import bp as workspace_bp
 
@@ -86,6 +88,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(learning_bp)
     app.register_blueprint(quiz_bp)
     app.register_blueprint(reports_bp)
+    app.register_blueprint(settings_bp)
     app.register_blueprint(wilayah_bp)
     app.register_blueprint(workspace_bp)
 

@@ -321,6 +321,7 @@ def export_rekap(out: Path, course_id, kecamatan_kode, split_dir):
     from bimtek.learning.models import Course
     from bimtek.reports.queries import course_facts
     from bimtek.reports.rekap import RekapMeta, split_name, write_rekap, write_rekap_split
+    from bimtek.settings.service import office_zone
     from bimtek.timeutil import utcnow
     from bimtek.wilayah.models import Kecamatan
 
@@ -340,7 +341,7 @@ def export_rekap(out: Path, course_id, kecamatan_kode, split_dir):
     meta = RekapMeta(
         course_title=course.title,
         exported_at=utcnow(),
-        timezone=current_app.config["BIMTEK_TIMEZONE"],
+        timezone=office_zone(),
         filter_text=f"Kursus: {course.title}; {where}",
         badan=list(course.audience or []),
     )

@@ -184,11 +184,13 @@ def init_app(app: Flask) -> None:
             return jsonify(status="error", database="unreachable"), 503
         return jsonify(status="ok", database="ok")
 
-    tz = app.config["BIMTEK_TIMEZONE"]
+    from bimtek.settings.service import office_zone
+
+    # The zone is the office's (its settings page may change it): read per request.
     app.jinja_env.filters["waktu"] = lambda value, fmt="d MMMM y, HH.mm": timeutil.waktu(
-        value, tz, fmt
+        value, office_zone(), fmt
     )
-    app.jinja_env.filters["tanggal"] = lambda value: timeutil.tanggal(value, tz)
+    app.jinja_env.filters["tanggal"] = lambda value: timeutil.tanggal(value, office_zone())
     app.jinja_env.filters["angka"] = timeutil.angka
     app.jinja_env.filters["persen"] = timeutil.persen
     app.jinja_env.globals["public_url"] = public_url

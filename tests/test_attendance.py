@@ -150,8 +150,8 @@ def test_admin_creates_a_session_and_the_rule_invites_the_right_people(
     assert response.status_code == 302
     with app.app_context():
         session = db.session.scalars(select(TrainingSession)).one()
-        # 08:00 WIB is 01:00 UTC
-        assert session.starts_at.replace(tzinfo=None) == datetime(2026, 12, 1, 1, 0)
+        # Luwu Utara (Sulawesi Selatan) keeps WITA: 08:00 WITA is 00:00 UTC
+        assert session.starts_at.replace(tzinfo=None) == datetime(2026, 12, 1, 0, 0)
         invited = set(
             db.session.scalars(
                 select(SessionInvite.user_id).where(SessionInvite.session_id == session.id)

@@ -269,7 +269,7 @@ def test_running_summary_matches_summarise_gains(rows):
         assert getattr(got, name) == getattr(expected, name)
     for name in ("mean_pre", "mean_post", "mean_gain", "gain_of_means", "pass_rate"):
         a, b = getattr(got, name), getattr(expected, name)
-        assert (a is None and b is None) or a == pytest.approx(b, abs=1e-9)
+        assert (a is None and b is None) or a == pytest.approx(b, rel=1e-9, abs=1e-9)
 
 
 def test_a_total_merged_from_groups_equals_one_over_everyone():

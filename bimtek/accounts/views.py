@@ -32,6 +32,7 @@ from bimtek.accounts.forms import (
 from bimtek.accounts.import_sheets import build_credentials, build_template
 from bimtek.accounts.models import ParticipantImport, User
 from bimtek.extensions import begin_write, db, limiter, writes_late
+from bimtek.settings.service import office_zone
 from bimtek.spreadsheet import XLSX_MEDIA_TYPE, SpreadsheetError
 from bimtek.timeutil import utcnow, waktu
 from bimtek.web import is_safe_next, role_required
@@ -361,7 +362,7 @@ def import_credentials(import_id: int):
     if not ImportConfirmForm().validate_on_submit():
         abort(400)
     credentials = importer.issue_initial_passwords(record, current_user)
-    issued = waktu(utcnow(), current_app.config["BIMTEK_TIMEZONE"])
+    issued = waktu(utcnow(), office_zone())
     data = build_credentials(credentials, issued)
     db.session.commit()
     log.info("import %s: %s initial passwords issued by user %s", import_id, len(credentials),

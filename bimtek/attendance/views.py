@@ -28,6 +28,7 @@ from bimtek.evaluation import service as evaluation_service
 from bimtek.extensions import begin_write, db, limiter, writes_late
 from bimtek.learning.forms import ConfirmForm
 from bimtek.learning.models import Course
+from bimtek.settings.service import current_office, office_zone
 from bimtek.spreadsheet import XLSX_MEDIA_TYPE
 from bimtek.timeutil import local_to_utc, utc_to_local, utcnow
 from bimtek.web import attachment, public_url, role_required
@@ -44,7 +45,7 @@ def _period() -> int:
 
 
 def _timezone() -> str:
-    return current_app.config["BIMTEK_TIMEZONE"]
+    return office_zone()
 
 
 def _evaluation_links(mine: list[queries.MySession], now) -> dict[int, str]:
@@ -103,6 +104,9 @@ def sessions():
 def _session_form(session: TrainingSession | None):
     form = SessionForm(obj=session)
     tz = _timezone()
+    zone = current_office().zone_label
+    form.starts_at.label.text = f"Mulai (waktu setempat, {zone})"
+    form.ends_at.label.text = f"Selesai (waktu setempat, {zone})"
     form.course_id.choices = [
         (c.id, c.title) for c in db.session.scalars(select(Course).order_by(Course.title))
     ]
@@ -442,7 +446,7 @@ def daftar_hadir(session_id: int):
         session=session,
         rows=rows,
         kecamatan=kecamatan,
-        office=current_app.config["BIMTEK_OFFICE_NAME"],
+        office=current_office(),
         statuses=STATUS_LABELS,
     )
 
@@ -456,7 +460,7 @@ def daftar_hadir_xlsx(session_id: int):
     data = build_daftar_hadir(
         session,
         rows,
-        current_app.config["BIMTEK_OFFICE_NAME"],
+        current_office().name,
         _timezone(),
         kecamatan_label=f"{kecamatan.nama} ({kecamatan.kode})" if kecamatan else None,
         # The whole session's evaluation even on a per-kecamatan list: a few people's

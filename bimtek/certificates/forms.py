@@ -66,3 +66,5 @@ class PaktaForm(FlaskForm):
 
 class BulkIssueForm(FlaskForm):
     kecamatan = HiddenField(validators=[DataRequired()])
+    # Shown only while BIMTEK_PUBLIC_URL is a loopback address; the label names the address.
+    confirm_loopback = BooleanField()

@@ -28,6 +28,7 @@ from bimtek.certificates.models import Certificate, PaktaConfirmation
 from bimtek.extensions import begin_write, db, limiter
 from bimtek.learning import service as learning
 from bimtek.learning.models import Course
+from bimtek.settings.service import current_office
 from bimtek.web import attachment, role_required
 from bimtek.wilayah.models import Kecamatan
 
@@ -176,7 +177,7 @@ def rule(course_id: int):
         "certificates/rule.html",
         course=course,
         form=form,
-        default_template=current_app.config["BIMTEK_CERT_NUMBER_TEMPLATE"],
+        default_template=current_office().cert_number_template,
     ), status
 
 
@@ -207,6 +208,8 @@ def preview(course_id: int):
         rows=rows,
         counts=counts,
         form=BulkIssueForm(kecamatan=kecamatan.kode if kecamatan else ""),
+        office=current_office(),
+        loopback=service.public_url_is_loopback(),
     )
 
 
@@ -220,8 +223,22 @@ def issue_bulk(course_id: int):
     kecamatan = _kecamatan_or_none(form.kecamatan.data)
     if kecamatan is None:
         abort(404)
+    back = url_for(".preview", course_id=course.id, kecamatan=kecamatan.kode)
+    if service.public_url_is_loopback() and not form.confirm_loopback.data:
+        flash(
+            "Tidak ada sertifikat yang diterbitkan: alamat publik aplikasi masih "
+            f"{current_app.config['BIMTEK_PUBLIC_URL']}, sehingga kode QR verifikasi menunjuk "
+            "ke 127.0.0.1 dan tidak dapat dibuka dari ponsel. Jalankan dengan "
+            "make run HOST=0.0.0.0 (atau atur BIMTEK_PUBLIC_URL), atau centang konfirmasinya.",
+            "error",
+        )
+        return redirect(back)
     try:
         result = service.issue_for_kecamatan(course, kecamatan.kode, current_user)
+    except service.SettingsNotConfirmed as exc:
+        db.session.rollback()
+        flash(f"Tidak ada sertifikat yang diterbitkan. {exc}", "error")
+        return redirect(url_for("settings.edit"))
     except service.CertificateError as exc:
         db.session.rollback()
         flash(f"Tidak ada sertifikat yang diterbitkan: {exc}", "error")
@@ -240,7 +257,7 @@ def issue_bulk(course_id: int):
             f"{result.already} sudah memiliki sertifikat.",
             "success",
         )
-    return redirect(url_for(".preview", course_id=course.id, kecamatan=kecamatan.kode))
+    return redirect(back)
 
 
 @bp.get("/admin/kursus/<int:course_id>/sertifikat.zip")

@@ -5,7 +5,6 @@ from datetime import datetime
 from flask import (
     Blueprint,
     abort,
-    current_app,
     flash,
     jsonify,
     redirect,
@@ -23,6 +22,7 @@ from bimtek.quiz import queries, service
 from bimtek.quiz.forms import QuizForm
 from bimtek.quiz.grading import TYPES
 from bimtek.quiz.models import Quiz
+from bimtek.settings.service import current_office, office_zone
 from bimtek.timeutil import local_to_utc, utc_to_local, utcnow
 from bimtek.web import role_required
 
@@ -202,11 +202,11 @@ def result(attempt_id: int):
 
 
 def _to_utc(value: datetime | None) -> datetime | None:
-    return local_to_utc(value, current_app.config["BIMTEK_TIMEZONE"])
+    return local_to_utc(value, office_zone())
 
 
 def _to_local(value: datetime | None) -> datetime | None:
-    return utc_to_local(value, current_app.config["BIMTEK_TIMEZONE"])
+    return utc_to_local(value, office_zone())
 
 
 @bp.get("/admin/kursus/<int:course_id>/kuis")
@@ -233,6 +233,9 @@ def quiz_edit(quiz_id: int):
 
 def _quiz_form(course: Course, quiz: Quiz | None):
     form = QuizForm(obj=quiz) if request.method == "GET" and quiz else QuizForm()
+    zone = current_office().zone_label
+    form.opens_at.label.text = f"Dibuka (waktu setempat, {zone})"
+    form.closes_at.label.text = f"Ditutup (waktu setempat, {zone})"
     if request.method == "GET" and quiz is not None:
         form.opens_at.data = _to_local(quiz.opens_at)
         form.closes_at.data = _to_local(quiz.closes_at)
