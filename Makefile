@@ -5,6 +5,10 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 SECRET  = $${BIMTEK_SECRET_KEY:-$$(cat instance/secret_key)}
+# Workers and threads come from bimtek/gunicorn_conf.py: one worker with threads while sign-in
+# counters live in memory (BIMTEK_RATELIMIT_STORAGE_URL unset or memory://), several workers
+# (WEB_CONCURRENCY, default 2) when they go to a shared store such as redis://.
+GUNICORN_ARGS = -c python:bimtek.gunicorn_conf
 
 .PHONY: run test lint format install install-test serve init demo clean
 
@@ -36,8 +40,8 @@ demo: init
 
 serve: install instance/secret_key
 	@echo "bimtek: http://$(HOST):$(PORT)  (Ctrl+C to stop)"
-	BIMTEK_SECRET_KEY=$(SECRET) $(BIN)/gunicorn --workers 2 --threads 4 \
-	  --bind $(HOST):$(PORT) "bimtek:create_app()"
+	BIMTEK_SECRET_KEY=$(SECRET) $(BIN)/gunicorn $(GUNICORN_ARGS) --bind $(HOST):$(PORT) \
+	  "bimtek:create_app()"
 
 run: demo serve
 

@@ -11,6 +11,7 @@ from flask import current_app, request
 from limits import parse_many
 
 from bimtek.extensions import limiter
+from bimtek.gunicorn_conf import is_shared
 
 SCOPE = "login-account"
 ENDPOINT = "accounts.login"
@@ -62,4 +63,4 @@ def unlock(user) -> None:
 
 def storage_is_shared(url: str | None) -> bool:
     """memory:// lives inside one process; every other storage is shared between processes."""
-    return bool(url) and not url.strip().lower().startswith("memory://")
+    return is_shared((url or "").strip())
