@@ -127,7 +127,7 @@ def _letters(text: str) -> str:
 
 
 def is_name(password: str, nama: str | None) -> bool:
-    """The password, letters only, is the name, a part of it, or its parts run together."""
+    """The password, letters only, is the name, a part of it, or neighbouring parts together."""
     if not nama:
         return False
     parts = [p for p in re.split(r"[^\w]+|_", nama.lower()) if len(_letters(p)) >= 3]
@@ -135,8 +135,8 @@ def is_name(password: str, nama: str | None) -> bool:
     core = _letters(password)
     if len(core) < 3:
         return False
-    together = "".join(parts)
-    return core in parts or core == together or core == "".join(reversed(parts))
+    runs = {"".join(parts[i:j]) for i in range(len(parts)) for j in range(i + 1, len(parts) + 1)}
+    return core in runs or core == "".join(reversed(parts))
 
 
 def has_nik(password: str, nik: str | None) -> bool:
@@ -159,14 +159,14 @@ def password_problem(
     """Why this password is too weak, in Indonesian, or None when it is acceptable."""
     if len(password) < MIN_LENGTH:
         return TOO_SHORT
-    if _is_digit_run(password):
-        return DIGIT_RUN
     if has_nik(password, nik):
         return HAS_NIK
-    if username and username.lower() in {password.lower(), _base(password)}:
+    if username and (password.lower() == username.lower() or _base(password) == _base(username)):
         return HAS_USERNAME
     if is_common(password):
         return COMMON
+    if _is_digit_run(password):
+        return DIGIT_RUN
     if is_name(password, nama):
         return IS_NAME
     if is_date(password):
