@@ -174,6 +174,7 @@ def test_reset_asks_first_then_shows_a_printable_slip_once(app, office, peserta,
     page = slip.get_data(as_text=True)
     new_password = re.search(r'data-testid="initial-password">([^<]+)<', page).group(1)
     assert 'class="slip"' in page and "data-print" in page
+    assert "css/slip-print.css" in page  # the A6 page size, on this page only
     with app.app_context():
         user = db.session.get(User, peserta)
         assert user.must_change_password
@@ -195,9 +196,8 @@ def test_reset_asks_first_then_shows_a_printable_slip_once(app, office, peserta,
 
 
 def test_the_slip_prints_on_a6(client):
-    css = client.get("/static/css/bimtek.css").get_data(as_text=True)
-    assert re.search(r"@page slip \{ size: A6", css)
-    assert ".slip { page: slip;" in css
+    css = client.get("/static/css/slip-print.css").get_data(as_text=True)
+    assert "@page { size: 105mm 148mm;" in css  # A6
 
 
 # ---- deactivate and reactivate ----------------------------------------------------------------
