@@ -5,6 +5,10 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 SECRET  = $${BIMTEK_SECRET_KEY:-$$(cat instance/secret_key)}
+# Workers and threads come from bimtek/gunicorn_conf.py: one worker with threads while sign-in
+# counters live in memory (BIMTEK_RATELIMIT_STORAGE_URL unset or memory://), several workers
+# (WEB_CONCURRENCY, default 2) when they go to a shared store such as redis://.
+GUNICORN_ARGS = -c python:bimtek.gunicorn_conf
 
 .PHONY: run test lint format install install-test serve init demo clean
 
@@ -41,7 +45,7 @@ serve: install instance/secret_key
 	echo "bimtek: serving on $(HOST):$(PORT)  (Ctrl+C to stop)"; \
 	echo "bimtek: links and QR codes point to $$public_url  (BIMTEK_PUBLIC_URL)"; \
 	BIMTEK_PUBLIC_URL="$$public_url" BIMTEK_SECRET_KEY=$(SECRET) exec $(BIN)/gunicorn \
-	  --workers 2 --threads 4 --bind $(HOST):$(PORT) "bimtek:create_app()"
+	  $(GUNICORN_ARGS) --bind $(HOST):$(PORT) "bimtek:create_app()"
 
 run: demo serve
 

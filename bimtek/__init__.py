@@ -2,6 +2,8 @@
 
 import logging
 import os
+import shlex
+import sys
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -64,6 +66,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True)
     csrf.init_app(app)
     limiter.init_app(app)
+    _warn_if_sign_in_limits_are_not_shared(app)
     login_manager.init_app(app)
 
     from bimtek import models, web  # noqa: F401  (models: every table registered)
@@ -96,3 +99,36 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     register_commands(app)
     return app
+
+
+def _gunicorn_workers() -> int | None:
+    """How many workers the gunicorn serving this process runs; None when not under gunicorn."""
+    if not os.environ.get("SERVER_SOFTWARE", "").startswith("gunicorn"):
+        return None
+    if os.environ.get("BIMTEK_SERVER_WORKERS"):  # set by bimtek/gunicorn_conf.py's on_starting
+        return int(os.environ["BIMTEK_SERVER_WORKERS"])
+    try:  # started without bimtek's settings: read the flags as gunicorn does
+        from gunicorn.config import Config
+
+        flags = shlex.split(os.environ.get("GUNICORN_CMD_ARGS", "")) + sys.argv[1:]
+        workers = Config().parser().parse_known_args(flags)[0].workers
+        return workers or int(os.environ.get("WEB_CONCURRENCY") or 1)
+    except (Exception, SystemExit):  # unreadable flags: say we do not know
+        return 0
+
+
+def _warn_if_sign_in_limits_are_not_shared(app: Flask) -> None:
+    from bimtek.gunicorn_conf import is_shared
+
+    storage = str(app.config.get("RATELIMIT_STORAGE_URI") or "memory://")
+    workers = _gunicorn_workers()
+    if is_shared(storage) or workers is None or workers == 1:
+        return
+    log.warning(
+        "Sign-in limits are counted in %s inside each gunicorn worker, but gunicorn runs %s "
+        "workers: the limits do not hold. Serve with one worker (make serve does when "
+        "BIMTEK_RATELIMIT_STORAGE_URL is not set) or set BIMTEK_RATELIMIT_STORAGE_URL to a "
+        "shared store such as redis://127.0.0.1:6379/0.",
+        storage,
+        workers or "an unknown number of",
+    )

@@ -19,6 +19,12 @@
     if (question && !window.confirm(question)) { event.preventDefault(); }
   }, true);
 
+  // A button marked data-print prints the page (e.g. a password slip).
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("button[data-print]");
+    if (button) { window.print(); }
+  });
+
   // Participant form: show only the desa of the chosen kecamatan.
   var kecamatan = document.getElementById("kecamatan_kode");
   var desa = document.getElementById("desa_kode");
