@@ -55,6 +55,18 @@ DEMO_COURSES = [
             "penanganan-pelanggaran-kode-etik",
         ],
     ),
+    (
+        "Bimtek Lanjutan: Tata Kerja, Gratifikasi, Tindak Pidana Pemilu dan Pelindungan Data",
+        "Untuk semua badan ad hoc dan sekretariatnya setelah bimtek etika.",
+        ["PPK", "PPS", "KPPS", "Sekretariat PPK", "Sekretariat PPS"],
+        6,
+        [
+            "tata-kerja-badan-adhoc",
+            "gratifikasi-kode-perilaku-kpu",
+            "tindak-pidana-pemilu-badan-adhoc",
+            "perlindungan-data-pemilih",
+        ],
+    ),
 ]
 
 

@@ -257,9 +257,9 @@ def test_commit_creates_accounts_without_usable_passwords_until_issued(app, wila
 
 
 def test_reimport_updates_by_nik_and_keeps_progress(app, wilayah, content, make_peserta):
-    from bimtek.content.service import current_version
     from bimtek.learning import service as learning
     from bimtek.learning.models import Module, ModuleProgress
+    from bimtek.learning.service import current_module_version as current_version
 
     user_id = make_peserta(nama="Sitti Aminah", nik="7322014107000001", password="sandi-lama-1")
     with app.app_context():
