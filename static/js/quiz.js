@@ -161,7 +161,7 @@
   // The server says how many seconds are left (on the page, and again with every answer
   // saved); the phone only measures time passing since then. Its clock may be minutes off or
   // in another zone, so it is never compared with the deadline itself.
-  if (timer) {
+  if (timer && /^\d+$/.test(timer.getAttribute("data-seconds-left") || "")) {
     syncDeadline(Number(timer.getAttribute("data-seconds-left")));
     var tick = function () {
       var left = Math.max(0, Math.floor((endsAt - Date.now()) / 1000));
