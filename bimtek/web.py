@@ -191,6 +191,7 @@ def init_app(app: Flask) -> None:
         value, office_zone(), fmt
     )
     app.jinja_env.filters["tanggal"] = lambda value: timeutil.tanggal(value, office_zone())
+    app.jinja_env.filters["iso"] = timeutil.iso
     app.jinja_env.filters["angka"] = timeutil.angka
     app.jinja_env.filters["persen"] = timeutil.persen
     app.jinja_env.globals["public_url"] = public_url

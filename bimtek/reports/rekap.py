@@ -123,7 +123,7 @@ def _summary_row(ws, number, s: Summary, badan: list[str]) -> list:
 
 
 def _participant_row(ws, number: int, f: Facts, zone: ZoneInfo) -> list:
-    pakta = as_utc(f.pakta_at).astimezone(zone).replace(tzinfo=None) if f.pakta_at else None
+    pakta = f.pakta_at.astimezone(zone).replace(tzinfo=None) if f.pakta_at else None
     return [
         number,
         safe(ws, f.nama),
