@@ -101,9 +101,9 @@ def init_app(app: Flask) -> None:
     @app.before_request
     def force_password_change():
         if (
-            current_user.is_authenticated
+            request.endpoint not in _ALLOWED_BEFORE_PASSWORD_CHANGE  # first: no user load
+            and current_user.is_authenticated
             and current_user.must_change_password
-            and request.endpoint not in _ALLOWED_BEFORE_PASSWORD_CHANGE
         ):
             # Keep where they were going (e.g. the check-in a QR code opened) for afterwards.
             target = request.full_path.rstrip("?") if request.method == "GET" else None
@@ -121,7 +121,8 @@ def init_app(app: Flask) -> None:
         response.headers["Permissions-Policy"] = "camera=(self), microphone=(), geolocation=()"
         if current_app.config.get("SESSION_COOKIE_SECURE"):
             response.headers["Strict-Transport-Security"] = "max-age=31536000"
-        if current_user.is_authenticated and request.endpoint != "static":
+        # Static files first: they need no user, so no database query per CSS/JS request.
+        if request.endpoint != "static" and current_user.is_authenticated:
             response.headers.setdefault("Cache-Control", "private, no-store")
         return response
 
