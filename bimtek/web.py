@@ -21,7 +21,7 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy import bindparam, select, text
 
 from bimtek import timeutil
-from bimtek.content.render import nest_toc
+from bimtek.content.render import has_sources_section, nest_toc
 from bimtek.extensions import db, login_manager
 
 log = logging.getLogger(__name__)
@@ -194,3 +194,4 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["persen"] = timeutil.persen
     app.jinja_env.globals["public_url"] = public_url
     app.jinja_env.filters["nest_toc"] = nest_toc
+    app.jinja_env.tests["with_sources_section"] = has_sources_section

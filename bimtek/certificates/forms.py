@@ -66,3 +66,9 @@ class PaktaForm(FlaskForm):
 
 class BulkIssueForm(FlaskForm):
     kecamatan = HiddenField(validators=[DataRequired()])
+    # Issuing takes numbers from the sequence for good: the admin says so explicitly.
+    confirm = BooleanField(
+        "Saya mengerti bahwa sertifikat ini langsung terbit dan mendapat nomor urut tetap. "
+        "Sertifikat yang sudah terbit tidak dapat dibatalkan, hanya dicabut dengan alasan.",
+        validators=[DataRequired("Centang pernyataan di atas tombol untuk menerbitkan.")],
+    )

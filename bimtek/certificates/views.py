@@ -216,7 +216,10 @@ def issue_bulk(course_id: int):
     course = db.get_or_404(Course, course_id)
     form = BulkIssueForm()
     if not form.validate_on_submit():
-        abort(400)
+        if set(form.errors) != {"confirm"}:
+            abort(400)
+        flash(form.confirm.errors[0], "error")  # nothing issued without the confirmation
+        return redirect(url_for(".preview", course_id=course.id, kecamatan=form.kecamatan.data))
     kecamatan = _kecamatan_or_none(form.kecamatan.data)
     if kecamatan is None:
         abort(404)

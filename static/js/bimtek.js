@@ -19,6 +19,14 @@
     if (question && !window.confirm(question)) { event.preventDefault(); }
   }, true);
 
+  // A module's table of contents starts folded on a phone (the text comes first) and open
+  // on a wide screen.
+  if (window.matchMedia("(min-width: 48rem)").matches) {
+    document.querySelectorAll("details[data-open-wide]").forEach(function (details) {
+      details.open = true;
+    });
+  }
+
   // Participant form: show only the desa of the chosen kecamatan.
   var kecamatan = document.getElementById("kecamatan_kode");
   var desa = document.getElementById("desa_kode");
