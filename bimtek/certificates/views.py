@@ -28,6 +28,7 @@ from bimtek.certificates.models import Certificate, PaktaConfirmation
 from bimtek.extensions import begin_write, db, limiter
 from bimtek.learning import service as learning
 from bimtek.learning.models import Course
+from bimtek.timeutil import utc_to_local, utcnow
 from bimtek.web import attachment, role_required
 from bimtek.wilayah.models import Kecamatan
 
@@ -172,11 +173,22 @@ def rule(course_id: int):
             flash("Aturan kelulusan tersimpan.", "success")
             return redirect(url_for(".rule", course_id=course.id))
     status = 400 if request.method == "POST" else 200
+    # Operators see what a number will look like, not only its template.
+    settings = service.settings_for(course)
+    today = utc_to_local(utcnow(), settings.timezone)
+    example = numbering.example_fields(settings.kode_kab, today.year, today.month, course.id)
+    office_template = current_app.config["BIMTEK_CERT_NUMBER_TEMPLATE"]
     return render_template(
         "certificates/rule.html",
         course=course,
         form=form,
-        default_template=current_app.config["BIMTEK_CERT_NUMBER_TEMPLATE"],
+        office_example=numbering.format_number(office_template, example),
+        course_example=(
+            numbering.format_number(course.cert_number_template, example)
+            if course.cert_number_template
+            else None
+        ),
+        number_fields=numbering.explained_fields(example),
     ), status
 
 

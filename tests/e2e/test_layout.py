@@ -106,7 +106,17 @@ def test_staff_pages_fit_a_360px_phone(live_app, browser, demo):
     assert table.evaluate("t => getComputedStyle(t).overflowX") == "auto"
     ARTIFACTS.mkdir(exist_ok=True)
     table.screenshot(path=str(ARTIFACTS / "module-table-360.png"))
+    # the table of contents is folded on the phone (the text comes first) …
+    assert page.locator("details.toc").evaluate("d => d.open") is False
     context.close()
+
+    # … and open on a laptop
+    wide = browser.new_context(viewport={"width": 1280, "height": 800}, locale="id-ID")
+    page = wide.new_page()
+    sign_in(page, base, "admin", "demo-admin-2029")
+    page.goto(base + f"/kursus/{demo['course']}/modul/{TABLE_MODULE}")
+    assert page.locator("details.toc").evaluate("d => d.open") is True
+    wide.close()
 
 
 @pytest.mark.parametrize("size", [(1024, 768), (1280, 800)])
