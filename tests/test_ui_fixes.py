@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from bimtek.attendance.models import TrainingSession
+from bimtek.content.render import has_sources_section
 from bimtek.demo import seed_demo
 from bimtek.extensions import db
 from bimtek.learning.models import Course
@@ -75,3 +76,13 @@ def test_projector_says_how_often_the_code_changes_and_has_no_menu(app, client, 
     assert "Kode berganti setiap 30 detik" in page  # BIMTEK_CHECKIN_PERIOD, not a fixed text
     assert 'class="mainnav"' not in page and "Keluar" not in page
     assert 'class="projector-screen"' in page
+
+
+def test_front_matter_sources_shown_when_the_text_has_no_sources_section():
+    assert has_sources_section([{"level": 2, "id": "sumber", "name": "Sumber"}])
+    assert has_sources_section([{"level": 2, "id": "x", "name": "Dasar hukum"}])
+    # "Dasar aturan dan siapa yang terikat" is a chapter, not the list of sources
+    assert not has_sources_section(
+        [{"level": 2, "id": "x", "name": "Dasar aturan dan siapa yang terikat"},
+         {"level": 3, "id": "y", "name": "Sumber"}]
+    )  # fmt: skip
