@@ -69,9 +69,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     _warn_if_sign_in_limits_are_not_shared(app)
     login_manager.init_app(app)
 
-    from bimtek import models, web  # noqa: F401  (models: every table registered)
+    from bimtek import assets, models, web  # noqa: F401  (models: every table registered)
 
     web.init_app(app)
+    assets.init_app(app)
 
     from bimtek.accounts.views import bp as accounts_bp
     from bimtek.attendance.views import bp as attendance_bp

@@ -21,7 +21,7 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy import bindparam, select, text
 
 from bimtek import timeutil
-from bimtek.content.render import nest_toc
+from bimtek.content.render import has_sources_section, nest_toc
 from bimtek.extensions import db, login_manager
 
 log = logging.getLogger(__name__)
@@ -101,9 +101,9 @@ def init_app(app: Flask) -> None:
     @app.before_request
     def force_password_change():
         if (
-            current_user.is_authenticated
+            request.endpoint not in _ALLOWED_BEFORE_PASSWORD_CHANGE  # first: no user load
+            and current_user.is_authenticated
             and current_user.must_change_password
-            and request.endpoint not in _ALLOWED_BEFORE_PASSWORD_CHANGE
         ):
             # Keep where they were going (e.g. the check-in a QR code opened) for afterwards.
             target = request.full_path.rstrip("?") if request.method == "GET" else None
@@ -121,7 +121,8 @@ def init_app(app: Flask) -> None:
         response.headers["Permissions-Policy"] = "camera=(self), microphone=(), geolocation=()"
         if current_app.config.get("SESSION_COOKIE_SECURE"):
             response.headers["Strict-Transport-Security"] = "max-age=31536000"
-        if current_user.is_authenticated and request.endpoint != "static":
+        # Static files first: they need no user, so no database query per CSS/JS request.
+        if request.endpoint != "static" and current_user.is_authenticated:
             response.headers.setdefault("Cache-Control", "private, no-store")
         return response
 
@@ -196,3 +197,4 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["persen"] = timeutil.persen
     app.jinja_env.globals["public_url"] = public_url
     app.jinja_env.filters["nest_toc"] = nest_toc
+    app.jinja_env.tests["with_sources_section"] = has_sources_section

@@ -107,7 +107,7 @@ def issue(client, post_form, course_id, **extra):
     return post_form(
         client,
         f"/admin/kursus/{course_id}/sertifikat/terbitkan",
-        {"kecamatan": "73.22.01", **extra},
+        {"kecamatan": "73.22.01", "confirm": "y", **extra},
         form_page=ISSUE_FORM.format(course_id),
     )
 

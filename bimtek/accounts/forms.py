@@ -119,5 +119,15 @@ class ConfirmForm(FlaskForm):
     """A confirmation: only the CSRF token and the pressed button."""
 
 
+class CredentialsForm(FlaskForm):
+    """Download the initial-passwords sheet: every download makes new passwords."""
+
+    confirm = BooleanField(
+        "Saya mengerti bahwa kata sandi awal dibuat baru dan lembar yang pernah diunduh "
+        "sebelumnya untuk impor ini tidak berlaku lagi.",
+        validators=[DataRequired("Centang pernyataan di atas tombol untuk mengunduh lembar baru.")],
+    )
+
+
 class ImportConfirmForm(ConfirmForm):
     """Confirm or discard a previewed import: only the CSRF token and the pressed button."""

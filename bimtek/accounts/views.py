@@ -24,6 +24,7 @@ from bimtek.accounts import importer, service, signin_lock
 from bimtek.accounts.forms import (
     ChangePasswordForm,
     ConfirmForm,
+    CredentialsForm,
     ImportConfirmForm,
     ImportUploadForm,
     LoginForm,
@@ -382,7 +383,7 @@ def import_detail(import_id: int):
             select(func.count()).select_from(importer.never_signed_in(record).subquery())
         )
         return render_template(
-            "accounts/import_result.html", record=record, waiting=waiting, form=ImportConfirmForm()
+            "accounts/import_result.html", record=record, waiting=waiting, form=CredentialsForm()
         )
     record = _own_pending(import_id)
     try:
@@ -464,8 +465,12 @@ def import_credentials(import_id: int):
     record = db.get_or_404(ParticipantImport, import_id)
     if record.status != "committed":
         abort(404)
-    if not ImportConfirmForm().validate_on_submit():
-        abort(400)
+    form = CredentialsForm()
+    if not form.validate_on_submit():
+        if set(form.errors) != {"confirm"}:
+            abort(400)
+        flash(form.confirm.errors[0], "error")  # no password changed
+        return redirect(url_for("accounts.import_detail", import_id=record.id))
     credentials = importer.issue_initial_passwords(record, current_user)
     issued = waktu(utcnow(), office_zone())
     data = build_credentials(credentials, issued)

@@ -21,7 +21,7 @@ from sqlalchemy import select
 from bimtek.accounts.models import User
 from bimtek.attendance import codes, queries, service
 from bimtek.attendance.forms import CheckInForm, MarkForm, SessionForm
-from bimtek.attendance.models import STATUS_LABELS, SessionInvite, TrainingSession
+from bimtek.attendance.models import PRESENT, STATUS_LABELS, SessionInvite, TrainingSession
 from bimtek.attendance.sheets import build_attendance_export, build_daftar_hadir
 from bimtek.evaluation import queries as evaluation_queries
 from bimtek.evaluation import service as evaluation_service
@@ -296,6 +296,7 @@ def projector(session_id: int):
         open_now=open_now,
         opens_at=service.checkin_opens_at(session),
         present=present,
+        period=period,
     )
 
 
@@ -332,6 +333,12 @@ def _checkin_page(form, now, wanted: int | None, status: int = 200):
             service.is_invited(target, current_user) or service.matches_rule(target, current_user)
         ):
             target = None
+    if target is None and open_sessions:
+        # Opened from the menu after checking in: show the confirmation, not an empty form,
+        # unless an open session still waits for this participant's code.
+        present = [s for s in open_sessions if _present(mine.get(s.id))]
+        if len(present) == len(open_sessions):
+            target = present[0]
     return (
         render_template(
             "attendance/checkin.html",
@@ -343,9 +350,14 @@ def _checkin_page(form, now, wanted: int | None, status: int = 200):
             if target and target.id in mine
             else None,
             now=now,
+            period=_period(),
         ),
         status,
     )
+
+
+def _present(mine) -> bool:
+    return bool(mine and mine.attendance and mine.attendance.status in PRESENT)
 
 
 def _checkin_key() -> str:
@@ -406,11 +418,8 @@ def checkin_post():
         return _checkin_page(form, now, wanted, status=409)
     db.session.commit()
     att = result.attendance
-    when = current_app.jinja_env.filters["waktu"](att.checked_in_at, "HH.mm")
-    if result.created:
-        flash(f"Terima kasih, Anda tercatat {att.status_label.lower()} pukul {when}.", "success")
-    else:
-        flash(f"Anda sudah tercatat {att.status_label.lower()} pukul {when}.", "success")
+    # No flash: the check-in page itself says it, once ("Terima kasih, Anda tercatat hadir
+    # pukul …"), for a first and for a repeated check-in alike.
     response = redirect(url_for("attendance.checkin", s=att.session_id))
     if request.cookies.get(DEVICE_COOKIE) != device_id:
         response.set_cookie(

@@ -29,6 +29,7 @@ from bimtek.extensions import begin_write, db, limiter
 from bimtek.learning import service as learning
 from bimtek.learning.models import Course
 from bimtek.settings.service import current_office
+from bimtek.timeutil import utc_to_local, utcnow
 from bimtek.web import attachment, role_required
 from bimtek.wilayah.models import Kecamatan
 
@@ -173,11 +174,22 @@ def rule(course_id: int):
             flash("Aturan kelulusan tersimpan.", "success")
             return redirect(url_for(".rule", course_id=course.id))
     status = 400 if request.method == "POST" else 200
+    # Operators see what a number will look like, not only its template.
+    settings = service.settings_for(course)
+    today = utc_to_local(utcnow(), settings.timezone)
+    example = numbering.example_fields(settings.kode_kab, today.year, today.month, course.id)
+    office_template = current_office().cert_number_template
     return render_template(
         "certificates/rule.html",
         course=course,
         form=form,
-        default_template=current_office().cert_number_template,
+        office_example=numbering.format_number(office_template, example),
+        course_example=(
+            numbering.format_number(course.cert_number_template, example)
+            if course.cert_number_template
+            else None
+        ),
+        number_fields=numbering.explained_fields(example),
     ), status
 
 
@@ -219,7 +231,10 @@ def issue_bulk(course_id: int):
     course = db.get_or_404(Course, course_id)
     form = BulkIssueForm()
     if not form.validate_on_submit():
-        abort(400)
+        if set(form.errors) != {"confirm"}:
+            abort(400)
+        flash(form.confirm.errors[0], "error")  # nothing issued without the confirmation
+        return redirect(url_for(".preview", course_id=course.id, kecamatan=form.kecamatan.data))
     kecamatan = _kecamatan_or_none(form.kecamatan.data)
     if kecamatan is None:
         abort(404)

@@ -24,6 +24,13 @@
     var button = event.target.closest && event.target.closest("button[data-print]");
     if (button) { window.print(); }
   });
+  // A module's table of contents starts folded on a phone (the text comes first) and open
+  // on a wide screen.
+  if (window.matchMedia("(min-width: 48rem)").matches) {
+    document.querySelectorAll("details[data-open-wide]").forEach(function (details) {
+      details.open = true;
+    });
+  }
 
   // Participant form: show only the desa of the chosen kecamatan.
   var kecamatan = document.getElementById("kecamatan_kode");
