@@ -10,15 +10,12 @@ from zoneinfo import ZoneInfo
 from flask import Flask
 
 from bimtek import config as config_module
+from bimtek.config import ConfigurationError  # noqa: F401  (part of the public API)
 from bimtek.extensions import csrf, db, limiter, login_manager, migrate
 
 log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = str(Path(__file__).resolve().parent / "migrations")
-
-
-class ConfigurationError(RuntimeError):
-    pass
 
 
 def create_app(test_config: dict | None = None) -> Flask:

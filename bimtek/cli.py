@@ -17,7 +17,8 @@ def main() -> None:
 
 
 def _create_app():
-    from bimtek import ConfigurationError, create_app
+    from bimtek import create_app
+    from bimtek.config import ConfigurationError
 
     try:
         return create_app()

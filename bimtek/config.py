@@ -5,6 +5,11 @@ from pathlib import Path
 
 CHECKOUT_ROOT = Path(__file__).resolve().parent.parent
 
+
+class ConfigurationError(RuntimeError):
+    """The configuration cannot work; the message says what to set."""
+
+
 # environment variable -> Flask config key
 ENVIRONMENT_KEYS = {
     "BIMTEK_DATABASE_URL": "SQLALCHEMY_DATABASE_URI",

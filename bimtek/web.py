@@ -18,10 +18,9 @@ from flask import (
 )
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
-from sqlalchemy import bindparam, select, text
+from sqlalchemy import text
 
 from bimtek import timeutil
-from bimtek.content.render import has_sources_section, nest_toc
 from bimtek.extensions import db, login_manager
 
 log = logging.getLogger(__name__)
@@ -82,21 +81,11 @@ def role_required(*roles: str):
 
 
 def init_app(app: Flask) -> None:
-    from bimtek.accounts.models import User
-
     login_manager.login_view = "accounts.login"
     login_manager.login_message = "Silakan masuk terlebih dahulu."
     login_manager.login_message_category = "info"
     login_manager.session_protection = "basic"
-
-    # Built once: this runs on every signed-in request.
-    user_by_token = select(User).where(
-        User.session_token == bindparam("token"), User.active.is_(True)
-    )
-
-    @login_manager.user_loader
-    def load_user(token: str):
-        return db.session.scalars(user_by_token, {"token": token}).one_or_none()
+    # The user loader is the accounts feature's (registered with its blueprint).
 
     @app.before_request
     def force_password_change():
@@ -185,16 +174,9 @@ def init_app(app: Flask) -> None:
             return jsonify(status="error", database="unreachable"), 503
         return jsonify(status="ok", database="ok")
 
-    from bimtek.settings.service import office_zone
-
-    # The zone is the office's (its settings page may change it): read per request.
-    app.jinja_env.filters["waktu"] = lambda value, fmt="d MMMM y, HH.mm": timeutil.waktu(
-        value, office_zone(), fmt
-    )
-    app.jinja_env.filters["tanggal"] = lambda value: timeutil.tanggal(value, office_zone())
+    # waktu/tanggal (the office's zone) come with the settings feature; nest_toc and
+    # with_sources_section with the learning feature.
     app.jinja_env.filters["iso"] = timeutil.iso
     app.jinja_env.filters["angka"] = timeutil.angka
     app.jinja_env.filters["persen"] = timeutil.persen
     app.jinja_env.globals["public_url"] = public_url
-    app.jinja_env.filters["nest_toc"] = nest_toc
-    app.jinja_env.tests["with_sources_section"] = has_sources_section

@@ -16,7 +16,7 @@ from flask import (
     url_for,
 )
 from flask_login import current_user, login_required, login_user, logout_user
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
@@ -32,7 +32,7 @@ from bimtek.accounts.forms import (
 )
 from bimtek.accounts.import_sheets import build_credentials, build_template
 from bimtek.accounts.models import ParticipantImport, User
-from bimtek.extensions import begin_write, db, limiter, writes_late
+from bimtek.extensions import begin_write, db, limiter, login_manager, writes_late
 from bimtek.settings.service import office_zone
 from bimtek.spreadsheet import XLSX_MEDIA_TYPE, SpreadsheetError
 from bimtek.timeutil import utcnow, waktu
@@ -41,6 +41,18 @@ from bimtek.wilayah.models import Desa, Kecamatan
 
 log = logging.getLogger(__name__)
 bp = Blueprint("accounts", __name__)
+
+
+@bp.record_once
+def _load_users(_state) -> None:
+    # Built once: the loader runs on every signed-in request.
+    user_by_token = select(User).where(
+        User.session_token == bindparam("token"), User.active.is_(True)
+    )
+
+    @login_manager.user_loader
+    def load_user(token: str):
+        return db.session.scalars(user_by_token, {"token": token}).one_or_none()
 
 
 def _login_failed(response) -> bool:

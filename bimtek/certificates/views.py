@@ -40,7 +40,7 @@ bp = Blueprint("certificates", __name__)
 @bp.record_once
 def _check_number_template(state) -> None:
     """A misspelt office number template stops the app at start, not at the first issue."""
-    from bimtek import ConfigurationError
+    from bimtek.config import ConfigurationError
 
     try:
         numbering.validate_template(state.app.config["BIMTEK_CERT_NUMBER_TEMPLATE"])

@@ -17,6 +17,7 @@ from flask import (
 )
 from flask_login import current_user
 
+from bimtek import timeutil
 from bimtek.certificates import numbering
 from bimtek.extensions import db
 from bimtek.settings import service
@@ -27,6 +28,19 @@ from bimtek.web import role_required
 
 log = logging.getLogger(__name__)
 bp = Blueprint("settings", __name__)
+
+
+# Every time on every page is shown in the office's zone, read per request (Pengaturan may
+# change it).
+@bp.app_template_filter("waktu")
+def waktu_filter(value, fmt: str = "d MMMM y, HH.mm") -> str:
+    return timeutil.waktu(value, service.office_zone(), fmt)
+
+
+@bp.app_template_filter("tanggal")
+def tanggal_filter(value) -> str:
+    return timeutil.tanggal(value, service.office_zone())
+
 
 # What each number field means, with the value it takes in the example, in plain words.
 FIELD_HELP = (
