@@ -34,10 +34,15 @@ init: install instance/secret_key
 demo: init
 	BIMTEK_SECRET_KEY=$(SECRET) $(BIN)/bimtek demo
 
+# Next to gunicorn: `bimtek backup --loop` (BIMTEK_BACKUP_DIR, every BIMTEK_BACKUP_EVERY s when
+# something changed); the trap stops it when gunicorn stops (Ctrl+C or a crash).
 serve: install instance/secret_key
 	@echo "bimtek: http://$(HOST):$(PORT)  (Ctrl+C to stop)"
-	BIMTEK_SECRET_KEY=$(SECRET) $(BIN)/gunicorn --workers 2 --threads 4 \
-	  --bind $(HOST):$(PORT) "bimtek:create_app()"
+	@export BIMTEK_SECRET_KEY=$(SECRET); \
+	$(BIN)/bimtek backup --loop & backup=$$!; \
+	trap 'kill $$backup 2>/dev/null; wait $$backup' EXIT; \
+	trap 'exit 130' INT TERM; \
+	$(BIN)/gunicorn --workers 2 --threads 4 --bind $(HOST):$(PORT) "bimtek:create_app()"
 
 run: demo serve
 
