@@ -727,6 +727,9 @@ def read_verified(archive: Path, work: Path) -> dict:
 
 
 def _target_counts() -> dict[str, int]:
+    url = db.engine.url
+    if database_kind(url) == "sqlite" and not _sqlite_path(url).exists():
+        return {}  # a new laptop: not even the file yet
     names = inspect(db.engine).get_table_names()
     with db.engine.connect() as conn:
         return {
