@@ -8,6 +8,9 @@ import hashlib
 import io
 import json
 import os
+import signal
+import subprocess
+import sys
 import tarfile
 import threading
 import time
@@ -345,6 +348,41 @@ def test_loop_backs_up_only_when_something_changed(app, demo):
         (Path(app.config["BIMTEK_UPLOAD_DIR"]) / "baru.png").write_bytes(b"\x89PNG")
         assert not service.create_backup(only_if_changed=True).skipped
         assert len(service.list_backups()) == 3
+
+
+def test_backup_loop_runs_until_it_is_told_to_stop(sqlite_url, tmp_path):
+    """What `make run` starts next to gunicorn: a backup at once, then on SIGTERM it ends."""
+    folder = tmp_path / "usb"
+    env = {
+        **os.environ,
+        "BIMTEK_DATABASE_URL": sqlite_url,
+        "BIMTEK_BACKUP_DIR": str(folder),
+        "BIMTEK_UPLOAD_DIR": str(tmp_path / "uploads"),
+        "BIMTEK_SECRET_KEY": "uji",
+    }
+    bimtek = Path(sys.executable).with_name("bimtek")
+    loop = subprocess.Popen(
+        [str(bimtek), "backup", "--loop", "--every", "3600"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 12
+        while not list(folder.glob("bimtek-cadangan-*.tar.gz")) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert list(folder.glob("bimtek-cadangan-*.tar.gz")), "no backup written"
+        time.sleep(0.3)  # past the rename: the loop is sleeping now
+        loop.send_signal(signal.SIGTERM)
+        output, _ = loop.communicate(timeout=10)
+    finally:
+        if loop.poll() is None:
+            loop.kill()
+            loop.wait()
+    assert loop.returncode == 0, output
+    assert "Cadangan dibuat" in output and "Cadangan otomatis berhenti" in output
+    assert not list(folder.glob("*.part"))
 
 
 # --- rotation (pure) ----------------------------------------------------------------

@@ -561,9 +561,13 @@ def list_backups(folder: Path | None = None) -> list[BackupFile]:
         return []
     for entry in entries:
         created = created_from_name(entry.name)
-        if created is None or not entry.is_file():
+        try:
+            if created is None or not entry.is_file():
+                continue
+            size = entry.stat().st_size
+        except OSError:  # rotated away by the loop meanwhile
             continue
-        found.append(BackupFile(entry.name, Path(entry.path), created, entry.stat().st_size))
+        found.append(BackupFile(entry.name, Path(entry.path), created, size))
     found.sort(key=lambda b: (b.created_at, b.name), reverse=True)
     return found
 
@@ -629,6 +633,8 @@ def backup_status(now: datetime | None = None) -> BackupStatus:
         try:
             checked_at = datetime.fromisoformat(state["checked_at"])
             fresh_as_of = max(fresh_as_of, checked_at)
+            if checked_at - last.created_at < timedelta(minutes=1):
+                checked_at = None  # the check that wrote it: nothing to add
         except ValueError:
             checked_at = None
     stale = now - fresh_as_of > STALE_AFTER
