@@ -157,7 +157,10 @@ def test_backup_then_restore_into_empty_database_gives_everything_back(
     restored = target.test_cli_runner().invoke(args=["restore", str(archive)])
     assert restored.exit_code == 0, restored.output
     assert "jumlah baris per tabel cocok dengan manifest" in restored.output
-    assert "4 kode diperiksa" in restored.output and "Pemulihan selesai" in restored.output
+    assert (
+        "4 kode diperiksa lewat verifikasi publik — 2 sah, 1 dicabut, 1 diganti" in restored.output
+        and "Pemulihan selesai" in restored.output
+    )
 
     assert _all_rows(target) == _all_rows(app)
     assert _files(Path(target.config["BIMTEK_UPLOAD_DIR"])) == uploads
@@ -242,6 +245,32 @@ def test_damaged_archive_is_refused_before_anything_is_written(app, runner, demo
     assert "Checksum uploads/materi-3f2a.pdf tidak cocok" in result.output
     assert _table_names(target) == []
     assert not uploads.exists()
+
+
+@SAME_KIND
+def test_restore_reports_rows_or_verdicts_that_differ_from_the_manifest(
+    app, runner, demo, target, tmp_path
+):
+    """The checks after the restore can fail: a manifest promising other figures."""
+    _issue_certificates(app)
+    archive = tmp_path / "cadangan.tar.gz"
+    assert runner.invoke(args=["backup", "--out", str(archive)]).exit_code == 0
+
+    def promise_more(name, data):
+        if name != "manifest.json":
+            return data
+        manifest = json.loads(data)
+        manifest["row_counts"]["user"] += 1
+        manifest["certificates"]["sah"] += 1
+        return json.dumps(manifest).encode()
+
+    lying = tmp_path / "manifest-lain.tar.gz"
+    _rewrite(archive, lying, promise_more)
+    result = target.test_cli_runner().invoke(args=["restore", str(lying)])
+    assert result.exit_code == 1
+    assert "PERINGATAN" in result.output and "Pemulihan selesai" not in result.output
+    assert "Tabel user: 5 baris, manifest 6." in result.output
+    assert "Hasil verifikasi sertifikat berbeda" in result.output
 
 
 @pytest.mark.parametrize(
@@ -461,7 +490,8 @@ def test_backup_page_is_for_admins_only(client, auth, demo, post_form):
     for login in (PELATIH, PPS):
         auth.login(*login)
         assert client.get("/admin/cadangan").status_code == 403
-        assert client.post("/admin/cadangan", data={}).status_code in (400, 403)
+        made = post_form(client, "/admin/cadangan", {}, form_page="/")
+        assert made.status_code == 403
         auth.logout()
     auth.login(*ADMIN)
     assert client.post("/admin/cadangan", data={}).status_code == 400  # no CSRF token

@@ -659,6 +659,8 @@ class RestoreReport:
     replaced: list[str] = field(default_factory=list)
     moved_uploads: Path | None = None
     problems: list[str] = field(default_factory=list)
+    rows_ok: bool = True
+    certificates_ok: bool = True
     needs_upgrade: bool = False
 
     @property
@@ -912,6 +914,7 @@ def restore_backup(
         report.rows = sum(restored.values())
         for table in sorted(set(expected) | set(restored)):
             if expected.get(table) != restored.get(table):
+                report.rows_ok = False
                 report.problems.append(
                     f"Tabel {table}: {restored.get(table, 'tidak ada')} baris, "
                     f"manifest {expected.get(table, 'tidak ada')}."
@@ -932,6 +935,7 @@ def restore_backup(
         report.certificates = verify_certificates()
         wanted = manifest.get("certificates") or {}
         if report.certificates != wanted:
+            report.certificates_ok = False
             report.problems.append(
                 "Hasil verifikasi sertifikat berbeda dengan saat dicadangkan: "
                 f"sekarang {_cert_text(report.certificates)}, saat dicadangkan "
@@ -963,23 +967,21 @@ def restore_summary(report: RestoreReport) -> list[str]:
     """The lines `bimtek restore` prints at the end (Indonesian)."""
     from bimtek.timeutil import angka
 
+    rows = f"Basis data: {report.tables} tabel, {angka(report.rows)} baris"
+    if report.rows_ok:
+        rows += " — jumlah baris per tabel cocok dengan manifest"
     cert = report.certificates
-    total = cert.get("sah", 0) + cert.get("dicabut", 0) + cert.get("diganti", 0)
+    total = sum(v for k, v in cert.items() if k != "digest")
+    certificates = f"Sertifikat: {angka(total)} kode diperiksa lewat verifikasi publik"
+    if total and report.certificates_ok:
+        certificates += f" — {_cert_text(cert)}, sama seperti saat dicadangkan"
     lines = [
-        f"Basis data: {report.tables} tabel, {angka(report.rows)} baris"
-        + (
-            " — jumlah baris per tabel cocok dengan manifest."
-            if not any(p.startswith("Tabel ") for p in report.problems)
-            else "."
-        ),
+        rows + ".",
         f"Berkas unggahan: {report.uploads} berkas ({human_size(report.upload_bytes)}).",
-        f"Sertifikat: {angka(total)} kode diperiksa lewat verifikasi publik — "
-        f"{_cert_text(cert)}; tidak ada yang 'tidak dikenal'."
-        if total and not any(p.startswith("Hasil verifikasi") for p in report.problems)
-        else f"Sertifikat: {angka(total)} kode diperiksa.",
+        certificates + ".",
     ]
     if report.problems:
-        lines += ["PERINGATAN — hasil pemulihan tidak sama dengan cadangan:"]
+        lines.append("PERINGATAN — hasil pemulihan tidak sama dengan cadangan:")
         lines += [f"  {p}" for p in report.problems]
     else:
         lines.append("Pemulihan selesai dan terverifikasi.")
