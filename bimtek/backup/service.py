@@ -137,12 +137,17 @@ def _certificate_facts(rows) -> dict:
     return {**counts, "digest": digest.hexdigest()}
 
 
-def _upload_files(folder: Path) -> Iterator[tuple[Path, str]]:
-    """Every stored upload, sorted; dot files (uploads still being written) are skipped."""
+def _upload_files(folder: Path, exclude: Path | None = None) -> Iterator[tuple[Path, str]]:
+    """Every stored upload, sorted; dot files (uploads still being written) are skipped, and
+    so is `exclude` (a backup folder placed inside the upload folder)."""
     if not folder.is_dir():
         return
     for root, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        dirs[:] = sorted(
+            d
+            for d in dirs
+            if not d.startswith(".") and (exclude is None or Path(root, d).resolve() != exclude)
+        )
         for name in sorted(files):
             if name.startswith("."):
                 continue
@@ -151,9 +156,9 @@ def _upload_files(folder: Path) -> Iterator[tuple[Path, str]]:
                 yield path, path.relative_to(folder).as_posix()
 
 
-def uploads_fingerprint(folder: Path) -> str:
+def uploads_fingerprint(folder: Path, exclude: Path | None = None) -> str:
     digest = hashlib.sha256()
-    for path, relative in _upload_files(folder):
+    for path, relative in _upload_files(folder, exclude):
         stat = path.stat()
         digest.update(f"{relative}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
     return digest.hexdigest()
@@ -470,7 +475,7 @@ def create_backup(
     work = Path(tempfile.mkdtemp(prefix=".bimtek-cadangan-", dir=out.parent))
     part = out.with_name(out.name + ".part")
     try:
-        files_print = uploads_fingerprint(uploads)
+        files_print = uploads_fingerprint(uploads, exclude=out.parent.resolve())
         if kind == "sqlite":
             snapshot = work / SQLITE_MEMBER
             source = _sqlite_path(url)
@@ -498,7 +503,7 @@ def create_backup(
             with tarfile.open(fileobj=raw, mode="w:gz", compresslevel=6) as tar:
                 files = [_add_file(tar, snapshot, snapshot.name)]
                 snapshot.unlink()  # the copy is in the archive; free the disk at once
-                for path, relative in _upload_files(uploads):
+                for path, relative in _upload_files(uploads, exclude=out.parent.resolve()):
                     try:
                         files.append(_add_file(tar, path, f"{UPLOADS}/{relative}"))
                     except FileNotFoundError:
