@@ -5,6 +5,10 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 SECRET  = $${BIMTEK_SECRET_KEY:-$$(cat instance/secret_key)}
+# Workers and threads come from bimtek/gunicorn_conf.py: one worker with threads while sign-in
+# counters live in memory (BIMTEK_RATELIMIT_STORAGE_URL unset or memory://), several workers
+# (WEB_CONCURRENCY, default 2) when they go to a shared store such as redis://.
+GUNICORN_ARGS = -c python:bimtek.gunicorn_conf
 
 .PHONY: run test lint format install install-test serve init demo clean
 
@@ -34,15 +38,19 @@ init: install instance/secret_key
 demo: init
 	BIMTEK_SECRET_KEY=$(SECRET) $(BIN)/bimtek demo
 
+# Links and QR codes must open on the participants' phones: unless BIMTEK_PUBLIC_URL is set,
+# it is derived from HOST and PORT (HOST=0.0.0.0: this laptop's LAN address).
 # Next to gunicorn: `bimtek backup --loop` (BIMTEK_BACKUP_DIR, every BIMTEK_BACKUP_EVERY s when
 # something changed); the trap stops it when gunicorn stops (Ctrl+C or a crash).
 serve: install instance/secret_key
-	@echo "bimtek: http://$(HOST):$(PORT)  (Ctrl+C to stop)"
-	@export BIMTEK_SECRET_KEY=$(SECRET); \
+	@public_url="$${BIMTEK_PUBLIC_URL:-$$($(BIN)/python -m bimtek.settings.publicurl '$(HOST)' '$(PORT)')}"; \
+	echo "bimtek: serving on $(HOST):$(PORT)  (Ctrl+C to stop)"; \
+	echo "bimtek: links and QR codes point to $$public_url  (BIMTEK_PUBLIC_URL)"; \
+	export BIMTEK_PUBLIC_URL="$$public_url" BIMTEK_SECRET_KEY=$(SECRET); \
 	$(BIN)/bimtek backup --loop & backup=$$!; \
 	trap 'kill $$backup 2>/dev/null; wait $$backup' EXIT; \
 	trap 'exit 130' INT TERM; \
-	$(BIN)/gunicorn --workers 2 --threads 4 --bind $(HOST):$(PORT) "bimtek:create_app()"
+	$(BIN)/gunicorn $(GUNICORN_ARGS) --bind $(HOST):$(PORT) "bimtek:create_app()"
 
 run: demo serve
 

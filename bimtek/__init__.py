@@ -2,21 +2,20 @@
 
 import logging
 import os
+import shlex
+import sys
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from flask import Flask
 
 from bimtek import config as config_module
+from bimtek.config import ConfigurationError  # noqa: F401  (part of the public API)
 from bimtek.extensions import csrf, db, limiter, login_manager, migrate
 
 log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = str(Path(__file__).resolve().parent / "migrations")
-
-
-class ConfigurationError(RuntimeError):
-    pass
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -51,7 +50,8 @@ def create_app(test_config: dict | None = None) -> Flask:
                 "BIMTEK_SECRET_KEY is not set. Set it to a long random string "
                 '(python -c "import secrets; print(secrets.token_hex(32))").'
             )
-    ZoneInfo(app.config["BIMTEK_TIMEZONE"])  # fail early on a misspelt zone
+    if app.config.get("BIMTEK_TIMEZONE"):
+        ZoneInfo(app.config["BIMTEK_TIMEZONE"])  # fail early on a misspelt zone
     public_url = app.config["BIMTEK_PUBLIC_URL"].rstrip("/")
     app.config["BIMTEK_PUBLIC_URL"] = public_url
     if public_url.startswith("https://"):
@@ -63,11 +63,13 @@ def create_app(test_config: dict | None = None) -> Flask:
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True)
     csrf.init_app(app)
     limiter.init_app(app)
+    _warn_if_sign_in_limits_are_not_shared(app)
     login_manager.init_app(app)
 
-    from bimtek import models, web  # noqa: F401  (models: every table registered)
+    from bimtek import assets, models, web  # noqa: F401  (models: every table registered)
 
     web.init_app(app)
+    assets.init_app(app)
 
     from bimtek.accounts.views import bp as accounts_bp
     from bimtek.attendance.views import bp as attendance_bp
@@ -77,6 +79,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from bimtek.learning.views import bp as learning_bp
     from bimtek.quiz.views import bp as quiz_bp
     from bimtek.reports.views import bp as reports_bp
+    from bimtek.settings.views import bp as settings_bp
     from bimtek.wilayah.views import bp as wilayah_bp
     from bimtek.workspace.views import bp as workspace_bp
 
@@ -88,6 +91,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(learning_bp)
     app.register_blueprint(quiz_bp)
     app.register_blueprint(reports_bp)
+    app.register_blueprint(settings_bp)
     app.register_blueprint(wilayah_bp)
     app.register_blueprint(workspace_bp)
 
@@ -95,3 +99,36 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     register_commands(app)
     return app
+
+
+def _gunicorn_workers() -> int | None:
+    """How many workers the gunicorn serving this process runs; None when not under gunicorn."""
+    if not os.environ.get("SERVER_SOFTWARE", "").startswith("gunicorn"):
+        return None
+    if os.environ.get("BIMTEK_SERVER_WORKERS"):  # set by bimtek/gunicorn_conf.py's on_starting
+        return int(os.environ["BIMTEK_SERVER_WORKERS"])
+    try:  # started without bimtek's settings: read the flags as gunicorn does
+        from gunicorn.config import Config
+
+        flags = shlex.split(os.environ.get("GUNICORN_CMD_ARGS", "")) + sys.argv[1:]
+        workers = Config().parser().parse_known_args(flags)[0].workers
+        return workers or int(os.environ.get("WEB_CONCURRENCY") or 1)
+    except (Exception, SystemExit):  # unreadable flags: say we do not know
+        return 0
+
+
+def _warn_if_sign_in_limits_are_not_shared(app: Flask) -> None:
+    from bimtek.gunicorn_conf import is_shared
+
+    storage = str(app.config.get("RATELIMIT_STORAGE_URI") or "memory://")
+    workers = _gunicorn_workers()
+    if is_shared(storage) or workers is None or workers == 1:
+        return
+    log.warning(
+        "Sign-in limits are counted in %s inside each gunicorn worker, but gunicorn runs %s "
+        "workers: the limits do not hold. Serve with one worker (make serve does when "
+        "BIMTEK_RATELIMIT_STORAGE_URL is not set) or set BIMTEK_RATELIMIT_STORAGE_URL to a "
+        "shared store such as redis://127.0.0.1:6379/0.",
+        storage,
+        workers or "an unknown number of",
+    )

@@ -17,7 +17,8 @@ def main() -> None:
 
 
 def _create_app():
-    from bimtek import ConfigurationError, create_app
+    from bimtek import create_app
+    from bimtek.config import ConfigurationError
 
     try:
         return create_app()
@@ -262,7 +263,7 @@ def user_create(role, username, nama, nik, badan, jabatan, kecamatan_kode, desa_
                 password = click.prompt(
                     "Kata sandi awal", hide_input=True, confirmation_prompt=True
                 )
-                problem = service.password_problem(password)
+                problem = service.password_problem(password, nik=nik, nama=nama)
                 if problem:
                     raise service.AccountError(problem, "password")
             data = service.ParticipantData(
@@ -289,6 +290,146 @@ def user_create(role, username, nama, nik, badan, jabatan, kecamatan_kode, desa_
     except service.AccountError as exc:
         db.session.rollback()
         _fail(f"Gagal: {exc}")
+
+
+def _account(ref: str):
+    from bimtek.accounts import service
+
+    user = service.find_account(ref)
+    if user is None:
+        _fail(f"Akun '{ref}' tidak ditemukan (isi NIK, nama pengguna, atau #id dari 'user list').")
+    return user
+
+
+def _describe(user) -> str:
+    login = user.username or user.nik_masked
+    return f"#{user.id} {user.nama} ({user.role_label}, {login})"
+
+
+def _limiter_is_shared() -> bool:
+    from bimtek.accounts.signin_lock import storage_is_shared
+
+    return storage_is_shared(current_app.config.get("RATELIMIT_STORAGE_URI"))
+
+
+@user_group.command("list")
+@click.option("--role", type=click.Choice(["admin", "pelatih", "peserta"]))
+@click.option("--nonaktif", "inactive", is_flag=True, help="Only deactivated accounts.")
+@click.option("--cari", "query", help="Part of the name, or a whole NIK or username.")
+@with_appcontext
+def user_list(role, inactive, query):
+    """List accounts: #id, role, sign-in name (NIK masked), name, state."""
+    from sqlalchemy import func, or_, select
+
+    from bimtek.accounts.models import User
+
+    stmt = select(User).order_by(User.role, User.nama, User.id)
+    if role:
+        stmt = stmt.where(User.role == role)
+    if inactive:
+        stmt = stmt.where(User.active.is_(False))
+    if query:
+        query = query.strip()
+        stmt = stmt.where(
+            or_(
+                func.lower(User.nama).like(f"%{query.lower()}%"),
+                User.nik == query,
+                User.username == query.lower(),
+            )
+        )
+    count = 0
+    for user in db.session.scalars(stmt):
+        count += 1
+        state = "aktif" if user.active else "NONAKTIF"
+        if user.active and user.must_change_password:
+            state += ", wajib ganti sandi"
+        login = user.username or user.nik_masked
+        click.echo(f"#{user.id:<6} {user.role:<8} {login:<18} {user.nama}  [{state}]")
+    click.echo(f"{count} akun.")
+
+
+@user_group.command("reset-password")
+@click.argument("ref")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@with_appcontext
+def user_reset_password(ref, yes):
+    """Give REF (NIK, username or #id) a new initial password, shown once; sessions end."""
+    from bimtek.accounts import service, signin_lock
+
+    user = _account(ref)
+    if not yes:
+        click.confirm(
+            f"Atur ulang kata sandi {_describe(user)}? Kata sandi lama tidak berlaku lagi "
+            "dan semua sesinya diakhiri.",
+            abort=True,
+        )
+    initial = service.reset_password(user, None)
+    db.session.commit()
+    if _limiter_is_shared():
+        signin_lock.unlock(user)
+    click.echo(f"Kata sandi awal baru untuk {_describe(user)}: {initial}")
+    click.echo("Ditampilkan sekali saja; wajib diganti saat masuk berikutnya.")
+
+
+@user_group.command("deactivate")
+@click.argument("ref")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@with_appcontext
+def user_deactivate(ref, yes):
+    """Switch REF off: no sign-in, no invitations; nothing is deleted."""
+    from bimtek.accounts import service
+
+    user = _account(ref)
+    if not user.active:
+        click.echo(f"{_describe(user)} sudah nonaktif.")
+        return
+    if not yes:
+        click.confirm(
+            f"Nonaktifkan {_describe(user)}? Akun tidak dapat masuk dan sesinya diakhiri.",
+            abort=True,
+        )
+    try:
+        service.deactivate(user, None)
+    except service.AccountError as exc:
+        db.session.rollback()
+        _fail(f"Gagal: {exc}")
+    db.session.commit()
+    click.echo(f"{_describe(user)} dinonaktifkan.")
+
+
+@user_group.command("reactivate")
+@click.argument("ref")
+@with_appcontext
+def user_reactivate(ref):
+    """Switch REF back on."""
+    from bimtek.accounts import service
+
+    user = _account(ref)
+    if service.reactivate(user, None):
+        db.session.commit()
+        click.echo(f"{_describe(user)} aktif kembali.")
+    else:
+        click.echo(f"{_describe(user)} sudah aktif.")
+
+
+@user_group.command("unlock")
+@click.argument("ref")
+@with_appcontext
+def user_unlock(ref):
+    """Lift REF's sign-in lock (failed-password counters) in the shared limiter storage."""
+    from bimtek.accounts import service, signin_lock
+
+    user = _account(ref)
+    if not _limiter_is_shared():
+        _fail(
+            "Penghitung percobaan masuk tersimpan di memori proses server (memory://), "
+            "di luar jangkauan perintah ini. Buka kunci dari halaman peserta di web, atau "
+            "pakai penyimpanan bersama (BIMTEK_RATELIMIT_STORAGE_URL=redis://...)."
+        )
+    signin_lock.unlock(user)
+    service.record_unlock(user, None)
+    db.session.commit()
+    click.echo(f"Kunci masuk {_describe(user)} dibuka.")
 
 
 @click.command("demo")
@@ -326,6 +467,7 @@ def export_rekap(out: Path, course_id, kecamatan_kode, split_dir):
     from bimtek.learning.models import Course
     from bimtek.reports.queries import course_facts
     from bimtek.reports.rekap import RekapMeta, split_name, write_rekap, write_rekap_split
+    from bimtek.settings.service import office_zone
     from bimtek.timeutil import utcnow
     from bimtek.wilayah.models import Kecamatan
 
@@ -345,7 +487,7 @@ def export_rekap(out: Path, course_id, kecamatan_kode, split_dir):
     meta = RekapMeta(
         course_title=course.title,
         exported_at=utcnow(),
-        timezone=current_app.config["BIMTEK_TIMEZONE"],
+        timezone=office_zone(),
         filter_text=f"Kursus: {course.title}; {where}",
         badan=list(course.audience or []),
     )

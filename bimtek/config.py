@@ -5,6 +5,11 @@ from pathlib import Path
 
 CHECKOUT_ROOT = Path(__file__).resolve().parent.parent
 
+
+class ConfigurationError(RuntimeError):
+    """The configuration cannot work; the message says what to set."""
+
+
 # environment variable -> Flask config key
 ENVIRONMENT_KEYS = {
     "BIMTEK_DATABASE_URL": "SQLALCHEMY_DATABASE_URI",
@@ -21,6 +26,8 @@ ENVIRONMENT_KEYS = {
     "BIMTEK_CERT_NUMBER_TEMPLATE": "BIMTEK_CERT_NUMBER_TEMPLATE",
     "BIMTEK_CERT_SIGNER_NAME": "BIMTEK_CERT_SIGNER_NAME",
     "BIMTEK_CERT_SIGNER_TITLE": "BIMTEK_CERT_SIGNER_TITLE",
+    "BIMTEK_CERT_SIGNER_NIP": "BIMTEK_CERT_SIGNER_NIP",
+    "BIMTEK_OFFICE_ADDRESS": "BIMTEK_OFFICE_ADDRESS",
     "BIMTEK_CERT_PLACE": "BIMTEK_CERT_PLACE",
     "BIMTEK_KODE_KAB": "BIMTEK_KODE_KAB",
     "BIMTEK_VERIFY_LIMIT": "BIMTEK_VERIFY_LIMIT",
@@ -40,7 +47,9 @@ def defaults(instance_path: str) -> dict:
     return {
         "SQLALCHEMY_DATABASE_URI": "sqlite:///" + os.path.join(instance_path, "bimtek.db"),
         "SECRET_KEY": None,
-        "BIMTEK_TIMEZONE": "Asia/Jakarta",
+        # Unset: the zone of the loaded kabupaten/kota's province (WIB/WITA/WIT). The office's
+        # settings page overrides both; see bimtek/settings/service.py.
+        "BIMTEK_TIMEZONE": None,
         "BIMTEK_PUBLIC_URL": "http://127.0.0.1:5000",
         "BIMTEK_CONTENT_DIR": str(CHECKOUT_ROOT),
         "BIMTEK_UPLOAD_DIR": os.path.join(instance_path, "uploads"),
@@ -61,8 +70,11 @@ def defaults(instance_path: str) -> dict:
         "WTF_CSRF_TIME_LIMIT": 8 * 3600,
         "SQLALCHEMY_ENGINE_OPTIONS": {},
         "BIMTEK_PAGE_SIZE": 50,
-        # Shown on the daftar hadir and certificates, e.g. "KPU Kabupaten Luwu Utara".
-        "BIMTEK_OFFICE_NAME": "KPU Kabupaten/Kota",
+        # Office identity on the daftar hadir and certificates. These are only first defaults:
+        # the admin's "Pengaturan" page (table office_setting) wins. Unset name: "KPU " + the
+        # loaded kabupaten/kota's name, e.g. "KPU Kabupaten Luwu Utara".
+        "BIMTEK_OFFICE_NAME": None,
+        "BIMTEK_OFFICE_ADDRESS": "",
         # The check-in code changes every this many seconds (30–60); the previous code is
         # still accepted, so a participant typing it slowly has up to twice this long.
         "BIMTEK_CHECKIN_PERIOD": 45,
@@ -74,8 +86,9 @@ def defaults(instance_path: str) -> dict:
         # Certificates. Number fields: {seq}, {kode_kab}, {tahun}, {bulan}, {bulan_romawi},
         # {kursus} (course id); the sequence runs per number template and year.
         "BIMTEK_CERT_NUMBER_TEMPLATE": "{seq:04d}/PP.04-SD/{kode_kab}/{tahun}",
-        "BIMTEK_CERT_SIGNER_NAME": "(nama penandatangan)",
-        "BIMTEK_CERT_SIGNER_TITLE": "Ketua KPU Kabupaten/Kota",
+        "BIMTEK_CERT_SIGNER_NAME": "",
+        "BIMTEK_CERT_SIGNER_TITLE": "",  # empty: "Ketua " + the office name
+        "BIMTEK_CERT_SIGNER_NIP": "",
         "BIMTEK_CERT_PLACE": "",  # empty: the kabupaten/kota's name
         "BIMTEK_KODE_KAB": "",  # empty: the code of the only kabupaten/kota loaded
         # The public verification page, per address (a whole hall may share one address).

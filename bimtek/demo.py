@@ -55,6 +55,18 @@ DEMO_COURSES = [
             "penanganan-pelanggaran-kode-etik",
         ],
     ),
+    (
+        "Bimtek Lanjutan: Tata Kerja, Gratifikasi, Tindak Pidana Pemilu dan Pelindungan Data",
+        "Untuk semua badan ad hoc dan sekretariatnya setelah bimtek etika.",
+        ["PPK", "PPS", "KPPS", "Sekretariat PPK", "Sekretariat PPS"],
+        6,
+        [
+            "tata-kerja-badan-adhoc",
+            "gratifikasi-kode-perilaku-kpu",
+            "tindak-pidana-pemilu-badan-adhoc",
+            "perlindungan-data-pemilih",
+        ],
+    ),
 ]
 
 
@@ -109,8 +121,42 @@ def seed_demo() -> list[tuple[str, str, str]]:
                 actor=admin,
             )
         _demo_quizzes(course, admin)
+    _demo_office(admin)
     _demo_session(admin)
     return logins
+
+
+# The office's real name and street (Jalan Simpurusiang, Kelurahan Bone Tua, Masamba: the
+# KPU Luwu Utara's hall as reported by jenggala.id, 21 September 2024). The signer is a
+# placeholder on purpose: a demo must not print a real person's name on a certificate.
+DEMO_OFFICE = {
+    "name": "KPU Kabupaten Luwu Utara",
+    "address_line": "Jl. Simpurusiang, Kel. Bone Tua, Kec. Masamba, Kab. Luwu Utara",
+    "signer_name": "Nama Ketua (demo)",
+    "signer_title": "Ketua KPU Kabupaten Luwu Utara",
+    "signer_nip": "",
+    "place": "Masamba",
+}
+
+
+def _demo_office(admin: User) -> None:
+    """Fill the office settings once; an operator's later edits are kept."""
+    from bimtek.settings import service as settings
+    from bimtek.settings.models import OFFICE_ROW_ID, OfficeSetting
+
+    row = db.session.get(OfficeSetting, OFFICE_ROW_ID)
+    if row is not None and row.updated_at is not None:
+        return
+    office = settings.current_office()  # kode_kab derived from Luwu Utara (73.22)
+    settings.save_office(
+        settings.OfficeValues(
+            **DEMO_OFFICE,
+            timezone=settings.wilayah_defaults().zone or settings.WITA,
+            cert_number_template=office.cert_number_template,
+            kode_kab=office.kode_kab,
+        ),
+        admin,
+    )
 
 
 DEMO_SESSION_TITLE = "Bimtek tatap muka PPK dan PPS Kecamatan Malangke"

@@ -12,6 +12,9 @@ from flask_wtf import CSRFProtect
 from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, registry
+from sqlalchemy.types import TypeDecorator
+
+from bimtek.timeutil import as_utc
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -22,11 +25,35 @@ NAMING_CONVENTION = {
 }
 
 
+class UTCDateTime(TypeDecorator):
+    """Every datetime column: stored in UTC, read back aware and in UTC on both databases.
+
+    PostgreSQL has timestamptz (and hands values back in the connection's zone); SQLite keeps
+    text without an offset and hands back naive values. Making them aware here, once, keeps
+    naive times out of comparisons, pages, JSON and scripts (a naive ISO string is read as the
+    phone's local time by a browser). Writes are converted to UTC first, because SQLite would
+    otherwise store the wall-clock time of whatever zone an aware value carries.
+    """
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if isinstance(value, datetime):
+            return as_utc(value)
+        return value
+
+    def process_result_value(self, value, dialect):
+        if isinstance(value, datetime):
+            return as_utc(value)
+        return value
+
+
 class Base(DeclarativeBase):
     # Times are stored in UTC; timestamptz on PostgreSQL so the server's zone never shifts them.
     registry = registry(
         metadata=MetaData(naming_convention=NAMING_CONVENTION),
-        type_annotation_map={datetime: DateTime(timezone=True)},
+        type_annotation_map={datetime: UTCDateTime(timezone=True)},
     )
 
 

@@ -17,6 +17,7 @@ from bimtek.certificates.models import (
 from bimtek.evaluation.models import Evaluation, EvaluationAnswer
 from bimtek.learning.models import Course, CourseModule, Module, ModuleProgress, ModuleVersion
 from bimtek.quiz.models import Attempt, AttemptAnswer, Question, QuestionVersion, Quiz
+from bimtek.settings.models import OfficeSetting
 from bimtek.wilayah.models import Desa, Kabupaten, Kecamatan, Provinsi
 from bimtek.workspace.models import Material, ModuleDraft
 
@@ -25,6 +26,6 @@ __all__ = [
     "CertificateCounter", "CertificateVersion", "Course", "CourseModule", "Desa", "Evaluation",
     "EvaluationAnswer", "ImportedAccount",
     "Kabupaten", "Kecamatan", "Material", "Module", "ModuleDraft", "ModuleProgress", "ModuleVersion",
-    "PaktaConfirmation", "ParticipantImport", "Provinsi", "Question",
+    "OfficeSetting", "PaktaConfirmation", "ParticipantImport", "Provinsi", "Question",
     "QuestionVersion", "Quiz", "SessionInvite", "SessionTrainer", "TrainingSession", "User",
 ]  # fmt: skip

@@ -14,10 +14,20 @@ def utcnow() -> datetime:
 
 
 def as_utc(value: datetime) -> datetime:
-    """SQLite gives naive datetimes back; they were stored as UTC."""
+    """Aware and in UTC. A naive datetime in bimtek is UTC: every datetime column reads back
+    through this (extensions.UTCDateTime), so SQLite's naive values come out aware."""
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value.astimezone(UTC)
+
+
+def iso(value: datetime | None) -> str | None:
+    """A moment for a machine (an HTML attribute, JSON): ISO 8601 in UTC with its offset,
+    '2026-12-01T00:20:58+00:00'. A browser reads an ISO string without one as the phone's
+    local time, which put every deadline hours into the past in WITA and WIT."""
+    if value is None:
+        return None
+    return as_utc(value).isoformat(timespec="seconds")
 
 
 def waktu(value: datetime | None, timezone: str, fmt: str = "d MMMM y, HH.mm") -> str:

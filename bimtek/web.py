@@ -18,10 +18,9 @@ from flask import (
 )
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
-from sqlalchemy import bindparam, select, text
+from sqlalchemy import text
 
 from bimtek import timeutil
-from bimtek.content.render import nest_toc
 from bimtek.extensions import db, login_manager
 
 log = logging.getLogger(__name__)
@@ -82,28 +81,18 @@ def role_required(*roles: str):
 
 
 def init_app(app: Flask) -> None:
-    from bimtek.accounts.models import User
-
     login_manager.login_view = "accounts.login"
     login_manager.login_message = "Silakan masuk terlebih dahulu."
     login_manager.login_message_category = "info"
     login_manager.session_protection = "basic"
-
-    # Built once: this runs on every signed-in request.
-    user_by_token = select(User).where(
-        User.session_token == bindparam("token"), User.active.is_(True)
-    )
-
-    @login_manager.user_loader
-    def load_user(token: str):
-        return db.session.scalars(user_by_token, {"token": token}).one_or_none()
+    # The user loader is the accounts feature's (registered with its blueprint).
 
     @app.before_request
     def force_password_change():
         if (
-            current_user.is_authenticated
+            request.endpoint not in _ALLOWED_BEFORE_PASSWORD_CHANGE  # first: no user load
+            and current_user.is_authenticated
             and current_user.must_change_password
-            and request.endpoint not in _ALLOWED_BEFORE_PASSWORD_CHANGE
         ):
             # Keep where they were going (e.g. the check-in a QR code opened) for afterwards.
             target = request.full_path.rstrip("?") if request.method == "GET" else None
@@ -121,7 +110,8 @@ def init_app(app: Flask) -> None:
         response.headers["Permissions-Policy"] = "camera=(self), microphone=(), geolocation=()"
         if current_app.config.get("SESSION_COOKIE_SECURE"):
             response.headers["Strict-Transport-Security"] = "max-age=31536000"
-        if current_user.is_authenticated and request.endpoint != "static":
+        # Static files first: they need no user, so no database query per CSS/JS request.
+        if request.endpoint != "static" and current_user.is_authenticated:
             response.headers.setdefault("Cache-Control", "private, no-store")
         return response
 
@@ -184,12 +174,9 @@ def init_app(app: Flask) -> None:
             return jsonify(status="error", database="unreachable"), 503
         return jsonify(status="ok", database="ok")
 
-    tz = app.config["BIMTEK_TIMEZONE"]
-    app.jinja_env.filters["waktu"] = lambda value, fmt="d MMMM y, HH.mm": timeutil.waktu(
-        value, tz, fmt
-    )
-    app.jinja_env.filters["tanggal"] = lambda value: timeutil.tanggal(value, tz)
+    # waktu/tanggal (the office's zone) come with the settings feature; nest_toc and
+    # with_sources_section with the learning feature.
+    app.jinja_env.filters["iso"] = timeutil.iso
     app.jinja_env.filters["angka"] = timeutil.angka
     app.jinja_env.filters["persen"] = timeutil.persen
     app.jinja_env.globals["public_url"] = public_url
-    app.jinja_env.filters["nest_toc"] = nest_toc

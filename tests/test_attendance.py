@@ -150,8 +150,8 @@ def test_admin_creates_a_session_and_the_rule_invites_the_right_people(
     assert response.status_code == 302
     with app.app_context():
         session = db.session.scalars(select(TrainingSession)).one()
-        # 08:00 WIB is 01:00 UTC
-        assert session.starts_at.replace(tzinfo=None) == datetime(2026, 12, 1, 1, 0)
+        # Luwu Utara (Sulawesi Selatan) keeps WITA: 08:00 WITA is 00:00 UTC
+        assert session.starts_at.replace(tzinfo=None) == datetime(2026, 12, 1, 0, 0)
         invited = set(
             db.session.scalars(
                 select(SessionInvite.user_id).where(SessionInvite.session_id == session.id)
@@ -236,10 +236,15 @@ def test_check_in_with_the_projector_code_then_again_is_idempotent(
     response = checkin(post_form, client, session_id, shown.group(1) + " " + shown.group(2))
     assert response.status_code == 302
     page = client.get(response.headers["Location"]).get_data(as_text=True)
-    assert "Anda tercatat hadir" in page
+    # the confirmation once (no second flash saying the same), and no empty code form
+    assert "Terima kasih, Anda tercatat <strong>hadir</strong>" in page
+    assert page.count("tercatat") == 1 and 'name="kode"' not in page
     again = checkin(post_form, client, session_id, code_now(app, session_id))
     page = client.get(again.headers["Location"]).get_data(as_text=True)
-    assert "Anda sudah tercatat hadir" in page
+    assert page.count("tercatat") == 1 and 'name="kode"' not in page
+    # "Presensi" from the menu (no session in the address) also shows the confirmation
+    page = client.get("/hadir").get_data(as_text=True)
+    assert "Anda tercatat <strong>hadir</strong>" in page and 'name="kode"' not in page
     rows = records(app, session_id)
     assert list(rows) == [people["pps"]]
     assert rows[people["pps"]].status == "hadir" and rows[people["pps"]].method == "kode"

@@ -65,7 +65,13 @@ def test_inactive_account_cannot_sign_in(app, auth, admin):
     with app.app_context():
         db.session.get(User, admin).active = False
         db.session.commit()
-    assert auth.login("operator", "rahasia-operator-1").status_code == 401
+    refused = auth.login("operator", "rahasia-operator-1")
+    assert refused.status_code == 403
+    assert "Akun ini dinonaktifkan. Hubungi operator KPU" in refused.get_data(as_text=True)
+    # A wrong password says nothing about the account's state.
+    wrong = auth.login("operator", "salah-sandi")
+    assert wrong.status_code == 401
+    assert "dinonaktifkan" not in wrong.get_data(as_text=True)
 
 
 def test_password_change_ends_other_sessions(app, auth, peserta, post_form):

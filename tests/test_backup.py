@@ -21,12 +21,14 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import inspect, select, text
 
+from bimtek import MIGRATIONS_DIR
 from bimtek.accounts.models import AuditLog, User, audit
 from bimtek.backup import service
 from bimtek.backup.rotation import backups_to_keep
 from bimtek.certificates import service as certificates
 from bimtek.extensions import db
 from bimtek.learning.models import Course
+from bimtek.timeutil import waktu
 from tests.conftest import close_app, make_test_app
 
 ADMIN = ("admin", "demo-admin-2029")
@@ -150,7 +152,7 @@ def test_backup_then_restore_into_empty_database_gives_everything_back(
     with tarfile.open(archive) as tar:
         manifest = json.load(tar.extractfile("manifest.json"))
     assert manifest["database_kind"] == db_kind(app)
-    assert manifest["alembic_revision"] == "0007"
+    assert manifest["alembic_revision"] == service._head_revision(MIGRATIONS_DIR)
     assert manifest["row_counts"]["certificate_version"] == 4
     assert {f["path"] for f in manifest["files"]} >= {f"uploads/{name}" for name in uploads}
 
@@ -510,7 +512,10 @@ def test_admin_makes_and_downloads_a_backup_and_sees_staleness(app, client, auth
     assert "Cadangan dibuat: bimtek-cadangan-" in page
     assert "Belum ada cadangan data" not in page and "lebih dari sehari" not in page
     (backup,) = list(folder.glob("bimtek-cadangan-*.tar.gz"))
-    assert "WIB" in page and backup.name in page
+    with app.test_request_context():
+        shown = waktu(service.created_from_name(backup.name), service.office_zone())
+    assert shown.endswith("WITA")  # Luwu Utara: the office zone, not UTC
+    assert shown in page and backup.name in page
     assert "Belum ada cadangan" not in client.get("/").get_data(as_text=True)
 
     download = client.get(f"/admin/cadangan/{backup.name}")

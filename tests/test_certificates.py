@@ -254,10 +254,23 @@ def test_bulk_preview_issue_and_zip(client, auth, post_form, app, demo, graduate
     assert "Layak diterbitkan: <strong>1</strong>" in page
     assert "Post-test belum lulus (nilai 50, lulus 70)" in page  # the PPK member, and why
     assert "Sekretariat" not in page  # not this course's audience
+    # nothing is issued until the admin ticks what will happen
+    assert "langsung terbit dan mendapat nomor urut tetap" in page
     response = post_form(
         client,
         f"/admin/kursus/{demo}/sertifikat/terbitkan",
         {"kecamatan": "73.22.01"},
+        form_page=path,
+    )
+    assert response.status_code == 302
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Centang pernyataan di atas tombol untuk menerbitkan." in page
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Certificate)) == 0
+    response = post_form(
+        client,
+        f"/admin/kursus/{demo}/sertifikat/terbitkan",
+        {"kecamatan": "73.22.01", "confirm": "y"},
         form_page=path,
     )
     assert response.status_code == 302
@@ -270,7 +283,7 @@ def test_bulk_preview_issue_and_zip(client, auth, post_form, app, demo, graduate
     post_form(
         client,
         f"/admin/kursus/{demo}/sertifikat/terbitkan",
-        {"kecamatan": "73.22.01"},
+        {"kecamatan": "73.22.01", "confirm": "y"},
         form_page=path,
     )
     with app.app_context():

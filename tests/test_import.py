@@ -257,9 +257,9 @@ def test_commit_creates_accounts_without_usable_passwords_until_issued(app, wila
 
 
 def test_reimport_updates_by_nik_and_keeps_progress(app, wilayah, content, make_peserta):
-    from bimtek.content.service import current_version
     from bimtek.learning import service as learning
     from bimtek.learning.models import Module, ModuleProgress
+    from bimtek.learning.service import current_module_version as current_version
 
     user_id = make_peserta(nama="Sitti Aminah", nik="7322014107000001", password="sandi-lama-1")
     with app.app_context():
@@ -372,11 +372,11 @@ def test_cli_dry_run_then_import_with_credentials(app, runner, wilayah, tmp_path
     book = load_workbook(out)
     assert book.sheetnames == ["Bone Bone", "Malangke"]
     rows = list(book["Malangke"].iter_rows(values_only=True))
-    assert rows[3] == ("No", "Nama", "NIK", "Jabatan", "Desa/Kelurahan", "Nama pengguna (NIK)",
+    assert rows[3] == ("No", "Nama", "NIK (nama pengguna)", "Jabatan", "Desa/Kelurahan",
                        "Kata sandi awal")  # fmt: skip
-    no, nama, nik, jabatan, desa, username, password = rows[4]
-    assert (nama, nik, jabatan, desa, username) == (
-        "Satu", "7322015506910001", "Anggota PPS", "Desa Pattimang", "7322015506910001"
+    no, nama, nik, jabatan, desa, password = rows[4]
+    assert (nama, nik, jabatan, desa) == (
+        "Satu", "7322015506910001", "Anggota PPS", "Desa Pattimang"
     )  # fmt: skip
     assert book["Malangke"].cell(row=5, column=3).data_type == "s"
     with app.app_context():

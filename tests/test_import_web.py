@@ -142,16 +142,39 @@ def test_credentials_sheet_is_issued_anew_each_time(app, admin_client, client, p
     def download():
         token = csrf_token(admin_client, f"/admin/peserta/impor/{import_id}")
         response = admin_client.post(
-            f"/admin/peserta/impor/{import_id}/sandi-awal.xlsx", data={"csrf_token": token}
+            f"/admin/peserta/impor/{import_id}/sandi-awal.xlsx",
+            data={"csrf_token": token, "confirm": "y"},
         )
         assert response.status_code == 200
         assert response.headers["Cache-Control"] == "no-store"
         book = load_workbook(io.BytesIO(response.data))
         rows = {}
         for sheet in book.worksheets:
-            for row in list(sheet.iter_rows(values_only=True))[4:]:
-                rows[row[2]] = row[6]
+            table = list(sheet.iter_rows(values_only=True))
+            # the NIK once, as the sign-in name, next to the name
+            assert table[3] == (
+                "No", "Nama", "NIK (nama pengguna)", "Jabatan", "Desa/Kelurahan", "Kata sandi awal",
+            )  # fmt: skip
+            for row in table[4:]:
+                assert list(row).count(row[2]) == 1
+                rows[row[2]] = row[5]
         return book.sheetnames, rows
+
+    # the page says what a download does, and nothing happens without the tick
+    page = admin_client.get(f"/admin/peserta/impor/{import_id}").get_data(as_text=True)
+    assert "lembar yang pernah diunduh sebelumnya untuk impor ini tidak berlaku lagi" in page
+    with app.app_context():
+        before = sorted(db.session.scalars(select(User.password_hash)))
+    token = csrf_token(admin_client, f"/admin/peserta/impor/{import_id}")
+    refused = admin_client.post(
+        f"/admin/peserta/impor/{import_id}/sandi-awal.xlsx", data={"csrf_token": token}
+    )
+    assert refused.status_code == 302
+    assert "Centang pernyataan" in admin_client.get(refused.headers["Location"]).get_data(
+        as_text=True
+    )
+    with app.app_context():
+        assert sorted(db.session.scalars(select(User.password_hash))) == before
 
     sheets, first = download()
     assert sheets == ["Malangke"]

@@ -51,3 +51,42 @@ def test_failed_sign_ins_count_across_nodes(app, redis_url, db_url, make_staff, 
     for client in clients:
         blocked = post_form(client, "/login", {"username": "operator", "password": "salah"})
         assert blocked.status_code == 429
+
+
+def test_admin_lifts_a_lock_held_in_redis_for_every_node(
+    app, redis_url, db_url, make_staff, make_peserta, post_form
+):
+    """The lock lives in Redis, so lifting it (CLI or web, on any node) frees every node."""
+    make_staff("admin", "operator", "rahasia-operator-1")
+    nik, password = "7322014107900101", "awal-rahasia-1"
+    peserta = make_peserta(nik=nik, password=password)
+    nodes = [
+        create_app(
+            base_config(db_url, RATELIMIT_STORAGE_URI=redis_url, RATELIMIT_KEY_PREFIX=PREFIX)
+        )
+        for _ in range(2)
+    ]
+
+    def lock():
+        for attempt in range(5):
+            client = nodes[attempt % 2].test_client()
+            post_form(client, "/login", {"username": nik, "password": "salah"})
+        for node in nodes:
+            login = post_form(node.test_client(), "/login", {"username": nik, "password": password})
+            assert login.status_code == 429
+
+    lock()
+    result = nodes[0].test_cli_runner().invoke(args=["user", "unlock", nik])
+    assert result.exit_code == 0, result.output
+    assert "dibuka" in result.output
+    login = post_form(nodes[1].test_client(), "/login", {"username": nik, "password": password})
+    assert login.status_code == 302
+
+    lock()
+    office = nodes[0].test_client()
+    post_form(office, "/login", {"username": "operator", "password": "rahasia-operator-1"})
+    detail = f"/admin/peserta/{peserta}"
+    assert "masuk dikunci sementara" in office.get(detail).get_data(as_text=True)
+    post_form(office, f"{detail}/buka-kunci", {}, form_page=detail)
+    login = post_form(nodes[1].test_client(), "/login", {"username": nik, "password": password})
+    assert login.status_code == 302

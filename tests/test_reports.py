@@ -140,15 +140,22 @@ def test_rekap_workbook_reads_back(app, client, auth, world):
     sheet = next(wb[t] for t in wb.sheetnames if t.startswith("Malangke"))
     header, rows = table(sheet)
     assert header == [
-        "No", "Nama", "NIK", "Badan", "Jabatan", "Desa/Kelurahan", "Modul selesai", "Pre-test",
+        "No", "Nama", "NIK", "Badan", "Jabatan", "Desa/Kelurahan", "Modul selesai (%)", "Pre-test",
         "Post-test", "N-gain", "Kehadiran", "Status", "Nomor sertifikat", "Pakta integritas",
     ]  # fmt: skip
     people = {r[1].value: r for r in rows}
     aminah = people["Aminah"]
     assert aminah[2].data_type == "s" and len(aminah[2].value) == 16  # NIK as text
-    assert aminah[6].value == 4 and aminah[7].value == 40 and aminah[8].value == 85
+    assert aminah[6].value == 1 and aminah[7].value == 40 and aminah[8].value == 85  # 4 of 4
     assert aminah[9].value == pytest.approx(0.75) and aminah[10].value == 1
-    assert people["Baso"][6].value == 1 and people["Baso"][10].value == 0
+    assert people["Baso"][6].value == 0.25 and people["Baso"][10].value == 0  # 1 of 4
+    # "Modul selesai" is one measure on both sheets: a share, the summary its mean
+    assert aminah[6].number_format == "0%"
+    assert col["Modul selesai (rata-rata %)"] and malangke[col["Modul selesai (rata-rata %)"]]
+    summary_modules = malangke[col["Modul selesai (rata-rata %)"]]
+    assert summary_modules.number_format == "0%"
+    shares = [r[6].value for r in rows]
+    assert summary_modules.value == pytest.approx(sum(shares) / len(shares))
 
 
 def test_injection_and_control_characters_are_written_as_plain_text(app, client, auth, world):
@@ -269,7 +276,7 @@ def test_running_summary_matches_summarise_gains(rows):
         assert getattr(got, name) == getattr(expected, name)
     for name in ("mean_pre", "mean_post", "mean_gain", "gain_of_means", "pass_rate"):
         a, b = getattr(got, name), getattr(expected, name)
-        assert (a is None and b is None) or a == pytest.approx(b, abs=1e-9)
+        assert (a is None and b is None) or a == pytest.approx(b, rel=1e-9, abs=1e-9)
 
 
 def test_a_total_merged_from_groups_equals_one_over_everyone():

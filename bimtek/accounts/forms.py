@@ -78,6 +78,10 @@ class ParticipantForm(FlaskForm):
     is_asn = BooleanField("ASN (PNS/PPPK)")
     phone = StringField("No. HP", validators=[Optional(), Length(max=32)])
 
+    def __init__(self, *args, existing=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.existing = existing  # the participant being edited: their own NIK is no clash
+
     def data_object(self) -> service.ParticipantData:
         return service.ParticipantData(
             nama=self.nama.data or "",
@@ -92,7 +96,9 @@ class ParticipantForm(FlaskForm):
 
     def validate(self, extra_validators=None) -> bool:
         ok = super().validate(extra_validators)
-        for field_name, message in service.validate_participant(self.data_object()).items():
+        for field_name, message in service.validate_participant(
+            self.data_object(), existing=self.existing
+        ).items():
             field = getattr(self, field_name)
             if not field.errors:  # one message per field is enough
                 field.errors = [*field.errors, message]
@@ -109,5 +115,19 @@ class ImportUploadForm(FlaskForm):
     )
 
 
-class ImportConfirmForm(FlaskForm):
+class ConfirmForm(FlaskForm):
+    """A confirmation: only the CSRF token and the pressed button."""
+
+
+class CredentialsForm(FlaskForm):
+    """Download the initial-passwords sheet: every download makes new passwords."""
+
+    confirm = BooleanField(
+        "Saya mengerti bahwa kata sandi awal dibuat baru dan lembar yang pernah diunduh "
+        "sebelumnya untuk impor ini tidak berlaku lagi.",
+        validators=[DataRequired("Centang pernyataan di atas tombol untuk mengunduh lembar baru.")],
+    )
+
+
+class ImportConfirmForm(ConfirmForm):
     """Confirm or discard a previewed import: only the CSRF token and the pressed button."""

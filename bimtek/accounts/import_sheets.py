@@ -86,10 +86,9 @@ def build_template(wilayah: Iterable[tuple[str, str, str | None, str | None]]) -
 CREDENTIAL_COLUMNS = (
     ("No", 5),
     ("Nama", 30),
-    ("NIK", 19),
+    ("NIK (nama pengguna)", 20),  # once: the NIK is what they sign in with
     ("Jabatan", 22),
     ("Desa/Kelurahan", 22),
-    ("Nama pengguna (NIK)", 19),
     ("Kata sandi awal", 17),
 )
 
@@ -137,7 +136,6 @@ def build_credentials(credentials: Iterable, issued_label: str) -> bytes:
                     text_cell(ws, c.nik, number_format="@"),
                     text_cell(ws, f"{c.jabatan} {c.badan}".strip()),
                     text_cell(ws, c.desa or "—"),
-                    text_cell(ws, c.nik, number_format="@"),
                     text_cell(ws, c.password, mono),
                 ]
             )

@@ -5,9 +5,10 @@ import secrets
 from dataclasses import dataclass
 from functools import cache
 
-from sqlalchemy import or_, select
+from sqlalchemy import delete, exists, func, or_, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from bimtek.accounts import passwords
 from bimtek.accounts.models import User, audit
 from bimtek.accounts.roles import BADAN, BADAN_NEEDS_DESA, JABATAN_BY_BADAN, ROLES
 from bimtek.extensions import db
@@ -17,7 +18,7 @@ from bimtek.wilayah.models import Desa, Kecamatan
 # [0-9], not \d: \d also matches fullwidth and Arabic-Indic digits.
 NIK_RE = re.compile(r"[0-9]{16}")
 USERNAME_RE = re.compile(r"[a-z0-9][a-z0-9._-]{2,63}")
-MIN_PASSWORD_LENGTH = 8
+MIN_PASSWORD_LENGTH = passwords.MIN_LENGTH
 # Initial passwords are random (~59 bits), handed out on paper and must be changed at the first
 # sign-in (which stores werkzeug's default scrypt). A cheap salted PBKDF2 is enough for them and
 # lets an import issue thousands in seconds instead of an hour (scrypt: ~120 ms each here).
@@ -61,17 +62,21 @@ def username_problem(value: str) -> str | None:
     return None
 
 
-def password_problem(password: str, user: User | None = None) -> str | None:
-    if len(password) < MIN_PASSWORD_LENGTH:
-        return f"Kata sandi minimal {MIN_PASSWORD_LENGTH} karakter."
-    if password.isdigit() and len(set(password)) <= 2:
-        return "Kata sandi terlalu mudah ditebak."
+def password_problem(
+    password: str,
+    user: User | None = None,
+    *,
+    nik: str | None = None,
+    nama: str | None = None,
+    username: str | None = None,
+) -> str | None:
+    """Why this password may not be used (for `user`, or for an account still to be made)."""
     if user is not None:
-        if password in {user.nik, user.username}:
-            return "Kata sandi tidak boleh sama dengan NIK atau nama pengguna."
-        if user.check_password(password):
-            return "Kata sandi baru harus berbeda dari kata sandi lama."
-    return None
+        nik, nama, username = user.nik, user.nama, user.username
+    problem = passwords.password_problem(password, nik=nik, nama=nama, username=username)
+    if problem is None and user is not None and user.check_password(password):
+        return "Kata sandi baru harus berbeda dari kata sandi lama."
+    return problem
 
 
 def generate_initial_password() -> str:
@@ -89,16 +94,40 @@ def find_by_login(login: str) -> User | None:
     ).first()
 
 
-def authenticate(login: str, password: str) -> User | None:
-    """The user if login and password match an active account, else None."""
+class Deactivated(Exception):
+    """The password was right but the account is switched off (the office can switch it on)."""
+
+    message = "Akun ini dinonaktifkan. Hubungi operator KPU bila Anda masih perlu masuk."
+
+
+def check_credentials(login: str, password: str) -> User | None:
+    """The user whose login and password match, else None. Reads only: the slow hash check
+    runs with no write transaction open. Raises Deactivated for a switched-off account."""
     user = find_by_login(login)
     if user is None:
         # Same work as a real check, so timing does not reveal which accounts exist.
         check_password_hash(_dummy_hash(), password)
         return None
-    if not user.check_password(password) or not user.active:
+    if not user.check_password(password):
         return None
+    if not user.active:
+        raise Deactivated(Deactivated.message)
+    return user
+
+
+def record_sign_in(user: User) -> None:
+    """The write after a successful check: one short transaction."""
     user.last_login_at = utcnow()
+
+
+def authenticate(login: str, password: str) -> User | None:
+    """The user if login and password match an active account, else None (CLI and tests)."""
+    try:
+        user = check_credentials(login, password)
+    except Deactivated:
+        return None
+    if user is not None:
+        record_sign_in(user)
     return user
 
 
@@ -233,11 +262,12 @@ def create_staff(
         raise AccountError(problem, "username")
     if db.session.scalars(select(User).where(User.username == username)).first():
         raise AccountError(f"Nama pengguna '{username}' sudah dipakai.", "username")
-    problem = password_problem(password)
+    nama = " ".join((nama or username).split())
+    problem = password_problem(password, username=username, nama=nama)
     if problem:
         raise AccountError(problem, "password")
     user = User(
-        nama=" ".join((nama or username).split()),
+        nama=nama,
         username=username,
         role=role,
         must_change_password=False,
@@ -247,3 +277,133 @@ def create_staff(
     db.session.flush()
     audit(actor, f"{role}.create", "user", user.id, username=username)
     return user
+
+
+# ---- the office helps an account: edit, reset, deactivate, reactivate -------------------------
+
+NORMALISED_FIELDS = (
+    "nama", "nik", "badan", "jabatan", "kecamatan_kode", "desa_kode", "is_asn", "phone"
+)  # fmt: skip
+
+
+def participant_data(user: User) -> ParticipantData:
+    return ParticipantData(
+        nama=user.nama,
+        nik=user.nik or "",
+        badan=user.badan or "",
+        jabatan=user.jabatan or "",
+        kecamatan_kode=user.kecamatan_kode or "",
+        desa_kode=user.desa_kode,
+        is_asn=user.is_asn,
+        phone=user.phone,
+    )
+
+
+def update_participant(user: User, data: ParticipantData, actor: User | None) -> list[str]:
+    """Apply the admin's edits with the same rules as creation; return the changed fields.
+
+    The row stays the same, so a new NIK keeps the participant's attempts, attendance and
+    certificates (they point at the user id, never at the NIK).
+    """
+    if user.role != "peserta":
+        raise AccountError("Hanya data peserta yang diubah di sini.")
+    problems = validate_participant(data, existing=user)
+    if problems:
+        field, message = next(iter(problems.items()))
+        raise AccountError(message, field)
+    new = {
+        "nama": " ".join(data.nama.split()),
+        "nik": data.nik,
+        "badan": data.badan,
+        "jabatan": data.jabatan,
+        "kecamatan_kode": data.kecamatan_kode,
+        "desa_kode": data.desa_kode or None,
+        "is_asn": bool(data.is_asn),
+        "phone": data.phone or None,
+    }
+    changed = [field for field in NORMALISED_FIELDS if getattr(user, field) != new[field]]
+    if not changed:
+        return []
+    detail: dict = {"fields": changed}
+    if "nik" in changed:  # personal data: the audit keeps the last four digits only
+        detail["nik"] = [f"…{user.nik[-4:]}" if user.nik else None, f"…{new['nik'][-4:]}"]
+    for field in changed:
+        setattr(user, field, new[field])
+    audit(actor, "peserta.update", "user", user.id, **detail)
+    return changed
+
+
+def reset_password(user: User, actor: User | None) -> str:
+    """A new random initial password, returned once and stored only as a hash. The user must
+    change it at the next sign-in, and every session of theirs ends now."""
+    initial = generate_initial_password()
+    user.password_hash = hash_initial_password(initial)
+    user.must_change_password = True
+    user.end_all_sessions()
+    audit(actor, "user.reset_password", "user", user.id)
+    return initial
+
+
+def _active_admins() -> int:
+    return db.session.scalar(
+        select(func.count()).select_from(User).where(User.role == "admin", User.active.is_(True))
+    )
+
+
+def deactivate(user: User, actor: User | None) -> bool:
+    """Switch an account off: it cannot sign in and is nobody's invitee. False if it already was."""
+    if actor is not None and actor.id == user.id:
+        raise AccountError("Anda tidak dapat menonaktifkan akun Anda sendiri.")
+    if not user.active:
+        return False
+    if user.role == "admin" and _active_admins() <= 1:
+        raise AccountError("Ini admin aktif terakhir: buat atau aktifkan admin lain dulu.")
+    user.active = False
+    user.end_all_sessions()
+    withdrawn = _withdraw_open_invitations(user)
+    audit(actor, "user.deactivate", "user", user.id, invitations_withdrawn=withdrawn)
+    return True
+
+
+def _withdraw_open_invitations(user: User) -> int:
+    """Take the user off the invitee lists of sessions not yet over where they have no
+    attendance; past sessions keep their record. Reactivated, the session's rule (or a trainer)
+    invites them again."""
+    from bimtek.attendance.models import Attendance, SessionInvite, TrainingSession
+
+    invites = SessionInvite.__table__
+    has_record = exists().where(
+        Attendance.session_id == invites.c.session_id, Attendance.user_id == invites.c.user_id
+    )
+    open_sessions = select(TrainingSession.id).where(TrainingSession.ends_at > utcnow())
+    removed = db.session.execute(
+        delete(invites)
+        .where(
+            invites.c.user_id == user.id,
+            invites.c.session_id.in_(open_sessions),
+            ~has_record,
+        )
+        .returning(invites.c.session_id)
+    ).all()
+    return len(removed)
+
+
+def reactivate(user: User, actor: User | None) -> bool:
+    if user.active:
+        return False
+    user.active = True
+    audit(actor, "user.reactivate", "user", user.id)
+    return True
+
+
+def record_unlock(user: User, actor: User | None) -> None:
+    """Audit that the sign-in lock was lifted (signin_lock.unlock clears the counters)."""
+    audit(actor, "user.unlock", "user", user.id)
+
+
+def find_account(ref: str) -> User | None:
+    """A NIK, a username, or '#id' (as `bimtek user list` prints it)."""
+    ref = (ref or "").strip()
+    if ref.startswith("#") and ref[1:].isdigit():
+        return db.session.get(User, int(ref[1:]))
+    return find_by_login(ref)

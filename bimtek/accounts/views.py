@@ -1,6 +1,5 @@
 """Sign-in, sign-out, password change, and the admin's participant pages."""
 
-import hashlib
 import io
 import logging
 
@@ -17,13 +16,15 @@ from flask import (
     url_for,
 )
 from flask_login import current_user, login_required, login_user, logout_user
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
-from bimtek.accounts import importer, service
+from bimtek.accounts import importer, service, signin_lock
 from bimtek.accounts.forms import (
     ChangePasswordForm,
+    ConfirmForm,
+    CredentialsForm,
     ImportConfirmForm,
     ImportUploadForm,
     LoginForm,
@@ -31,7 +32,8 @@ from bimtek.accounts.forms import (
 )
 from bimtek.accounts.import_sheets import build_credentials, build_template
 from bimtek.accounts.models import ParticipantImport, User
-from bimtek.extensions import begin_write, db, limiter, writes_late
+from bimtek.extensions import begin_write, db, limiter, login_manager, writes_late
+from bimtek.settings.service import office_zone
 from bimtek.spreadsheet import XLSX_MEDIA_TYPE, SpreadsheetError
 from bimtek.timeutil import utcnow, waktu
 from bimtek.web import is_safe_next, role_required
@@ -41,11 +43,16 @@ log = logging.getLogger(__name__)
 bp = Blueprint("accounts", __name__)
 
 
-def _login_key() -> str:
-    """Address + account; the account is hashed so no NIK lands in the limiter's storage."""
-    login = (request.form.get("username") or "").strip().lower()[:64]
-    digest = hashlib.sha256(login.encode("utf-8")).hexdigest()[:20]
-    return f"{request.remote_addr}|{digest}"
+@bp.record_once
+def _load_users(_state) -> None:
+    # Built once: the loader runs on every signed-in request.
+    user_by_token = select(User).where(
+        User.session_token == bindparam("token"), User.active.is_(True)
+    )
+
+    @login_manager.user_loader
+    def load_user(token: str):
+        return db.session.scalars(user_by_token, {"token": token}).one_or_none()
 
 
 def _login_failed(response) -> bool:
@@ -55,10 +62,10 @@ def _login_failed(response) -> bool:
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(
     lambda: current_app.config["BIMTEK_LOGIN_LIMIT_ACCOUNT"],
-    key_func=_login_key,
+    key_func=signin_lock.request_key,
     methods=["POST"],
     deduct_when=_login_failed,
-    scope="login-account",
+    scope=signin_lock.SCOPE,
 )
 @limiter.limit(
     lambda: current_app.config["BIMTEK_LOGIN_LIMIT_ADDRESS"],
@@ -66,17 +73,27 @@ def _login_failed(response) -> bool:
     deduct_when=_login_failed,
     scope="login-address",
 )
+@writes_late
 def login():
     next_url = request.values.get("next")
     if current_user.is_authenticated:
         return redirect(next_url if is_safe_next(next_url) else url_for("learning.home"))
     form = LoginForm()
     if form.validate_on_submit():
-        user = service.authenticate(form.username.data, form.password.data)
+        # Read and check the password (~150 ms of scrypt) with no write lock held; only a
+        # successful sign-in writes, in a short transaction of its own.
+        try:
+            user = service.check_credentials(form.username.data, form.password.data)
+        except service.Deactivated as exc:
+            log.info("sign-in to a deactivated account from %s", request.remote_addr)
+            flash(str(exc), "error")
+            return render_template("accounts/login.html", form=form, next=next_url), 403
         if user is None:
             log.info("failed sign-in from %s", request.remote_addr)
             flash("NIK/nama pengguna atau kata sandi salah.", "error")
             return render_template("accounts/login.html", form=form, next=next_url), 401
+        begin_write()
+        service.record_sign_in(user)
         session.clear()  # a fresh session: nothing from before sign-in carries over
         login_user(user)
         db.session.commit()
@@ -177,13 +194,115 @@ def participant_new():
     )
 
 
-@bp.get("/admin/peserta/<int:user_id>")
-@role_required("admin")
-def participant_detail(user_id: int):
+def _peserta_or_404(user_id: int) -> User:
     user = db.get_or_404(User, user_id)
     if user.role != "peserta":
         abort(404)
-    return render_template("accounts/participant_detail.html", user=user)
+    return user
+
+
+@bp.get("/admin/peserta/<int:user_id>")
+@role_required("admin")
+def participant_detail(user_id: int):
+    user = _peserta_or_404(user_id)
+    return render_template(
+        "accounts/participant_detail.html",
+        user=user,
+        locked=signin_lock.is_locked(user),
+        form=ConfirmForm(),
+    )
+
+
+@bp.route("/admin/peserta/<int:user_id>/ubah", methods=["GET", "POST"])
+@role_required("admin")
+def participant_edit(user_id: int):
+    user = _peserta_or_404(user_id)
+    form = ParticipantForm(obj=user, existing=user)
+    _wilayah_choices(form)
+    if form.validate_on_submit():
+        try:
+            changed = service.update_participant(user, form.data_object(), current_user)
+        except service.AccountError as exc:  # e.g. the NIK was taken a moment ago
+            db.session.rollback()
+            getattr(form, exc.field or "nama").errors = [str(exc)]
+        else:
+            db.session.commit()
+            flash("Data peserta disimpan." if changed else "Tidak ada yang berubah.", "success")
+            return redirect(url_for("accounts.participant_detail", user_id=user.id))
+    if request.method == "POST":
+        flash("Periksa kembali isian yang ditandai.", "error")
+    return render_template("accounts/participant_form.html", form=form, user=user), (
+        400 if request.method == "POST" else 200
+    )
+
+
+@bp.route("/admin/peserta/<int:user_id>/atur-ulang-sandi", methods=["GET", "POST"])
+@role_required("admin")
+def participant_reset_password(user_id: int):
+    """GET asks for confirmation; POST issues a new initial password and shows it once."""
+    user = _peserta_or_404(user_id)
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        return render_template("accounts/confirm_reset.html", user=user, form=form), (
+            400 if request.method == "POST" else 200
+        )
+    initial_password = service.reset_password(user, current_user)
+    db.session.commit()
+    signin_lock.unlock(user)  # the participant may have locked it guessing
+    log.info("password of user %s reset by admin %s", user.id, current_user.id)
+    response = current_app.make_response(
+        render_template(
+            "accounts/reset_slip.html", user=user, initial_password=initial_password, now=utcnow()
+        )
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/admin/peserta/<int:user_id>/nonaktifkan", methods=["GET", "POST"])
+@role_required("admin")
+def participant_deactivate(user_id: int):
+    user = _peserta_or_404(user_id)
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        return render_template("accounts/confirm_deactivate.html", user=user, form=form), (
+            400 if request.method == "POST" else 200
+        )
+    try:
+        changed = service.deactivate(user, current_user)
+    except service.AccountError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return redirect(url_for("accounts.participant_detail", user_id=user.id))
+    db.session.commit()
+    if changed:
+        flash(f"Akun {user.nama} dinonaktifkan; sesinya diakhiri.", "success")
+    return redirect(url_for("accounts.participant_detail", user_id=user.id))
+
+
+@bp.post("/admin/peserta/<int:user_id>/aktifkan")
+@role_required("admin")
+def participant_reactivate(user_id: int):
+    user = _peserta_or_404(user_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    if service.reactivate(user, current_user):
+        db.session.commit()
+        flash(f"Akun {user.nama} aktif kembali.", "success")
+    return redirect(url_for("accounts.participant_detail", user_id=user.id))
+
+
+@bp.post("/admin/peserta/<int:user_id>/buka-kunci")
+@role_required("admin")
+def participant_unlock(user_id: int):
+    user = _peserta_or_404(user_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    signin_lock.unlock(user)
+    service.record_unlock(user, current_user)
+    db.session.commit()
+    flash("Kunci masuk dibuka: peserta dapat langsung mencoba masuk lagi.", "success")
+    return redirect(url_for("accounts.participant_detail", user_id=user.id))
 
 
 # ---- import from .xlsx -----------------------------------------------------------------------
@@ -276,7 +395,7 @@ def import_detail(import_id: int):
             select(func.count()).select_from(importer.never_signed_in(record).subquery())
         )
         return render_template(
-            "accounts/import_result.html", record=record, waiting=waiting, form=ImportConfirmForm()
+            "accounts/import_result.html", record=record, waiting=waiting, form=CredentialsForm()
         )
     record = _own_pending(import_id)
     try:
@@ -358,10 +477,14 @@ def import_credentials(import_id: int):
     record = db.get_or_404(ParticipantImport, import_id)
     if record.status != "committed":
         abort(404)
-    if not ImportConfirmForm().validate_on_submit():
-        abort(400)
+    form = CredentialsForm()
+    if not form.validate_on_submit():
+        if set(form.errors) != {"confirm"}:
+            abort(400)
+        flash(form.confirm.errors[0], "error")  # no password changed
+        return redirect(url_for("accounts.import_detail", import_id=record.id))
     credentials = importer.issue_initial_passwords(record, current_user)
-    issued = waktu(utcnow(), current_app.config["BIMTEK_TIMEZONE"])
+    issued = waktu(utcnow(), office_zone())
     data = build_credentials(credentials, issued)
     db.session.commit()
     log.info("import %s: %s initial passwords issued by user %s", import_id, len(credentials),

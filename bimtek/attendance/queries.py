@@ -18,7 +18,7 @@ from bimtek.attendance.models import (
     TrainingSession,
 )
 from bimtek.extensions import db
-from bimtek.timeutil import as_utc, utcnow
+from bimtek.timeutil import utcnow
 from bimtek.wilayah.models import Desa, Kecamatan
 
 
@@ -39,7 +39,7 @@ class MySession:
     attendance: Attendance | None
 
     def ended(self, now: datetime) -> bool:
-        return as_utc(self.session.ends_at) < now
+        return self.session.ends_at < now
 
 
 def participant_sessions(user: User) -> list[MySession]:
@@ -161,7 +161,7 @@ def anomalies(session: TrainingSession, period: int) -> list[Anomaly]:
     if session.code_last_shown_at is not None:
         # The projector was last seen showing the code then; a code typed well after that
         # came from someone who saw it elsewhere (or from a projector page left open).
-        cutoff = as_utc(session.code_last_shown_at) + timedelta(seconds=2 * period)
+        cutoff = session.code_last_shown_at + timedelta(seconds=2 * period)
         late = list(
             db.session.scalars(
                 select(User)

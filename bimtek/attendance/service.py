@@ -21,7 +21,7 @@ from bimtek.attendance.models import (
 )
 from bimtek.extensions import db
 from bimtek.learning.models import Course
-from bimtek.timeutil import as_utc, utcnow
+from bimtek.timeutil import utcnow
 
 
 class AttendanceError(ValueError):
@@ -47,7 +47,7 @@ def save_session(
     session: TrainingSession | None, data: SessionData, actor: User
 ) -> TrainingSession:
     """Create or update a session, then bring its invitations up to date."""
-    if as_utc(data.ends_at) <= as_utc(data.starts_at):
+    if data.ends_at <= data.starts_at:
         raise AttendanceError("Waktu selesai harus setelah waktu mulai.")
     course = db.session.get(Course, data.course_id)
     if course is None:
@@ -192,15 +192,15 @@ def matches_rule(session: TrainingSession, user: User) -> bool:
 
 
 def checkin_opens_at(session: TrainingSession) -> datetime:
-    return as_utc(session.starts_at) - timedelta(minutes=session.checkin_opens_minutes)
+    return session.starts_at - timedelta(minutes=session.checkin_opens_minutes)
 
 
 def late_from(session: TrainingSession) -> datetime:
-    return as_utc(session.starts_at) + timedelta(minutes=session.late_after_minutes)
+    return session.starts_at + timedelta(minutes=session.late_after_minutes)
 
 
 def is_open_for_checkin(session: TrainingSession, now: datetime) -> bool:
-    return checkin_opens_at(session) <= now <= as_utc(session.ends_at)
+    return checkin_opens_at(session) <= now <= session.ends_at
 
 
 def current_code(session: TrainingSession, now: datetime, period: int) -> str:
@@ -277,7 +277,7 @@ def check_in(
         return CheckIn(existing, created=False)
     if now < checkin_opens_at(session):
         raise AttendanceError("Presensi sesi ini belum dibuka.")
-    if now > as_utc(session.ends_at):
+    if now > session.ends_at:
         raise AttendanceError(
             "Sesi ini sudah berakhir, presensi ditutup. Jika Anda hadir, minta pelatih mencatatnya."
         )
@@ -330,7 +330,7 @@ def _attendance(session_id: int, user_id: int, lock: bool = False) -> Attendance
 def record_code_shown(session: TrainingSession, now: datetime) -> bool:
     """Note that the projector showed the code (at most one write per 10 s)."""
     last = session.code_last_shown_at
-    if last is not None and now - as_utc(last) < timedelta(seconds=10):
+    if last is not None and now - last < timedelta(seconds=10):
         return False
     db.session.execute(
         update(TrainingSession)

@@ -15,7 +15,7 @@ from bimtek.attendance.queries import ExportRow, Row
 from bimtek.evaluation.queries import Results
 from bimtek.evaluation.sheets import write_evaluation_sheet
 from bimtek.spreadsheet import set_text, text_cell
-from bimtek.timeutil import as_utc, tanggal, waktu
+from bimtek.timeutil import tanggal, waktu
 
 THIN = Side(style="thin", color="000000")
 BOX = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)
@@ -24,7 +24,7 @@ BOLD = Font(bold=True)
 
 def _local(value: datetime | None, zone: ZoneInfo) -> datetime | None:
     """Excel has no time zones: write the office's wall-clock time."""
-    return None if value is None else as_utc(value).astimezone(zone).replace(tzinfo=None)
+    return None if value is None else value.astimezone(zone).replace(tzinfo=None)
 
 
 DAFTAR_COLUMNS = [
@@ -149,7 +149,7 @@ def build_attendance_export(rows: Iterable[ExportRow], timezone: str) -> bytes:
     for row in rows:
         s, user, att = row.session, row.user, row.attendance
         start, end = _local(s.starts_at, zone), _local(s.ends_at, zone)
-        minutes = int((as_utc(s.ends_at) - as_utc(s.starts_at)).total_seconds() // 60)
+        minutes = int((s.ends_at - s.starts_at).total_seconds() // 60)
         ws.append(
             [
                 text_cell(ws, s.title),

@@ -21,13 +21,14 @@ from sqlalchemy import select
 from bimtek.accounts.models import User
 from bimtek.attendance import codes, queries, service
 from bimtek.attendance.forms import CheckInForm, MarkForm, SessionForm
-from bimtek.attendance.models import STATUS_LABELS, SessionInvite, TrainingSession
+from bimtek.attendance.models import PRESENT, STATUS_LABELS, SessionInvite, TrainingSession
 from bimtek.attendance.sheets import build_attendance_export, build_daftar_hadir
 from bimtek.evaluation import queries as evaluation_queries
 from bimtek.evaluation import service as evaluation_service
 from bimtek.extensions import begin_write, db, limiter, writes_late
 from bimtek.learning.forms import ConfirmForm
 from bimtek.learning.models import Course
+from bimtek.settings.service import current_office, office_zone
 from bimtek.spreadsheet import XLSX_MEDIA_TYPE
 from bimtek.timeutil import local_to_utc, utc_to_local, utcnow
 from bimtek.web import attachment, public_url, role_required
@@ -44,7 +45,7 @@ def _period() -> int:
 
 
 def _timezone() -> str:
-    return current_app.config["BIMTEK_TIMEZONE"]
+    return office_zone()
 
 
 def _evaluation_links(mine: list[queries.MySession], now) -> dict[int, str]:
@@ -103,6 +104,9 @@ def sessions():
 def _session_form(session: TrainingSession | None):
     form = SessionForm(obj=session)
     tz = _timezone()
+    zone = current_office().zone_label
+    form.starts_at.label.text = f"Mulai (waktu setempat, {zone})"
+    form.ends_at.label.text = f"Selesai (waktu setempat, {zone})"
     form.course_id.choices = [
         (c.id, c.title) for c in db.session.scalars(select(Course).order_by(Course.title))
     ]
@@ -292,6 +296,7 @@ def projector(session_id: int):
         open_now=open_now,
         opens_at=service.checkin_opens_at(session),
         present=present,
+        period=period,
     )
 
 
@@ -328,6 +333,12 @@ def _checkin_page(form, now, wanted: int | None, status: int = 200):
             service.is_invited(target, current_user) or service.matches_rule(target, current_user)
         ):
             target = None
+    if target is None and open_sessions:
+        # Opened from the menu after checking in: show the confirmation, not an empty form,
+        # unless an open session still waits for this participant's code.
+        present = [s for s in open_sessions if _present(mine.get(s.id))]
+        if len(present) == len(open_sessions):
+            target = present[0]
     return (
         render_template(
             "attendance/checkin.html",
@@ -339,9 +350,14 @@ def _checkin_page(form, now, wanted: int | None, status: int = 200):
             if target and target.id in mine
             else None,
             now=now,
+            period=_period(),
         ),
         status,
     )
+
+
+def _present(mine) -> bool:
+    return bool(mine and mine.attendance and mine.attendance.status in PRESENT)
 
 
 def _checkin_key() -> str:
@@ -402,11 +418,8 @@ def checkin_post():
         return _checkin_page(form, now, wanted, status=409)
     db.session.commit()
     att = result.attendance
-    when = current_app.jinja_env.filters["waktu"](att.checked_in_at, "HH.mm")
-    if result.created:
-        flash(f"Terima kasih, Anda tercatat {att.status_label.lower()} pukul {when}.", "success")
-    else:
-        flash(f"Anda sudah tercatat {att.status_label.lower()} pukul {when}.", "success")
+    # No flash: the check-in page itself says it, once ("Terima kasih, Anda tercatat hadir
+    # pukul …"), for a first and for a repeated check-in alike.
     response = redirect(url_for("attendance.checkin", s=att.session_id))
     if request.cookies.get(DEVICE_COOKIE) != device_id:
         response.set_cookie(
@@ -442,7 +455,7 @@ def daftar_hadir(session_id: int):
         session=session,
         rows=rows,
         kecamatan=kecamatan,
-        office=current_app.config["BIMTEK_OFFICE_NAME"],
+        office=current_office(),
         statuses=STATUS_LABELS,
     )
 
@@ -456,7 +469,7 @@ def daftar_hadir_xlsx(session_id: int):
     data = build_daftar_hadir(
         session,
         rows,
-        current_app.config["BIMTEK_OFFICE_NAME"],
+        current_office().name,
         _timezone(),
         kecamatan_label=f"{kecamatan.nama} ({kecamatan.kode})" if kecamatan else None,
         # The whole session's evaluation even on a per-kecamatan list: a few people's

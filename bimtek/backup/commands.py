@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 def _now_text() -> str:
     from bimtek.timeutil import utcnow, waktu
 
-    return waktu(utcnow(), current_app.config["BIMTEK_TIMEZONE"], "d MMM y HH.mm.ss")
+    return waktu(utcnow(), service.office_zone(), "d MMM y HH.mm.ss")
 
 
 def _made_line(result: service.BackupResult) -> str:

@@ -37,7 +37,7 @@ from sqlalchemy.engine import URL
 
 from bimtek.backup.rotation import backups_to_keep
 from bimtek.extensions import db
-from bimtek.timeutil import utcnow
+from bimtek.timeutil import iso, utcnow
 
 FORMAT = 1
 MANIFEST = "manifest.json"
@@ -78,6 +78,20 @@ def database_kind(url: URL) -> str:
 
 def kind_label(kind: str) -> str:
     return {"sqlite": "SQLite", "postgresql": "PostgreSQL"}.get(kind, kind)
+
+
+def office_zone() -> str:
+    """The office's zone (from the settings), or the configured one while the database has no
+    settings table yet (the loop started before `bimtek init`)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bimtek.settings.service import office_zone as settings_zone
+
+    try:
+        return settings_zone()
+    except SQLAlchemyError:
+        db.session.rollback()
+        return current_app.config.get("BIMTEK_TIMEZONE") or "Asia/Jakarta"
 
 
 def backup_folder() -> Path:
@@ -484,14 +498,14 @@ def create_backup(
             _sqlite_copy(source, snapshot)
             fingerprint = f"sqlite:{sha256_file(snapshot)}:{files_print}"
             if unchanged(fingerprint):
-                state["checked_at"] = now.isoformat()
+                state["checked_at"] = iso(now)
                 _write_state(folder, state)
                 return BackupResult(None, None, skipped=True, seconds=time.monotonic() - started)
             facts = _sqlite_facts(snapshot)
         else:
             fingerprint = f"postgresql:{_pg_stats_fingerprint(url)}:{files_print}"
             if unchanged(fingerprint):
-                state["checked_at"] = now.isoformat()
+                state["checked_at"] = iso(now)
                 _write_state(folder, state)
                 return BackupResult(None, None, skipped=True, seconds=time.monotonic() - started)
             snapshot = work / POSTGRES_MEMBER
@@ -514,7 +528,7 @@ def create_backup(
                     "app_version": app_version(),
                     "alembic_revision": facts.revision,
                     "database_kind": kind,
-                    "created_at": now.astimezone(UTC).isoformat(timespec="seconds"),
+                    "created_at": iso(now),
                     "row_counts": facts.row_counts,
                     "certificates": facts.certificates,
                     "files": files,
@@ -532,7 +546,7 @@ def create_backup(
                     "fingerprint": fingerprint,
                     "backup": out.name,
                     "created_at": manifest["created_at"],
-                    "checked_at": now.isoformat(),
+                    "checked_at": iso(now),
                 },
             )
         return BackupResult(out, manifest, seconds=time.monotonic() - started)
@@ -591,7 +605,7 @@ def rotate(now: datetime | None = None, folder: Path | None = None) -> list[str]
     keep = backups_to_keep(
         [(b.name, b.created_at) for b in backups],
         now,
-        timezone=current_app.config["BIMTEK_TIMEZONE"],
+        timezone=office_zone(),
     )
     deleted = []
     for backup in backups:
@@ -645,7 +659,7 @@ def backup_status(now: datetime | None = None) -> BackupStatus:
     stale = now - fresh_as_of > STALE_AFTER
     warning = None
     if stale:
-        when = waktu(last.created_at, current_app.config["BIMTEK_TIMEZONE"])
+        when = waktu(last.created_at, office_zone())
         warning = f"Cadangan terakhir dibuat {when}, lebih dari sehari yang lalu."
     return BackupStatus(folder, backups, checked_at, stale, warning)
 
@@ -865,9 +879,8 @@ def restore_backup(
         files = manifest["files"]
         from bimtek.timeutil import waktu
 
-        made = waktu(
-            datetime.fromisoformat(manifest["created_at"]), current_app.config["BIMTEK_TIMEZONE"]
-        )
+        # UTC: the target may not hold the office's settings yet.
+        made = waktu(datetime.fromisoformat(manifest["created_at"]), "UTC") + " UTC"
         echo(
             f"Cadangan {Path(archive).name}: dibuat {made}, "
             f"bimtek {manifest.get('app_version')}, skema {manifest.get('alembic_revision')}, "

@@ -13,6 +13,14 @@ from wtforms.validators import (
 
 from bimtek.certificates import numbering
 
+# How attendance counts, said wherever the rule is set or shown. The arithmetic is unchanged:
+# attended (hadir, terlambat) / sessions invited to that have started.
+ATTENDANCE_COUNTING = (
+    "Dihitung dari sesi tatap muka kursus ini yang sudah dimulai dan mengundang peserta itu. "
+    "Hadir dan terlambat dihitung hadir. Izin dan sakit, walaupun dengan alasan, dihitung "
+    "tidak hadir, sama seperti alpa."
+)
+
 
 class RuleForm(FlaskForm):
     require_modules = BooleanField("Semua modul kursus wajib dibaca")
@@ -24,6 +32,7 @@ class RuleForm(FlaskForm):
             InputRequired("Isi kehadiran minimal (0 bila tidak disyaratkan)."),
             NumberRange(0, 100, "Kehadiran minimal harus 0–100%%."),
         ],
+        description=ATTENDANCE_COUNTING,
     )
     pakta_text = TextAreaField(
         "Teks pakta integritas (kosongkan bila tidak diperlukan)",
@@ -34,9 +43,7 @@ class RuleForm(FlaskForm):
     cert_number_template = StringField(
         "Format nomor sertifikat khusus kursus ini (kosongkan untuk format kantor)",
         validators=[Optional(), Length(max=numbering.MAX_LENGTH)],
-        description="Kolom: "
-        + ", ".join("{" + k + "}" for k in numbering.FIELDS)
-        + ". Contoh: {seq:04d}/PP.04-SD/{kode_kab}/{bulan_romawi}/{tahun}",
+        description="Kosongkan bila nomor kantor sudah sesuai. Cara menulisnya dijelaskan di bawah.",
     )
 
     def validate_cert_number_template(self, field):
@@ -66,3 +73,11 @@ class PaktaForm(FlaskForm):
 
 class BulkIssueForm(FlaskForm):
     kecamatan = HiddenField(validators=[DataRequired()])
+    # Shown only while BIMTEK_PUBLIC_URL is a loopback address; the label names the address.
+    confirm_loopback = BooleanField()
+    # Issuing takes numbers from the sequence for good: the admin says so explicitly.
+    confirm = BooleanField(
+        "Saya mengerti bahwa sertifikat ini langsung terbit dan mendapat nomor urut tetap. "
+        "Sertifikat yang sudah terbit tidak dapat dibatalkan, hanya dicabut dengan alasan.",
+        validators=[DataRequired("Centang pernyataan di atas tombol untuk menerbitkan.")],
+    )

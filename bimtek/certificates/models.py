@@ -76,6 +76,7 @@ class CertificateVersion(db.Model):
     issued_on: Mapped[date] = mapped_column(Date)
     signer_name: Mapped[str] = mapped_column(String(200))
     signer_title: Mapped[str] = mapped_column(String(200))
+    signer_nip: Mapped[str] = mapped_column(String(30), default="", server_default="")
     office_name: Mapped[str] = mapped_column(String(200), default="")
     reason: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

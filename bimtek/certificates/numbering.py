@@ -77,5 +77,25 @@ def validate_template(template: str) -> str:
     return template
 
 
+def example_fields(kode_kab: str, tahun: int, bulan: int, kursus: int) -> NumberFields:
+    """The first certificate of the year, for showing an operator what a template gives."""
+    return NumberFields(1, kode_kab or "73.22", tahun, bulan, kursus)
+
+
+def explained_fields(fields: NumberFields) -> list[tuple[str, str, str]]:
+    """(how to write it, what it is in words, what it gives here), for the rule page."""
+    values = fields.as_dict()
+    rows = [
+        ("{seq:04d}", "nomor urut, selalu empat angka (nol di depan)", f"{fields.seq:04d}"),
+        ("{seq}", "nomor urut tanpa nol di depan", str(fields.seq)),
+    ]
+    rows += [
+        ("{" + name + "}", words, str(values[name]))
+        for name, words in FIELDS.items()
+        if name != "seq"
+    ]
+    return rows
+
+
 def format_number(template: str, fields: NumberFields) -> str:
     return template.format(**fields.as_dict())

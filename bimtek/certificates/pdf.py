@@ -39,6 +39,7 @@ class CertificateText:
     signer_title: str
     office_name: str
     verify_url: str
+    signer_nip: str = ""
 
 
 def tanggal_indonesia(value: date) -> str:
@@ -69,6 +70,7 @@ def _fits_core_font(text: CertificateText) -> bool:
         text.place,
         text.signer_name,
         text.signer_title,
+        text.signer_nip,
         text.office_name,
     )
     try:
@@ -145,9 +147,13 @@ def draw(pdf: FPDF, family: str, text: CertificateText, qr: Image.Image) -> None
     place_date = ", ".join(part for part in (text.place, tanggal_indonesia(text.issued_on)) if part)
     _lines(pdf, block_w, 6, place_date)
     _lines(pdf, block_w, 6, text.signer_title)
-    pdf.set_xy(block_x, height - 32)
+    pdf.set_xy(block_x, height - 34)
     pdf.set_font(family, "B", 12)
     _lines(pdf, block_w, 6, text.signer_name)
+    if text.signer_nip:
+        pdf.set_x(block_x)
+        pdf.set_font(family, "", 11)
+        _lines(pdf, block_w, 5, f"NIP. {text.signer_nip}")
 
     # QR code and the address it opens, bottom left.
     qr_size = 34

@@ -25,8 +25,9 @@ from bimtek.certificates.models import (
 )
 from bimtek.extensions import db
 from bimtek.learning.models import Course
+from bimtek.settings.publicurl import is_loopback_url
+from bimtek.settings.service import current_office
 from bimtek.timeutil import as_utc, utcnow
-from bimtek.wilayah.models import Kabupaten
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,15 @@ class CertificateError(ValueError):
     def __init__(self, message: str, field: str | None = None):
         super().__init__(message)
         self.field = field
+
+
+class SettingsNotConfirmed(CertificateError):
+    """No certificate before the office has looked at what will be printed on it."""
+
+
+def public_url_is_loopback() -> bool:
+    """QR codes would open 127.0.0.1: the phone itself, never this server."""
+    return is_loopback_url(current_app.config["BIMTEK_PUBLIC_URL"])
 
 
 def new_code() -> str:
@@ -139,28 +149,23 @@ class Settings:
     place: str
     signer_name: str
     signer_title: str
+    signer_nip: str
     office_name: str
     timezone: str
 
 
 def settings_for(course: Course) -> Settings:
-    config = current_app.config
-    kode_kab = config.get("BIMTEK_KODE_KAB") or ""
-    place = config.get("BIMTEK_CERT_PLACE") or ""
-    if not kode_kab or not place:
-        # One kabupaten/kota loaded (the usual deployment): its code and name.
-        kabupaten = db.session.scalars(select(Kabupaten).limit(2)).all()
-        if len(kabupaten) == 1:
-            kode_kab = kode_kab or kabupaten[0].kode
-            place = place or kabupaten[0].nama.title()
+    """The office's current settings (bimtek.settings), with the course's own number format."""
+    office = current_office()
     return Settings(
-        template=course.cert_number_template or config["BIMTEK_CERT_NUMBER_TEMPLATE"],
-        kode_kab=kode_kab,
-        place=place,
-        signer_name=config["BIMTEK_CERT_SIGNER_NAME"],
-        signer_title=config["BIMTEK_CERT_SIGNER_TITLE"],
-        office_name=config["BIMTEK_OFFICE_NAME"],
-        timezone=config["BIMTEK_TIMEZONE"],
+        template=course.cert_number_template or office.cert_number_template,
+        kode_kab=office.kode_kab,
+        place=office.place,
+        signer_name=office.signer_name,
+        signer_title=office.signer_title,
+        signer_nip=office.signer_nip,
+        office_name=office.name,
+        timezone=office.timezone,
     )
 
 
@@ -311,6 +316,7 @@ def _insert_certificates(
             "issued_on": local.date(),
             "signer_name": settings.signer_name,
             "signer_title": settings.signer_title,
+            "signer_nip": settings.signer_nip,
             "office_name": settings.office_name,
             "reason": "",
             "created_at": now,
@@ -372,6 +378,7 @@ def reissue(certificate: Certificate, actor: User, reason: str) -> CertificateVe
         issued_on=previous.issued_on,
         signer_name=previous.signer_name,
         signer_title=previous.signer_title,
+        signer_nip=previous.signer_nip,
         office_name=previous.office_name,
         reason=reason,
         created_by_id=actor.id,
@@ -410,6 +417,8 @@ def auto_issue_if_complete(course: Course, user: User) -> Certificate | None:
     """For courses set to issue automatically: the certificate once the rule is met."""
     if not course.auto_issue or user.role != "peserta":
         return None
+    if not current_office().confirmed:
+        return None  # issued on a later visit, once the office has checked its settings
     if not completion_of(course, user).complete:
         return None
     return issue(course, user, None)
@@ -481,7 +490,16 @@ class BulkResult:
 
 
 def issue_for_kecamatan(course: Course, kecamatan_kode: str, actor: User) -> BulkResult:
-    """Issue to everyone eligible now (the rule is checked again, not trusted from a preview)."""
+    """Issue to everyone eligible now (the rule is checked again, not trusted from a preview).
+
+    Refused until the office's settings were saved once or a sample certificate was seen, so
+    a first batch never carries placeholders or a wrong signer."""
+    if not current_office().confirmed:
+        raise SettingsNotConfirmed(
+            "Periksa dulu identitas kantor di Pengaturan (nama kantor, penandatangan, tempat, "
+            "zona waktu, format nomor): simpan pengaturan atau lihat pratinjau sertifikat, "
+            "lalu terbitkan."
+        )
     eligible, not_eligible, already = [], 0, 0
     for row in preview(course, kecamatan_kode):
         if row.certificate is not None:
@@ -551,6 +569,7 @@ def text_for(certificate: Certificate, version: CertificateVersion | None = None
         issued_on=version.issued_on,
         signer_name=version.signer_name,
         signer_title=version.signer_title,
+        signer_nip=version.signer_nip,
         office_name=version.office_name,
         verify_url=verify_url(version.code),
     )

@@ -28,6 +28,8 @@ from bimtek.certificates.models import Certificate, PaktaConfirmation
 from bimtek.extensions import begin_write, db, limiter
 from bimtek.learning import service as learning
 from bimtek.learning.models import Course
+from bimtek.settings.service import current_office
+from bimtek.timeutil import utc_to_local, utcnow
 from bimtek.web import attachment, role_required
 from bimtek.wilayah.models import Kecamatan
 
@@ -38,7 +40,7 @@ bp = Blueprint("certificates", __name__)
 @bp.record_once
 def _check_number_template(state) -> None:
     """A misspelt office number template stops the app at start, not at the first issue."""
-    from bimtek import ConfigurationError
+    from bimtek.config import ConfigurationError
 
     try:
         numbering.validate_template(state.app.config["BIMTEK_CERT_NUMBER_TEMPLATE"])
@@ -172,11 +174,22 @@ def rule(course_id: int):
             flash("Aturan kelulusan tersimpan.", "success")
             return redirect(url_for(".rule", course_id=course.id))
     status = 400 if request.method == "POST" else 200
+    # Operators see what a number will look like, not only its template.
+    settings = service.settings_for(course)
+    today = utc_to_local(utcnow(), settings.timezone)
+    example = numbering.example_fields(settings.kode_kab, today.year, today.month, course.id)
+    office_template = current_office().cert_number_template
     return render_template(
         "certificates/rule.html",
         course=course,
         form=form,
-        default_template=current_app.config["BIMTEK_CERT_NUMBER_TEMPLATE"],
+        office_example=numbering.format_number(office_template, example),
+        course_example=(
+            numbering.format_number(course.cert_number_template, example)
+            if course.cert_number_template
+            else None
+        ),
+        number_fields=numbering.explained_fields(example),
     ), status
 
 
@@ -207,6 +220,8 @@ def preview(course_id: int):
         rows=rows,
         counts=counts,
         form=BulkIssueForm(kecamatan=kecamatan.kode if kecamatan else ""),
+        office=current_office(),
+        loopback=service.public_url_is_loopback(),
     )
 
 
@@ -216,12 +231,29 @@ def issue_bulk(course_id: int):
     course = db.get_or_404(Course, course_id)
     form = BulkIssueForm()
     if not form.validate_on_submit():
-        abort(400)
+        if set(form.errors) != {"confirm"}:
+            abort(400)
+        flash(form.confirm.errors[0], "error")  # nothing issued without the confirmation
+        return redirect(url_for(".preview", course_id=course.id, kecamatan=form.kecamatan.data))
     kecamatan = _kecamatan_or_none(form.kecamatan.data)
     if kecamatan is None:
         abort(404)
+    back = url_for(".preview", course_id=course.id, kecamatan=kecamatan.kode)
+    if service.public_url_is_loopback() and not form.confirm_loopback.data:
+        flash(
+            "Tidak ada sertifikat yang diterbitkan: alamat publik aplikasi masih "
+            f"{current_app.config['BIMTEK_PUBLIC_URL']}, sehingga kode QR verifikasi menunjuk "
+            "ke 127.0.0.1 dan tidak dapat dibuka dari ponsel. Jalankan dengan "
+            "make run HOST=0.0.0.0 (atau atur BIMTEK_PUBLIC_URL), atau centang konfirmasinya.",
+            "error",
+        )
+        return redirect(back)
     try:
         result = service.issue_for_kecamatan(course, kecamatan.kode, current_user)
+    except service.SettingsNotConfirmed as exc:
+        db.session.rollback()
+        flash(f"Tidak ada sertifikat yang diterbitkan. {exc}", "error")
+        return redirect(url_for("settings.edit"))
     except service.CertificateError as exc:
         db.session.rollback()
         flash(f"Tidak ada sertifikat yang diterbitkan: {exc}", "error")
@@ -240,7 +272,7 @@ def issue_bulk(course_id: int):
             f"{result.already} sudah memiliki sertifikat.",
             "success",
         )
-    return redirect(url_for(".preview", course_id=course.id, kecamatan=kecamatan.kode))
+    return redirect(back)
 
 
 @bp.get("/admin/kursus/<int:course_id>/sertifikat.zip")

@@ -124,6 +124,18 @@ def render_inline(source: str) -> str:
     return render_markdown(source).html
 
 
+SOURCES_HEADINGS = ("sumber", "dasar hukum", "referensi", "daftar pustaka")
+
+
+def has_sources_section(toc: list[dict]) -> bool:
+    """The module's text has its own "## Sumber" (or "Dasar hukum …") section, so the page
+    need not list the front matter's sources a second time."""
+    return any(
+        item["level"] == 2 and item["name"].strip().lower().startswith(SOURCES_HEADINGS)
+        for item in toc
+    )
+
+
 def nest_toc(toc: list[dict]) -> list[dict]:
     """Flat h2/h3 entries -> h2 entries with their h3 entries as children."""
     tree: list[dict] = []

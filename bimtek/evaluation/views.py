@@ -10,6 +10,7 @@ from bimtek.evaluation.forms import evaluation_form
 from bimtek.evaluation.items import BY_KEY, GROUPS, SCALE, field_name, items_of
 from bimtek.evaluation.sheets import build_evaluation_workbook
 from bimtek.extensions import db
+from bimtek.settings.service import current_office, office_zone
 from bimtek.spreadsheet import XLSX_MEDIA_TYPE
 from bimtek.timeutil import utcnow
 from bimtek.web import attachment, role_required
@@ -128,7 +129,7 @@ def results_xlsx(session_id: int):
     session = _managed_session(session_id)
     data = build_evaluation_workbook(
         queries.results(session),
-        current_app.config["BIMTEK_OFFICE_NAME"],
-        current_app.config["BIMTEK_TIMEZONE"],
+        current_office().name,
+        office_zone(),
     )
     return attachment(data, f"evaluasi-sesi-{session.id}.xlsx", XLSX_MEDIA_TYPE)

@@ -5,6 +5,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from bimtek.certificates.views import course_status
+from bimtek.content.render import has_sources_section, nest_toc
 from bimtek.extensions import begin_write, db
 from bimtek.learning import service
 from bimtek.learning.forms import ConfirmForm, CourseForm
@@ -14,6 +15,8 @@ from bimtek.quiz.views import close_overdue_attempts
 from bimtek.web import role_required
 
 bp = Blueprint("learning", __name__)
+bp.add_app_template_filter(nest_toc)
+bp.add_app_template_test(has_sources_section, "with_sources_section")
 
 
 def _course_for_user(course_id: int) -> Course:

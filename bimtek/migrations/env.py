@@ -4,6 +4,8 @@ from logging.config import fileConfig
 from alembic import context
 from flask import current_app
 
+from bimtek.extensions import UTCDateTime
+
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
 config = context.config
@@ -81,9 +83,18 @@ def run_migrations_online():
                 directives[:] = []
                 logger.info("No changes in schema detected.")
 
+    def render_item(type_, obj, autogen_context):
+        # UTCDateTime only changes how values are read and written: the column is a plain
+        # timestamptz, so new migrations need not import the application.
+        if type_ == "type" and isinstance(obj, UTCDateTime):
+            return "sa.DateTime(timezone=True)"
+        return False
+
     conf_args = current_app.extensions["migrate"].configure_args
     if conf_args.get("process_revision_directives") is None:
         conf_args["process_revision_directives"] = process_revision_directives
+    if conf_args.get("render_item") is None:
+        conf_args["render_item"] = render_item
 
     connectable = get_engine()
 

@@ -24,7 +24,7 @@ from bimtek.quiz.models import (
     QuestionVersion,
     Quiz,
 )
-from bimtek.timeutil import as_utc, utcnow
+from bimtek.timeutil import utcnow
 
 # A save or submit that arrives this long after the deadline still counts: the phone sent it
 # in time, the network was slow.
@@ -219,9 +219,9 @@ def quiz_state(quiz: Quiz, user: User, now: datetime | None = None) -> QuizState
     if open_attempt is None:
         if not quiz.active:
             reason = "Kuis ini belum diaktifkan."
-        elif quiz.opens_at and now < as_utc(quiz.opens_at):
+        elif quiz.opens_at and now < quiz.opens_at:
             reason = "Kuis belum dibuka."
-        elif quiz.closes_at and now >= as_utc(quiz.closes_at):
+        elif quiz.closes_at and now >= quiz.closes_at:
             reason = "Kuis sudah ditutup."
         elif len(attempts) >= quiz.attempts_allowed:
             reason = (
@@ -269,7 +269,7 @@ def start_attempt(quiz: Quiz, user: User, now: datetime | None = None) -> Attemp
     if quiz.time_limit_minutes:
         deadline = now + timedelta(minutes=quiz.time_limit_minutes)
     if quiz.closes_at:
-        closes = as_utc(quiz.closes_at)
+        closes = quiz.closes_at
         deadline = min(deadline, closes) if deadline else closes
     attempt = Attempt(
         quiz_id=quiz.id,
@@ -328,7 +328,15 @@ def get_attempt_for(user: User, attempt_id: int, lock: bool = False) -> Attempt 
 
 
 def past_deadline(deadline: datetime | None, now: datetime) -> bool:
-    return deadline is not None and now > as_utc(deadline) + DEADLINE_GRACE
+    return deadline is not None and now > deadline + DEADLINE_GRACE
+
+
+def seconds_left(deadline: datetime | None, now: datetime) -> int | None:
+    """Whole seconds until the deadline, as the countdown on the phone starts from: the
+    phone's own clock may be minutes off, the length of a second is not."""
+    if deadline is None:
+        return None
+    return max(0, int((deadline - now).total_seconds()))
 
 
 def is_overdue(attempt: Attempt, now: datetime) -> bool:
@@ -392,9 +400,15 @@ class AttemptNotFound(LookupError):
     pass
 
 
+@dataclass(frozen=True)
+class SavedAnswer:
+    saved_at: datetime
+    deadline: datetime | None
+
+
 def save_answer(
     user: User, attempt_id: int, position: int, selected, now: datetime | None = None
-) -> datetime:
+) -> SavedAnswer:
     """Store one choice as it is made: the hot path of a quiz (one read, one write).
 
     Raises AttemptNotFound (not this user's), QuizError (no such question) and AttemptClosed
@@ -418,7 +432,7 @@ def save_answer(
     connection.execute(
         _STORE_ANSWER, {"answer_id": row.id, "selected": list(clean), "saved_at": now}
     )
-    return now
+    return SavedAnswer(saved_at=now, deadline=row.deadline)
 
 
 _GRADING_ROWS = (
@@ -538,7 +552,7 @@ def can_review(attempt: Attempt, now: datetime | None = None) -> bool:
     if policy == "after_submit":
         return True
     if policy == "after_close":
-        return attempt.quiz.closes_at is not None and now >= as_utc(attempt.quiz.closes_at)
+        return attempt.quiz.closes_at is not None and now >= attempt.quiz.closes_at
     return False
 
 

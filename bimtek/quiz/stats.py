@@ -50,12 +50,16 @@ def mean_or_none(values: Iterable[float | None]) -> float | None:
     return statistics.fmean(present) if present else None
 
 
+SCORE_EPSILON = 1e-6  # far below one question in a thousand
+
+
 def n_gain(pre: float | None, post: float | None) -> float | None:
     """Hake's normalised gain g = (post − pre) / (100 − pre); negative when the score dropped.
 
-    None when a score is missing or pre >= 100 (no room left to gain).
+    None when a score is missing or pre is 100 (no room left to gain). Scores are percentages
+    computed in floating point: 99.99999999999999 is 100, not a gain of 10^15.
     """
-    if pre is None or post is None or pre >= MAX_SCORE:
+    if pre is None or post is None or pre >= MAX_SCORE - SCORE_EPSILON:
         return None
     return (post - pre) / (MAX_SCORE - pre)
 

@@ -5,7 +5,6 @@ from datetime import datetime
 from flask import (
     Blueprint,
     abort,
-    current_app,
     flash,
     jsonify,
     redirect,
@@ -23,7 +22,8 @@ from bimtek.quiz import queries, service
 from bimtek.quiz.forms import QuizForm
 from bimtek.quiz.grading import TYPES
 from bimtek.quiz.models import Quiz
-from bimtek.timeutil import local_to_utc, utc_to_local, utcnow
+from bimtek.settings.service import current_office, office_zone
+from bimtek.timeutil import iso, local_to_utc, utc_to_local, utcnow
 from bimtek.web import role_required
 
 bp = Blueprint("quiz", __name__)
@@ -89,7 +89,8 @@ def begin(quiz_id: int):
 @login_required
 def take(attempt_id: int):
     attempt = _own_attempt(attempt_id)
-    if attempt.is_open and service.is_overdue(attempt, utcnow()):
+    now = utcnow()
+    if attempt.is_open and service.is_overdue(attempt, now):
         close_overdue_attempts()
         flash("Waktu habis. Jawaban yang sudah tersimpan telah dinilai.", "info")
         return redirect(url_for(".result", attempt_id=attempt.id))
@@ -103,7 +104,7 @@ def take(attempt_id: int):
         items=items,
         answered=sum(1 for i in items if i.selected),
         form=ConfirmForm(),
-        now=utcnow(),
+        seconds_left=service.seconds_left(attempt.deadline, now),
     )
 
 
@@ -127,8 +128,9 @@ def save(attempt_id: int):
     if not isinstance(position, int) or not isinstance(selected, list):
         return jsonify(ok=False, error="Permintaan tidak lengkap."), 400
     try:
-        saved_at = service.save_answer(
-            current_user, attempt_id, position, [str(s) for s in selected]
+        now = utcnow()
+        saved = service.save_answer(
+            current_user, attempt_id, position, [str(s) for s in selected], now
         )
     except service.AttemptNotFound:
         abort(404)
@@ -144,7 +146,13 @@ def save(attempt_id: int):
         db.session.rollback()
         return jsonify(ok=False, error=str(exc)), 400
     db.session.commit()
-    return jsonify(ok=True, position=position, saved_at=saved_at.isoformat())
+    return jsonify(
+        ok=True,
+        position=position,
+        saved_at=iso(saved.saved_at),
+        # the countdown on the page corrects itself with every answer saved
+        seconds_left=service.seconds_left(saved.deadline, now),
+    )
 
 
 @bp.post("/ujian/<int:attempt_id>")
@@ -202,11 +210,11 @@ def result(attempt_id: int):
 
 
 def _to_utc(value: datetime | None) -> datetime | None:
-    return local_to_utc(value, current_app.config["BIMTEK_TIMEZONE"])
+    return local_to_utc(value, office_zone())
 
 
 def _to_local(value: datetime | None) -> datetime | None:
-    return utc_to_local(value, current_app.config["BIMTEK_TIMEZONE"])
+    return utc_to_local(value, office_zone())
 
 
 @bp.get("/admin/kursus/<int:course_id>/kuis")
@@ -233,6 +241,9 @@ def quiz_edit(quiz_id: int):
 
 def _quiz_form(course: Course, quiz: Quiz | None):
     form = QuizForm(obj=quiz) if request.method == "GET" and quiz else QuizForm()
+    zone = current_office().zone_label
+    form.opens_at.label.text = f"Dibuka (waktu setempat, {zone})"
+    form.closes_at.label.text = f"Ditutup (waktu setempat, {zone})"
     if request.method == "GET" and quiz is not None:
         form.opens_at.data = _to_local(quiz.opens_at)
         form.closes_at.data = _to_local(quiz.closes_at)

@@ -39,7 +39,8 @@ PARTICIPANT_COLUMNS = [
     ("Badan", 16),
     ("Jabatan", 11),
     ("Desa/Kelurahan", 24),
-    ("Modul selesai", 9),
+    # The same measure as on the summary sheet: share of the course's modules read.
+    ("Modul selesai (%)", 10),
     ("Pre-test", 9),
     ("Post-test", 9),
     ("N-gain", 8),
@@ -90,7 +91,7 @@ def _summary_columns(meta: RekapMeta) -> list[tuple[str, int]]:
         [("No", 5), ("Kecamatan", 24), ("Kode", 10), ("Peserta", 9)]
         + [(b, 10) for b in badan]
         + [
-            ("Modul selesai", 10),
+            ("Modul selesai (rata-rata %)", 12),
             ("Kehadiran", 10),
             ("Rata-rata pre", 10),
             ("Rata-rata post", 10),
@@ -123,7 +124,7 @@ def _summary_row(ws, number, s: Summary, badan: list[str]) -> list:
 
 
 def _participant_row(ws, number: int, f: Facts, zone: ZoneInfo) -> list:
-    pakta = as_utc(f.pakta_at).astimezone(zone).replace(tzinfo=None) if f.pakta_at else None
+    pakta = f.pakta_at.astimezone(zone).replace(tzinfo=None) if f.pakta_at else None
     return [
         number,
         safe(ws, f.nama),
@@ -131,7 +132,7 @@ def _participant_row(ws, number: int, f: Facts, zone: ZoneInfo) -> list:
         safe(ws, f.badan or ""),
         safe(ws, f.jabatan or ""),
         safe(ws, f.desa_nama or ""),
-        f.modules_done,
+        _number(ws, f.modules_fraction, PERCENT),
         _number(ws, f.pre, SCORE),
         _number(ws, f.post, SCORE),
         _number(ws, f.gain, GAIN),

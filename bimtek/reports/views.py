@@ -2,7 +2,7 @@
 
 import tempfile
 
-from flask import Blueprint, abort, current_app, render_template, request, send_file
+from flask import Blueprint, abort, render_template, request, send_file
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -14,6 +14,7 @@ from bimtek.learning.service import course_progress
 from bimtek.quiz import service as quiz_service
 from bimtek.reports import queries
 from bimtek.reports.rekap import RekapMeta, write_rekap, zip_split
+from bimtek.settings.service import office_zone
 from bimtek.spreadsheet import XLSX_MEDIA_TYPE
 from bimtek.timeutil import utcnow
 from bimtek.web import role_required
@@ -111,7 +112,7 @@ def _meta(course: Course, kecamatan: Kecamatan | None) -> RekapMeta:
     return RekapMeta(
         course_title=course.title,
         exported_at=utcnow(),
-        timezone=current_app.config["BIMTEK_TIMEZONE"],
+        timezone=office_zone(),
         filter_text=f"Kursus: {course.title}; {where}",
         badan=list(course.audience or []),
     )

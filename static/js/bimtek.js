@@ -19,6 +19,19 @@
     if (question && !window.confirm(question)) { event.preventDefault(); }
   }, true);
 
+  // A button marked data-print prints the page (e.g. a password slip).
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("button[data-print]");
+    if (button) { window.print(); }
+  });
+  // A module's table of contents starts folded on a phone (the text comes first) and open
+  // on a wide screen.
+  if (window.matchMedia("(min-width: 48rem)").matches) {
+    document.querySelectorAll("details[data-open-wide]").forEach(function (details) {
+      details.open = true;
+    });
+  }
+
   // Participant form: show only the desa of the chosen kecamatan.
   var kecamatan = document.getElementById("kecamatan_kode");
   var desa = document.getElementById("desa_kode");

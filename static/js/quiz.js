@@ -21,6 +21,8 @@
   var retryDelay = 2000;
   var retryTimer = null;
   var submitting = false;
+  var timer = document.getElementById("timer");
+  var endsAt = null;  // the deadline on this phone's clock
 
   function load() {
     try { return JSON.parse(window.localStorage.getItem(storeKey)) || {}; } catch (e) { return {}; }
@@ -52,6 +54,11 @@
         form.querySelectorAll("fieldset[data-position]"),
         function (fs) { return selection(fs).length > 0; }
       ).length;
+    }
+  }
+  function syncDeadline(secondsLeft) {
+    if (typeof secondsLeft === "number" && isFinite(secondsLeft)) {
+      endsAt = Date.now() + secondsLeft * 1000;
     }
   }
   function scheduleRetry() {
@@ -88,6 +95,7 @@
       if (result.status === 200 && result.body.ok) {
         if (JSON.stringify(pending[position]) === JSON.stringify(selected)) { delete pending[position]; }
         persist();
+        syncDeadline(result.body.seconds_left);
         retryDelay = 2000;
         setStatus(fs, "Tersimpan ✓", "saved");
         flush();
@@ -150,12 +158,13 @@
   });
 
   // Countdown to the deadline the server keeps; at zero, submit what the page holds.
-  var timer = document.getElementById("timer");
-  if (timer) {
-    var deadline = Date.parse(timer.getAttribute("data-deadline"));
-    var skew = Date.parse(timer.getAttribute("data-now")) - Date.now();
+  // The server says how many seconds are left (on the page, and again with every answer
+  // saved); the phone only measures time passing since then. Its clock may be minutes off or
+  // in another zone, so it is never compared with the deadline itself.
+  if (timer && /^\d+$/.test(timer.getAttribute("data-seconds-left") || "")) {
+    syncDeadline(Number(timer.getAttribute("data-seconds-left")));
     var tick = function () {
-      var left = Math.max(0, Math.floor((deadline - (Date.now() + skew)) / 1000));
+      var left = Math.max(0, Math.floor((endsAt - Date.now()) / 1000));
       var minutes = Math.floor(left / 60);
       var seconds = left % 60;
       timer.textContent = minutes + ":" + (seconds < 10 ? "0" : "") + seconds;

@@ -43,11 +43,12 @@ def test_admin_imports_valid_rows_and_hands_out_passwords(live_app, page, demo, 
 
     page.get_by_role("button", name="Impor hanya baris yang valid (2 baru, 0 diperbarui)").click()
     assert page.get_by_text("Impor selesai: 2 baru").is_visible()
+    page.get_by_label("Saya mengerti bahwa kata sandi awal dibuat baru").check()
     with page.expect_download() as info:
         page.get_by_role("button", name="Unduh lembar kata sandi awal (.xlsx)").click()
     book = load_workbook(io.BytesIO(info.value.path().read_bytes()))
     rows = list(book["Malangke"].iter_rows(values_only=True))[4:]
-    passwords = {row[2]: row[6] for row in rows}
+    passwords = {row[2]: row[5] for row in rows}
     assert set(passwords) == {"7322015512930019", "7322015512930021"}
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
 

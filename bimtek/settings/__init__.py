@@ -1,0 +1,1 @@
+"""Office settings: the office's identity on official documents, its time zone, the public URL."""
