@@ -5,9 +5,10 @@ import secrets
 from dataclasses import dataclass
 from functools import cache
 
-from sqlalchemy import delete, exists, func, or_, select
+from sqlalchemy import func, or_, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from bimtek import signals
 from bimtek.accounts import passwords
 from bimtek.accounts.models import User, audit
 from bimtek.accounts.roles import BADAN, BADAN_NEEDS_DESA, JABATAN_BY_BADAN, ROLES
@@ -360,32 +361,10 @@ def deactivate(user: User, actor: User | None) -> bool:
         raise AccountError("Ini admin aktif terakhir: buat atau aktifkan admin lain dulu.")
     user.active = False
     user.end_all_sessions()
-    withdrawn = _withdraw_open_invitations(user)
+    # Features holding something for the user (e.g. open session invitations) withdraw it.
+    withdrawn = sum(result or 0 for _receiver, result in signals.account_deactivated.send(user))
     audit(actor, "user.deactivate", "user", user.id, invitations_withdrawn=withdrawn)
     return True
-
-
-def _withdraw_open_invitations(user: User) -> int:
-    """Take the user off the invitee lists of sessions not yet over where they have no
-    attendance; past sessions keep their record. Reactivated, the session's rule (or a trainer)
-    invites them again."""
-    from bimtek.attendance.models import Attendance, SessionInvite, TrainingSession
-
-    invites = SessionInvite.__table__
-    has_record = exists().where(
-        Attendance.session_id == invites.c.session_id, Attendance.user_id == invites.c.user_id
-    )
-    open_sessions = select(TrainingSession.id).where(TrainingSession.ends_at > utcnow())
-    removed = db.session.execute(
-        delete(invites)
-        .where(
-            invites.c.user_id == user.id,
-            invites.c.session_id.in_(open_sessions),
-            ~has_record,
-        )
-        .returning(invites.c.session_id)
-    ).all()
-    return len(removed)
 
 
 def reactivate(user: User, actor: User | None) -> bool:

@@ -33,9 +33,8 @@ from bimtek.accounts.forms import (
 from bimtek.accounts.import_sheets import build_credentials, build_template
 from bimtek.accounts.models import ParticipantImport, User
 from bimtek.extensions import begin_write, db, limiter, login_manager, writes_late
-from bimtek.settings.service import office_zone
 from bimtek.spreadsheet import XLSX_MEDIA_TYPE, SpreadsheetError
-from bimtek.timeutil import utcnow, waktu
+from bimtek.timeutil import office_zone, utcnow, waktu
 from bimtek.web import is_safe_next, role_required
 from bimtek.wilayah.models import Desa, Kecamatan
 

@@ -19,12 +19,10 @@ from markupsafe import Markup
 from sqlalchemy import select
 
 from bimtek.accounts.models import User
-from bimtek.attendance import codes, queries, service
+from bimtek.attendance import codes, hooks, queries, service
 from bimtek.attendance.forms import CheckInForm, MarkForm, SessionForm
 from bimtek.attendance.models import PRESENT, STATUS_LABELS, SessionInvite, TrainingSession
 from bimtek.attendance.sheets import build_attendance_export, build_daftar_hadir
-from bimtek.evaluation import queries as evaluation_queries
-from bimtek.evaluation import service as evaluation_service
 from bimtek.extensions import begin_write, db, limiter, writes_late
 from bimtek.learning.forms import ConfirmForm
 from bimtek.learning.models import Course
@@ -48,18 +46,9 @@ def _timezone() -> str:
     return office_zone()
 
 
-def _evaluation_links(mine: list[queries.MySession], now) -> dict[int, str]:
-    """session id → "Isi evaluasi" / "Ubah evaluasi", for the sessions whose form is open."""
-    grace = int(current_app.config["BIMTEK_EVALUATION_GRACE_HOURS"])
-    done = evaluation_queries.evaluated_session_ids(current_user)
-    links = {}
-    for m in mine:
-        label = evaluation_service.link_label(
-            m.session, m.attendance, m.session.id in done, now, grace
-        )
-        if label:
-            links[m.session.id] = label
-    return links
+def _links(mine: list[queries.MySession], now) -> dict[int, list[tuple[str, str]]]:
+    """session id → buttons other features offer the participant (e.g. the evaluation)."""
+    return hooks.links_for(current_user, [(m.session, m.attendance) for m in mine], now)
 
 
 def _managed_session(session_id: int) -> TrainingSession:
@@ -86,7 +75,7 @@ def sessions():
         return render_template(
             "attendance/my_sessions.html",
             mine=mine,
-            evaluation_links=_evaluation_links(mine, now),
+            links=_links(mine, now),
             now=now,
         )
     courses = db.session.scalars(select(Course).order_by(Course.title)).all()
@@ -237,7 +226,7 @@ def session(session_id: int):
         statuses=STATUS_LABELS,
         now=utcnow(),
         open_now=service.is_open_for_checkin(session, utcnow()),
-        evaluation_counts=evaluation_queries.counts(session),
+        panels=hooks.panels_for(session),
     )
 
 
@@ -346,9 +335,9 @@ def _checkin_page(form, now, wanted: int | None, status: int = 200):
             open_sessions=open_sessions,
             target=target,
             record=mine.get(target.id).attendance if target and target.id in mine else None,
-            evaluation_link=_evaluation_links([mine[target.id]], now).get(target.id)
+            links=_links([mine[target.id]], now).get(target.id, [])
             if target and target.id in mine
-            else None,
+            else [],
             now=now,
             period=_period(),
         ),
@@ -472,9 +461,7 @@ def daftar_hadir_xlsx(session_id: int):
         current_office().name,
         _timezone(),
         kecamatan_label=f"{kecamatan.nama} ({kecamatan.kode})" if kecamatan else None,
-        # The whole session's evaluation even on a per-kecamatan list: a few people's
-        # ratings on their own would no longer be anonymous.
-        evaluation=evaluation_queries.results(session),
+        extra_sheets=hooks.daftar_hadir_sheets,
     )
     suffix = f"-{kecamatan.kode}" if kecamatan else ""
     return _xlsx(data, f"daftar-hadir-sesi-{session.id}{suffix}.xlsx")

@@ -6,7 +6,7 @@ Plain functions: no request. They flush at most; the caller commits once.
 import logging
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from flask import current_app
@@ -14,8 +14,8 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
+from bimtek import numbering
 from bimtek.accounts.models import AuditLog, User, audit
-from bimtek.certificates import numbering
 from bimtek.certificates.completion import Completion, completion_for, completion_of
 from bimtek.certificates.models import (
     Certificate,
@@ -26,7 +26,7 @@ from bimtek.certificates.models import (
 from bimtek.extensions import db
 from bimtek.learning.models import Course
 from bimtek.settings.publicurl import is_loopback_url
-from bimtek.settings.service import current_office
+from bimtek.settings.service import Office, current_office
 from bimtek.timeutil import as_utc, utcnow
 
 log = logging.getLogger(__name__)
@@ -624,4 +624,30 @@ def pakta_confirmations_of(user: User) -> list[tuple[PaktaConfirmation, str]]:
             .where(PaktaConfirmation.user_id == user.id)
             .order_by(PaktaConfirmation.confirmed_at.desc())
         ).all()
+    )
+
+
+# --- the sample certificate ---------------------------------------------------------------
+
+SAMPLE_CODE = "CONTOH"
+
+
+def sample_certificate(office: Office, public_url: str, today: date):
+    """A certificate as the office's next one would look, for an invented participant."""
+    from bimtek.certificates.pdf import CertificateText
+
+    return CertificateText(
+        number=office.number_example(today),
+        nama="Nama Peserta Contoh",
+        jabatan="Anggota PPS",
+        asal="Desa Contoh, Kecamatan Contoh",
+        course_title="Bimtek Kode Etik, Kode Perilaku dan Netralitas (contoh)",
+        hours_jp=8,
+        place=office.place,
+        issued_on=today,
+        signer_name=office.signer_name,
+        signer_title=office.signer_title,
+        signer_nip=office.signer_nip,
+        office_name=office.name,
+        verify_url=f"{public_url}/verifikasi/{SAMPLE_CODE}",
     )

@@ -5,11 +5,11 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from bimtek.certificates.views import course_status
-from bimtek.content.render import has_sources_section, nest_toc
 from bimtek.extensions import begin_write, db
 from bimtek.learning import service
 from bimtek.learning.forms import ConfirmForm, CourseForm
 from bimtek.learning.models import Course, Module, ModuleVersion
+from bimtek.learning.toc import has_sources_section, nest_toc
 from bimtek.quiz import service as quiz_service
 from bimtek.quiz.views import close_overdue_attempts
 from bimtek.web import role_required
