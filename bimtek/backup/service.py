@@ -85,10 +85,10 @@ def office_zone() -> str:
     settings table yet (the loop started before `bimtek init`)."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from bimtek.settings.service import office_zone as settings_zone
+    from bimtek import timeutil
 
     try:
-        return settings_zone()
+        return timeutil.office_zone()
     except SQLAlchemyError:
         db.session.rollback()
         return current_app.config.get("BIMTEK_TIMEZONE") or "Asia/Jakarta"
