@@ -73,6 +73,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     from bimtek.accounts.views import bp as accounts_bp
     from bimtek.attendance.views import bp as attendance_bp
+    from bimtek.backup.views import bp as backup_bp
     from bimtek.certificates.views import bp as certificates_bp
     from bimtek.evaluation.views import bp as evaluation_bp
     from bimtek.learning.views import bp as learning_bp
@@ -84,6 +85,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     app.register_blueprint(accounts_bp)
     app.register_blueprint(attendance_bp)
+    app.register_blueprint(backup_bp)
     app.register_blueprint(certificates_bp)
     app.register_blueprint(evaluation_bp)
     app.register_blueprint(learning_bp)

@@ -45,6 +45,11 @@ def register_commands(app) -> None:
     app.cli.add_command(export_group)
     app.cli.add_command(peserta_group)
 
+    from bimtek.backup.commands import backup_command, restore_command
+
+    app.cli.add_command(backup_command)
+    app.cli.add_command(restore_command)
+
 
 def _run_sync():
     from bimtek.content.service import sync_content

@@ -32,8 +32,15 @@ ENVIRONMENT_KEYS = {
     "BIMTEK_KODE_KAB": "BIMTEK_KODE_KAB",
     "BIMTEK_VERIFY_LIMIT": "BIMTEK_VERIFY_LIMIT",
     "BIMTEK_EVALUATION_GRACE_HOURS": "BIMTEK_EVALUATION_GRACE_HOURS",
+    "BIMTEK_BACKUP_DIR": "BIMTEK_BACKUP_DIR",
+    "BIMTEK_BACKUP_EVERY": "BIMTEK_BACKUP_EVERY",
 }
-INTEGER_KEYS = {"BIMTEK_CHECKIN_PERIOD", "BIMTEK_UPLOAD_MAX_BYTES", "BIMTEK_EVALUATION_GRACE_HOURS"}
+INTEGER_KEYS = {
+    "BIMTEK_CHECKIN_PERIOD",
+    "BIMTEK_UPLOAD_MAX_BYTES",
+    "BIMTEK_EVALUATION_GRACE_HOURS",
+    "BIMTEK_BACKUP_EVERY",
+}
 
 
 def defaults(instance_path: str) -> dict:
@@ -89,6 +96,10 @@ def defaults(instance_path: str) -> dict:
         # Participants may fill in and change the session evaluation until this many hours
         # after the session ends (evening sessions: the next morning still counts).
         "BIMTEK_EVALUATION_GRACE_HOURS": 24,
+        # Backups (`bimtek backup`, the admin page, the loop `make run` starts): the folder
+        # (point it at a USB disk or a synced folder) and seconds between automatic backups.
+        "BIMTEK_BACKUP_DIR": os.path.join(instance_path, "cadangan"),
+        "BIMTEK_BACKUP_EVERY": 3600,
     }
 
 

@@ -32,7 +32,12 @@ def _course_for_user(course_id: int) -> Course:
 def home():
     courses = service.courses_for(current_user)
     progress = [service.course_progress(current_user, c) for c in courses]
-    return render_template("learning/home.html", progress=progress)
+    backup_warning = None
+    if current_user.role == "admin":
+        from bimtek.backup.service import backup_status
+
+        backup_warning = backup_status().warning
+    return render_template("learning/home.html", progress=progress, backup_warning=backup_warning)
 
 
 @bp.get("/kursus/<int:course_id>")
