@@ -1,9 +1,11 @@
 """App-wide web plumbing: security headers, error pages, template helpers, guards."""
 
 import io
+import json
 import logging
+import re
 from functools import wraps
-from urllib.parse import urlsplit
+from urllib.parse import unquote_to_bytes, urlsplit
 
 from flask import (
     Flask,
@@ -19,6 +21,7 @@ from flask import (
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import bindparam, select, text
+from werkzeug.routing import IntegerConverter, ValidationError
 
 from bimtek import timeutil
 from bimtek.content.render import nest_toc
@@ -31,6 +34,50 @@ CONTENT_SECURITY_POLICY = (
     "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; "
     "form-action 'self'; frame-ancestors 'none'"
 )
+
+# Every id is an INTEGER column (32-bit on PostgreSQL): no row has a larger one. A bigger number
+# sent to the database fails there (PostgreSQL: out of range; SQLite: OverflowError) as a 500.
+MAX_ID = 2**31 - 1
+_DB_INT = re.compile(r"[+-]?[0-9]{1,10}", flags=re.ASCII)
+
+BAD_INPUT_TITLE = "Permintaan tidak sah"
+BAD_INPUT_MESSAGE = "Data yang dikirim tidak dapat diproses."
+BAD_CHARACTERS_MESSAGE = (
+    "Data yang dikirim berisi karakter yang tidak sah (karakter kosong atau teks yang bukan "
+    "UTF-8). Periksa isian lalu kirim lagi."
+)
+
+
+def db_int(value) -> int:
+    """An integer that fits the database's id and count columns, else ValueError.
+
+    Use as `type=` of request.args.get / request.form.get (a bad value gives the default) and
+    as `coerce=` of WTForms choice fields (a bad value is a form error)."""
+    if isinstance(value, bool):
+        raise ValueError("not an integer")
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, str) and _DB_INT.fullmatch(value.strip()):
+        number = int(value.strip())
+    else:
+        raise ValueError("not an integer")
+    if not -MAX_ID - 1 <= number <= MAX_ID:
+        raise ValueError("integer out of range")
+    return number
+
+
+class IdConverter(IntegerConverter):
+    """The app's `<int:…>`: an id no row can have is a 404 before the view runs."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(map, *args, **kwargs)
+
+    def to_python(self, value: str):
+        if len(value) > 10:  # also spares int() a million digits
+            raise ValidationError()
+        return super().to_python(value)
+
 
 # Endpoints a user who must change the password may still reach.
 _ALLOWED_BEFORE_PASSWORD_CHANGE = {
@@ -81,8 +128,75 @@ def role_required(*roles: str):
     return decorator
 
 
+def _has_nul(values) -> bool:
+    return any("\x00" in value for value in values if isinstance(value, str))
+
+
+def _valid_utf8(raw: bytes) -> bool:
+    """A query string or urlencoded body whose escapes decode as UTF-8. Werkzeug would replace
+    bad bytes with U+FFFD silently; a pasted U+FFFD (valid UTF-8) still passes."""
+    if b"%" not in raw and raw.isascii():
+        return True
+    try:
+        unquote_to_bytes(raw).decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _json_shape_ok(payload) -> bool:
+    """What any JSON endpoint here takes: an object of scalars or flat lists of scalars,
+    no NUL in any string."""
+    scalars = (str, int, float, bool, type(None))
+    if not isinstance(payload, dict):
+        return False
+    for key, value in payload.items():
+        items = value if isinstance(value, list) else [value]
+        if not all(isinstance(item, scalars) for item in items):
+            return False
+        if _has_nul([key, *items]):
+            return False
+    return True
+
+
+def malformed_input() -> str | None:
+    """Why this request's input cannot be processed, or None. Checked before any view: a NUL
+    byte is refused by PostgreSQL (a 500 on every text field), bytes that are not UTF-8 turn
+    into replacement characters, and flask-wtf reads any JSON body as the form's data."""
+    environ = request.environ
+    try:
+        environ.get("PATH_INFO", "").encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return BAD_CHARACTERS_MESSAGE
+    if "\x00" in request.path or not _valid_utf8(request.query_string):
+        return BAD_CHARACTERS_MESSAGE
+    if _has_nul(request.view_args.values() if request.view_args else ()):
+        return BAD_CHARACTERS_MESSAGE
+    for key, values in request.args.lists():
+        if _has_nul([key, *values]):
+            return BAD_CHARACTERS_MESSAGE
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return None
+    if request.is_json:
+        try:
+            payload = json.loads(request.get_data(cache=True))
+        except (ValueError, RecursionError):
+            return BAD_INPUT_MESSAGE
+        return None if _json_shape_ok(payload) else BAD_INPUT_MESSAGE
+    if request.mimetype == "application/x-www-form-urlencoded":
+        if not _valid_utf8(request.get_data(cache=True)):
+            return BAD_CHARACTERS_MESSAGE
+    for key, values in request.form.lists():
+        if _has_nul([key, *values]):
+            return BAD_CHARACTERS_MESSAGE
+    return None
+
+
 def init_app(app: Flask) -> None:
     from bimtek.accounts.models import User
+
+    # Before any blueprint adds its rules: every <int:…> in the app is bounded.
+    app.url_map.converters["int"] = IdConverter
 
     login_manager.login_view = "accounts.login"
     login_manager.login_message = "Silakan masuk terlebih dahulu."
@@ -97,6 +211,14 @@ def init_app(app: Flask) -> None:
     @login_manager.user_loader
     def load_user(token: str):
         return db.session.scalars(user_by_token, {"token": token}).one_or_none()
+
+    @app.before_request
+    def refuse_malformed_input():
+        problem = malformed_input()
+        if problem:
+            log.info("refused malformed input on %s %s", request.method, request.path)
+            return error_page(400, BAD_INPUT_TITLE, problem)
+        return None
 
     @app.before_request
     def force_password_change():
