@@ -16,11 +16,13 @@ from flask import (
     render_template,
     request,
     send_file,
+    session,
     url_for,
 )
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import bindparam, select, text
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from werkzeug.routing import IntegerConverter, ValidationError
 
 from bimtek import timeutil
@@ -192,6 +194,13 @@ def malformed_input() -> str | None:
     return None
 
 
+def _database_unreachable(exc: BaseException | None) -> bool:
+    """The database could not be reached (down, refused, file gone), not a bug of ours."""
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
 def init_app(app: Flask) -> None:
     from bimtek.accounts.models import User
 
@@ -222,11 +231,9 @@ def init_app(app: Flask) -> None:
 
     @app.before_request
     def force_password_change():
-        if (
-            current_user.is_authenticated
-            and current_user.must_change_password
-            and request.endpoint not in _ALLOWED_BEFORE_PASSWORD_CHANGE
-        ):
+        if request.endpoint in _ALLOWED_BEFORE_PASSWORD_CHANGE:
+            return None  # checked first: /healthz must answer without loading the user
+        if current_user.is_authenticated and current_user.must_change_password:
             # Keep where they were going (e.g. the check-in a QR code opened) for afterwards.
             target = request.full_path.rstrip("?") if request.method == "GET" else None
             if target == "/" or not is_safe_next(target):
@@ -243,7 +250,9 @@ def init_app(app: Flask) -> None:
         response.headers["Permissions-Policy"] = "camera=(self), microphone=(), geolocation=()"
         if current_app.config.get("SESSION_COOKIE_SECURE"):
             response.headers["Strict-Transport-Security"] = "max-age=31536000"
-        if current_user.is_authenticated and request.endpoint != "static":
+        # The session cookie says who is signed in without asking the database: this also
+        # runs on the error page of a request whose database is gone.
+        if session.get("_user_id") and request.endpoint != "static":
             response.headers.setdefault("Cache-Control", "private, no-store")
         return response
 
@@ -288,10 +297,29 @@ def init_app(app: Flask) -> None:
             "lalu coba lagi, atau minta bantuan admin KPU untuk mengatur ulang kata sandi.",
         )
 
+    def plain_error_page(status: int, title: str, message: str):
+        """Rendered without context processors (no current_user, no office settings): the
+        database may be what failed, and a rollback has expired the signed-in user."""
+        if request.accept_mimetypes.best == "application/json":
+            return jsonify(error=message), status
+        template = current_app.jinja_env.get_template("error_plain.html")
+        return template.render(status=status, title=title, message=message), status
+
     @app.errorhandler(500)
-    def server_error(_error):
-        db.session.rollback()
-        return error_page(
+    def server_error(error):
+        try:
+            db.session.rollback()
+        except Exception:  # the connection may be gone with the database; answer anyway
+            log.warning("rollback after an error failed", exc_info=True)
+        if _database_unreachable(getattr(error, "original_exception", None)):
+            body, status = plain_error_page(
+                503,
+                "Layanan sedang tidak tersedia",
+                "Basis data tidak dapat dihubungi saat ini. Data yang sudah tersimpan tidak "
+                "hilang; coba lagi dalam beberapa saat.",
+            )
+            return body, status, {"Retry-After": "30"}
+        return plain_error_page(
             500,
             "Terjadi kesalahan",
             "Terjadi kesalahan di server. Data yang sudah tersimpan tidak hilang; coba lagi.",

@@ -18,6 +18,7 @@ from urllib.parse import urlencode, urlsplit
 
 from flask import got_request_exception
 from sqlalchemy import select
+from werkzeug.routing import IntegerConverter
 
 from bimtek.extensions import db
 
@@ -40,7 +41,7 @@ FIELD_VALUES = [
     "[]",
     "ÿ" * 300,
 ]
-ARG_VALUES = [HUGE, "-" + HUGE, BEYOND_INT4, "-1", "a\x00b", INVALID_UTF8, "1" * 100_000, ""]
+ARG_VALUES = [HUGE, "-" + BEYOND_INT4, "a\x00b", INVALID_UTF8, "1" * 10_000]
 JSON_BODIES = [
     [],
     [1, 2, 3],
@@ -211,8 +212,11 @@ def test_no_route_answers_500(app, demo, auth, post_form):
         tokens[role] = token_re.search(page).group(1)
 
     found: list[str] = []
+    requests = 0
 
     def check(response, role, method, path, what):
+        nonlocal requests
+        requests += 1
         if response.status_code >= 500:
             cause = repr(errors[-1])[:160] if errors else "?"
             found.append(f"{role} {method} {path[:80]} {what}: {response.status_code} {cause}")
@@ -233,10 +237,11 @@ def test_no_route_answers_500(app, demo, auth, post_form):
         for role in ("admin", "pelatih", "peserta", "anon"):
             response = check(clients[role].get(path), role, "GET", path, "real ids")
             if response.status_code == 200:
-                allowed.setdefault(rule.endpoint, role)
+                allowed[rule.endpoint] = role
                 if "html" in response.content_type:
                     for action, fields in _parse_forms(response.get_data(as_text=True)):
                         forms.setdefault(urlsplit(action or path).path, (role, fields))
+                break
 
     # 2. Bad path values and bad query parameters.
     for rule in rules:
@@ -244,12 +249,8 @@ def test_no_route_answers_500(app, demo, auth, post_form):
             role = allowed.get(rule.endpoint) or forms.get(_fill(rule, ids), ("admin",))[0]
             client = clients[role]
             for name, converter in rule._converters.items():
-                numeric = type(converter).__name__ == "IntegerConverter"
-                for bad in (
-                    [HUGE, JUST_BEYOND, BEYOND_INT4, "0"]
-                    if numeric
-                    else ["a%00b", "%FF%FE", "x" * 5000]
-                ):
+                numeric = isinstance(converter, IntegerConverter)
+                for bad in [HUGE, BEYOND_INT4] if numeric else ["a%00b", "%FF%FE", "x" * 5000]:
                     path = _fill(rule, {**ids, name: bad})
                     data = {"csrf_token": tokens[role]} if method == "POST" else None
                     check(client.open(path, method=method, data=data), role, method, path, bad)
@@ -292,9 +293,9 @@ def test_no_route_answers_500(app, demo, auth, post_form):
                 f"json={payload[:30]!r}",
             )
         baseline = [(k, v) for k, v in fields if k != "csrf_token"]
-        names = list(dict.fromkeys([k for k, _ in baseline] + arg_names))
+        names = list(dict.fromkeys(k for k, _ in baseline)) or arg_names
         for name in names:
-            for bad in ALWAYS + rng.sample(FIELD_VALUES, 2):
+            for bad in ALWAYS + rng.sample(FIELD_VALUES, 1):
                 pairs = [(k, v) for k, v in baseline if k != name] + [(name, bad)]
                 body = _encode([("csrf_token", token), *pairs])
                 response = client.post(
@@ -304,4 +305,5 @@ def test_no_route_answers_500(app, demo, auth, post_form):
 
     elapsed = time.monotonic() - started
     assert not found, f"{len(found)} answers of 500:\n" + "\n".join(found)
-    assert elapsed < 120, f"fuzz run took {elapsed:.0f} s"
+    print(f"fuzz: {requests} requests in {elapsed:.0f} s")
+    assert elapsed < 90, f"fuzz run took {elapsed:.0f} s"

@@ -166,7 +166,8 @@ def _session_form(session: TrainingSession | None):
             db.session.commit()
             flash("Sesi disimpan.", "success")
             return redirect(url_for("attendance.session", session_id=saved.id))
-    return render_template("attendance/session_form.html", form=form, session=session)
+    status = 400 if request.method == "POST" else 200
+    return render_template("attendance/session_form.html", form=form, session=session), status
 
 
 @bp.route("/sesi/baru", methods=["GET", "POST"])
