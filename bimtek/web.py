@@ -11,6 +11,7 @@ from flask import (
     Flask,
     abort,
     current_app,
+    g,
     jsonify,
     redirect,
     render_template,
@@ -130,6 +131,18 @@ def role_required(*roles: str):
     return decorator
 
 
+def checks_own_input(view):
+    """Mark a view that answers malformed input itself (see refused_input) instead of being
+    refused before it runs: the sign-in, whose rate limits are counted around the view."""
+    view.checks_own_input = True
+    return view
+
+
+def refused_input() -> str | None:
+    """In a @checks_own_input view: why this request's input is malformed, or None."""
+    return g.get("malformed_input")
+
+
 def _has_nul(values) -> bool:
     return any("\x00" in value for value in values if isinstance(value, str))
 
@@ -221,13 +234,25 @@ def init_app(app: Flask) -> None:
     def load_user(token: str):
         return db.session.scalars(user_by_token, {"token": token}).one_or_none()
 
+    def keep_raw_form_body():
+        # Before CSRFProtect parses the form: a parsed body can no longer be read raw, and
+        # only the raw bytes tell invalid UTF-8 from a real U+FFFD.
+        if request.mimetype == "application/x-www-form-urlencoded":
+            request.get_data(cache=True)
+
+    app.before_request_funcs.setdefault(None, []).insert(0, keep_raw_form_body)
+
     @app.before_request
     def refuse_malformed_input():
         problem = malformed_input()
-        if problem:
-            log.info("refused malformed input on %s %s", request.method, request.path)
-            return error_page(400, BAD_INPUT_TITLE, problem)
-        return None
+        if not problem:
+            return None
+        log.info("refused malformed input on %s %s", request.method, request.path)
+        view = current_app.view_functions.get(request.endpoint or "")
+        if getattr(view, "checks_own_input", False):
+            g.malformed_input = problem
+            return None
+        return error_page(400, BAD_INPUT_TITLE, problem)
 
     @app.before_request
     def force_password_change():

@@ -35,7 +35,7 @@ from bimtek.extensions import begin_write, db, limiter, writes_late
 from bimtek.settings.service import office_zone
 from bimtek.spreadsheet import XLSX_MEDIA_TYPE, SpreadsheetError
 from bimtek.timeutil import utcnow, waktu
-from bimtek.web import db_int, is_safe_next, role_required
+from bimtek.web import checks_own_input, db_int, is_safe_next, refused_input, role_required
 from bimtek.wilayah.models import Desa, Kecamatan
 
 log = logging.getLogger(__name__)
@@ -63,7 +63,12 @@ def _login_failed(response) -> bool:
     scope="login-address",
 )
 @writes_late
+@checks_own_input
 def login():
+    problem = refused_input()
+    if problem:  # answered here, not before the view: the limits above count it
+        flash(problem, "error")
+        return render_template("accounts/login.html", form=LoginForm(formdata=None)), 400
     next_url = request.values.get("next")
     if current_user.is_authenticated:
         return redirect(next_url if is_safe_next(next_url) else url_for("learning.home"))
