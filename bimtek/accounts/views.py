@@ -35,7 +35,7 @@ from bimtek.accounts.models import ParticipantImport, User
 from bimtek.extensions import begin_write, db, limiter, login_manager, writes_late
 from bimtek.spreadsheet import XLSX_MEDIA_TYPE, SpreadsheetError
 from bimtek.timeutil import office_zone, utcnow, waktu
-from bimtek.web import is_safe_next, role_required
+from bimtek.web import checks_own_input, db_int, is_safe_next, refused_input, role_required
 from bimtek.wilayah.models import Desa, Kecamatan
 
 log = logging.getLogger(__name__)
@@ -55,7 +55,9 @@ def _load_users(_state) -> None:
 
 
 def _login_failed(response) -> bool:
-    return response.status_code == 401
+    # 400: a sign-in refused before the password was checked (malformed input, stale form)
+    # still counts, so no kind of request can be repeated without limit.
+    return response.status_code in (400, 401)
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -73,7 +75,12 @@ def _login_failed(response) -> bool:
     scope="login-address",
 )
 @writes_late
+@checks_own_input
 def login():
+    problem = refused_input()
+    if problem:  # answered here, not before the view: the limits above count it
+        flash(problem, "error")
+        return render_template("accounts/login.html", form=LoginForm(formdata=None)), 400
     next_url = request.values.get("next")
     if current_user.is_authenticated:
         return redirect(next_url if is_safe_next(next_url) else url_for("learning.home"))
@@ -154,8 +161,8 @@ def _wilayah_choices(form: ParticipantForm) -> list[Kecamatan]:
 @bp.get("/admin/peserta")
 @role_required("admin")
 def participants():
-    query = (request.args.get("q") or "").strip()
-    page = max(request.args.get("halaman", 1, type=int), 1)
+    query = (request.args.get("q") or "").strip()[:200]  # a name or a NIK; SQLite caps LIKE
+    page = max(request.args.get("halaman", 1, type=db_int), 1)
     size = current_app.config["BIMTEK_PAGE_SIZE"]
     stmt = select(User).where(User.role == "peserta")
     if query:
@@ -216,7 +223,9 @@ def participant_detail(user_id: int):
 @role_required("admin")
 def participant_edit(user_id: int):
     user = _peserta_or_404(user_id)
-    form = ParticipantForm(obj=user, existing=user)
+    # From the stored participant on GET only: a POST is the request's data alone.
+    obj = user if request.method == "GET" else None
+    form = ParticipantForm(obj=obj, existing=user)
     _wilayah_choices(form)
     if form.validate_on_submit():
         try:

@@ -29,7 +29,7 @@ from bimtek.learning.models import Course
 from bimtek.settings.service import current_office, office_zone
 from bimtek.spreadsheet import XLSX_MEDIA_TYPE
 from bimtek.timeutil import local_to_utc, utc_to_local, utcnow
-from bimtek.web import attachment, public_url, role_required
+from bimtek.web import attachment, db_int, public_url, role_required
 from bimtek.wilayah.models import Kecamatan
 
 bp = Blueprint("attendance", __name__)
@@ -91,7 +91,9 @@ def sessions():
 
 
 def _session_form(session: TrainingSession | None):
-    form = SessionForm(obj=session)
+    # The stored session fills the form on GET only: on POST a field the request omits must
+    # be missing, not taken from the session (its UTC times would be read again as local).
+    form = SessionForm(obj=session) if request.method == "GET" else SessionForm()
     tz = _timezone()
     zone = current_office().zone_label
     form.starts_at.label.text = f"Mulai (waktu setempat, {zone})"
@@ -126,8 +128,8 @@ def _session_form(session: TrainingSession | None):
                 )
                 if u.nik
             )
-        elif request.args.get("kursus", type=int):
-            form.course_id.data = request.args.get("kursus", type=int)
+        elif request.args.get("kursus", type=db_int):
+            form.course_id.data = request.args.get("kursus", type=db_int)
     if not form.course_id.choices:
         flash("Buat kursus terlebih dahulu sebelum membuat sesi.", "error")
     if form.validate_on_submit():
@@ -153,7 +155,8 @@ def _session_form(session: TrainingSession | None):
             db.session.commit()
             flash("Sesi disimpan.", "success")
             return redirect(url_for("attendance.session", session_id=saved.id))
-    return render_template("attendance/session_form.html", form=form, session=session)
+    status = 400 if request.method == "POST" else 200
+    return render_template("attendance/session_form.html", form=form, session=session), status
 
 
 @bp.route("/sesi/baru", methods=["GET", "POST"])
@@ -298,7 +301,7 @@ def checkin():
     """Type the code, or land here from the QR (?s=<session>&kode=<code>)."""
     now = utcnow()
     form = CheckInForm()
-    wanted = request.args.get("s", type=int)
+    wanted = request.args.get("s", type=db_int)
     if request.args.get("kode"):
         form.kode.data = codes.normalise(request.args["kode"]) or ""
         form.via.data = "qr"
@@ -370,7 +373,10 @@ def checkin_post():
     """Wrong codes are limited per account: six digits must not be guessable by trying."""
     now = utcnow()
     form = CheckInForm()
-    wanted = int(form.session_id.data) if (form.session_id.data or "").isdigit() else None
+    try:
+        wanted = db_int(form.session_id.data or "") or None
+    except ValueError:
+        wanted = None
     if not form.validate_on_submit():
         return _checkin_page(form, now, wanted, status=400)
     if current_user.role != "peserta":
@@ -472,7 +478,7 @@ def daftar_hadir_xlsx(session_id: int):
 def attendance_export():
     """One row per participant per session, over the sessions this user may see."""
     sessions = queries.sessions_for(current_user)
-    course_id = request.args.get("kursus", type=int)
+    course_id = request.args.get("kursus", type=db_int)
     if course_id:
         sessions = [s for s in sessions if s.course_id == course_id]
     data = build_attendance_export(queries.export_rows(sessions), _timezone())

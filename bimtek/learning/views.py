@@ -12,7 +12,7 @@ from bimtek.learning.models import Course, Module, ModuleVersion
 from bimtek.learning.toc import has_sources_section, nest_toc
 from bimtek.quiz import service as quiz_service
 from bimtek.quiz.views import close_overdue_attempts
-from bimtek.web import role_required
+from bimtek.web import db_int, role_required
 
 bp = Blueprint("learning", __name__)
 bp.add_app_template_filter(nest_toc)
@@ -111,7 +111,7 @@ def mark_completed(course_id: int, slug: str):
     form = ConfirmForm()
     if not form.validate_on_submit():
         abort(400)
-    version_no = request.form.get("version", type=int)
+    version_no = request.form.get("version", type=db_int)
     version = service.current_module_version(module)
     if version_no is not None and version_no != version.version_no:
         # The page was opened on an older text; record what was actually read.

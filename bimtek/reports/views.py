@@ -17,7 +17,7 @@ from bimtek.reports.rekap import RekapMeta, write_rekap, zip_split
 from bimtek.settings.service import office_zone
 from bimtek.spreadsheet import XLSX_MEDIA_TYPE
 from bimtek.timeutil import utcnow
-from bimtek.web import role_required
+from bimtek.web import db_int, role_required
 from bimtek.wilayah.models import Kecamatan
 
 bp = Blueprint("reports", __name__)
@@ -48,7 +48,7 @@ def dashboard():
     courses = _courses()
     if not courses:
         return render_template("reports/dashboard.html", courses=[], course=None)
-    course_id = request.args.get("kursus", type=int) or courses[0].id
+    course_id = request.args.get("kursus", type=db_int) or courses[0].id
     course = _course(course_id)
     groups, total, _ = queries.summarise(queries.course_facts(course, _scope()))
     return render_template(
