@@ -1,7 +1,6 @@
 """Pengaturan: the office's identity, zone and number format; a sample certificate; the
 warning when links and QR codes point at this machine only."""
 
-import io
 import logging
 from datetime import date
 
@@ -12,7 +11,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     url_for,
 )
 from flask_login import current_user
@@ -23,7 +21,7 @@ from bimtek.settings import service
 from bimtek.settings.forms import PreviewForm, SettingsForm
 from bimtek.settings.publicurl import is_loopback_host, is_loopback_url
 from bimtek.timeutil import utc_to_local, utcnow
-from bimtek.web import role_required
+from bimtek.web import attachment, role_required
 
 log = logging.getLogger(__name__)
 bp = Blueprint("settings", __name__)
@@ -105,12 +103,7 @@ def preview():
     data = render(text)
     service.mark_previewed(current_user)
     db.session.commit()
-    return send_file(
-        io.BytesIO(data),
-        mimetype="application/pdf",
-        as_attachment=False,
-        download_name="contoh-sertifikat.pdf",
-    )
+    return attachment(data, "contoh-sertifikat.pdf", "application/pdf", inline=True)
 
 
 def public_url_warning() -> str | None:
