@@ -24,6 +24,7 @@ from time import monotonic
 from typing import IO, Any
 
 from openpyxl.utils import get_column_letter
+from openpyxl.utils.escape import unescape
 from sqlalchemy import insert, select, update
 
 from bimtek.accounts import service
@@ -424,8 +425,14 @@ class ParsedSheet:
 
 
 def _plain_cell(value: Any) -> Any:
-    """A cell value JSON keeps as is; dates and times as the text the rules would read anyway."""
-    if value is None or isinstance(value, str | bool | int | float):
+    """A cell value JSON keeps as is; dates and times as the text the rules would read anyway.
+
+    Text is decoded as Excel reads it: "_x0007_" is how a sheet stores the control character
+    U+0007 (XML cannot hold it), so the name rules see the character, not six letters.
+    """
+    if isinstance(value, str):
+        return unescape(value) if "_x" in value else value
+    if value is None or isinstance(value, bool | int | float):
         return value
     return str(value)
 
