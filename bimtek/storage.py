@@ -8,7 +8,7 @@ leaves half a file under the name someone will open. The temporary name is
 
 import errno
 import os
-import tempfile
+import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -57,10 +57,11 @@ def replacing(target: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside `target`; on a clean exit it becomes `target` (one rename),
     on any exception (KeyboardInterrupt and SystemExit too) it is deleted."""
     target = Path(target)
-    handle, name = tempfile.mkstemp(dir=target.parent, prefix=_part_prefix(target), suffix=".part")
-    os.close(handle)
-    temp = Path(name)
+    # The name is chosen before the file exists, so an interrupt at any instant (even between
+    # creating the file and the `try`) leaves nothing the cleanup does not know about.
+    temp = target.with_name(f"{_part_prefix(target)}{secrets.token_hex(8)}.part")
     try:
+        os.close(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         yield temp
         os.replace(temp, target)
     except BaseException:
