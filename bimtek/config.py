@@ -83,6 +83,10 @@ def defaults(instance_path: str) -> dict:
         # Participant imports: the file as uploaded, and rows in its sheet.
         "BIMTEK_IMPORT_MAX_BYTES": 10 * 1024 * 1024,
         "BIMTEK_IMPORT_MAX_ROWS": 50_000,
+        # ... and the work of reading it: a 600 KB file can hold a 2-million-cell sheet that
+        # takes minutes to parse. Cells are counted before parsing; the clock runs while it reads.
+        "BIMTEK_IMPORT_MAX_CELLS": 500_000,
+        "BIMTEK_IMPORT_MAX_SECONDS": 60,
         # Certificates. Number fields: {seq}, {kode_kab}, {tahun}, {bulan}, {bulan_romawi},
         # {kursus} (course id); the sequence runs per number template and year.
         "BIMTEK_CERT_NUMBER_TEMPLATE": "{seq:04d}/PP.04-SD/{kode_kab}/{tahun}",

@@ -28,6 +28,7 @@ from werkzeug.routing import IntegerConverter, ValidationError
 
 from bimtek import timeutil
 from bimtek.extensions import db, login_manager
+from bimtek.storage import STORAGE_FULL_MESSAGE, STORAGE_FULL_TITLE, is_storage_full
 
 log = logging.getLogger(__name__)
 
@@ -105,12 +106,25 @@ def is_safe_next(target: str | None) -> bool:
     return not parts.scheme and not parts.netloc
 
 
-def attachment(data: bytes, filename: str, mimetype: str):
-    """A download. Flask writes Content-Disposition with an ASCII fallback and an RFC 5987
-    UTF-8 name, so a name like "Ṣāliḥ" does not break the latin-1 header line."""
-    return send_file(
-        io.BytesIO(data), mimetype=mimetype, as_attachment=True, download_name=filename
+def no_store(response):
+    """Keep a response out of every cache (browser, proxy, shared office computer's disk)."""
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"  # HTTP/1.0 proxies
+    return response
+
+
+def attachment(data, filename: str, mimetype: str, *, inline: bool = False):
+    """A download that is never cached: nearly every file bimtek hands out names people (rekap,
+    certificates, daftar hadir, passwords, exports), and send_file's own "no-cache" still lets
+    a browser keep a copy on disk. `data` is bytes or an open binary file (closed when sent).
+
+    Flask writes Content-Disposition with an ASCII fallback and an RFC 5987 UTF-8 name, so a
+    name like "Ṣāliḥ" does not break the latin-1 header line."""
+    source = io.BytesIO(data) if isinstance(data, bytes | bytearray) else data
+    response = send_file(
+        source, mimetype=mimetype, as_attachment=not inline, download_name=filename
     )
+    return no_store(response)
 
 
 def role_required(*roles: str):
@@ -325,6 +339,9 @@ def init_app(app: Flask) -> None:
             db.session.rollback()
         except Exception:  # the connection may be gone with the database; answer anyway
             log.warning("rollback after an error failed", exc_info=True)
+        if is_storage_full(getattr(error, "original_exception", None)):
+            log.error("storage full on %s %s", request.method, request.path)
+            return plain_error_page(507, STORAGE_FULL_TITLE, STORAGE_FULL_MESSAGE)
         if _database_unreachable(getattr(error, "original_exception", None)):
             body, status = plain_error_page(
                 503,

@@ -2,6 +2,7 @@
 
 import re
 import secrets
+import unicodedata
 from dataclasses import dataclass
 from functools import cache
 
@@ -28,6 +29,47 @@ INITIAL_PASSWORD_METHOD = "pbkdf2:sha256:1000"  # noqa: S105 (a hash method)
 NO_PASSWORD_YET = "!belum-ada-sandi-awal"  # noqa: S105 (matches no password)
 # No 0/O, 1/l/I: initial passwords are read off paper at the venue.
 _PASSWORD_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # noqa: S105 (an alphabet)
+
+
+# Invisible characters a name picks up when pasted from a chat or a web page: removed, so the
+# name is the same text the eye sees (and the same everywhere it is printed or searched).
+_INVISIBLE = re.compile("[\u00ad\u180e\u200b-\u200d\u2060-\u2064\ufeff]")
+# Characters that make a name display differently from what it stores (text direction
+# overrides, as in "nama\u202egnaj") or that no keyboard types: refused, naming the character.
+_BIDI = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# What Excel shows for a failed formula: a cell exported as text keeps it.
+EXCEL_ERRORS = frozenset({"#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A",
+                          "#GETTING_DATA", "#SPILL!", "#CALC!", "#FIELD!", "#BLOCKED!",
+                          "#CONNECT!", "#BUSY!", "#UNKNOWN!"})  # fmt: skip
+
+
+def tidy_nama(value: str | None) -> str:
+    """A name as stored: Unicode NFC (one code point for "é", however it was typed), invisible
+    characters removed, runs of spaces (tabs, new lines, non-breaking spaces) made one space."""
+    text = unicodedata.normalize("NFC", value or "")
+    return " ".join(_INVISIBLE.sub("", text).split())
+
+
+def nama_problem(nama: str) -> str | None:
+    """Why a (tidied) name cannot be stored, or None."""
+    if not nama:
+        return "Nama wajib diisi."
+    if len(nama) > 200:
+        return "Nama paling panjang 200 karakter."
+    if nama.upper() in EXCEL_ERRORS:
+        return f"'{nama}' adalah tanda galat Excel, bukan nama. Ketik nama yang benar."
+    for ch in nama:
+        if _BIDI.match(ch):
+            return (
+                f"Nama memuat karakter pengatur arah teks yang tak terlihat (U+{ord(ch):04X}); "
+                "nama akan tampil berbeda dari yang tersimpan. Ketik ulang namanya."
+            )
+        if unicodedata.category(ch) in ("Cc", "Cf", "Co", "Cn", "Cs"):
+            return (
+                f"Nama memuat karakter kendali yang tak terlihat (U+{ord(ch):04X}). "
+                "Ketik ulang namanya."
+            )
+    return None
 
 
 class AccountError(ValueError):
@@ -181,11 +223,9 @@ def validate_participant(
     """Field -> message for every rule the data breaks (empty when valid)."""
     lookup = lookup or Lookup()
     problems: dict[str, str] = {}
-    nama = " ".join((data.nama or "").split())
-    if not nama:
-        problems["nama"] = "Nama wajib diisi."
-    elif len(nama) > 200:
-        problems["nama"] = "Nama paling panjang 200 karakter."
+    problem = nama_problem(tidy_nama(data.nama))
+    if problem:
+        problems["nama"] = problem
     nik_msg = nik_problem(data.nik)
     if nik_msg:
         problems["nik"] = nik_msg
@@ -233,7 +273,7 @@ def create_participant(data: ParticipantData, actor: User | None, password: str 
         raise AccountError(message, field)
     initial = password or generate_initial_password()
     user = User(
-        nama=" ".join(data.nama.split()),
+        nama=tidy_nama(data.nama),
         nik=data.nik,
         role="peserta",
         badan=data.badan,
@@ -313,7 +353,7 @@ def update_participant(user: User, data: ParticipantData, actor: User | None) ->
         field, message = next(iter(problems.items()))
         raise AccountError(message, field)
     new = {
-        "nama": " ".join(data.nama.split()),
+        "nama": tidy_nama(data.nama),
         "nik": data.nik,
         "badan": data.badan,
         "jabatan": data.jabatan,

@@ -1,7 +1,8 @@
 """Sign-in, sign-out, password change, and the admin's participant pages."""
 
-import io
+import hashlib
 import logging
+import time
 
 from flask import (
     Blueprint,
@@ -11,7 +12,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     session,
     url_for,
 )
@@ -34,8 +34,17 @@ from bimtek.accounts.import_sheets import build_credentials, build_template
 from bimtek.accounts.models import ParticipantImport, User
 from bimtek.extensions import begin_write, db, limiter, login_manager, writes_late
 from bimtek.spreadsheet import XLSX_MEDIA_TYPE, SpreadsheetError
+from bimtek.storage import STORAGE_FULL_MESSAGE, is_storage_full
 from bimtek.timeutil import office_zone, utcnow, waktu
-from bimtek.web import checks_own_input, db_int, is_safe_next, refused_input, role_required
+from bimtek.web import (
+    attachment,
+    checks_own_input,
+    db_int,
+    is_safe_next,
+    no_store,
+    refused_input,
+    role_required,
+)
 from bimtek.wilayah.models import Desa, Kecamatan
 
 log = logging.getLogger(__name__)
@@ -158,11 +167,24 @@ def _wilayah_choices(form: ParticipantForm) -> list[Kecamatan]:
     return kecamatan
 
 
-@bp.get("/admin/peserta")
+@bp.route("/admin/peserta", methods=["GET", "POST"])
 @role_required("admin")
 def participants():
-    query = (request.args.get("q") or "").strip()[:200]  # a name or a NIK; SQLite caps LIKE
-    page = max(request.args.get("halaman", 1, type=db_int), 1)
+    """The list, and the search. The search is POSTed: a NIK typed into it never appears in a
+    URL, so it stays out of access logs, browser history and Referer headers. A GET ?q= (an
+    old bookmark) still finds names, but digits in it are not searched."""
+    search_form = ConfirmForm()
+    if request.method == "POST":
+        if not search_form.validate_on_submit():
+            abort(400)
+        query = (request.form.get("q") or "").strip()[:200]  # SQLite caps LIKE patterns
+        page = max(request.form.get("halaman", 1, type=db_int), 1)
+    else:
+        query = (request.args.get("q") or "").strip()[:200]
+        page = max(request.args.get("halaman", 1, type=db_int), 1)
+        if any(ch.isdigit() for ch in query):
+            flash("Cari NIK lewat kotak pencarian di bawah, bukan lewat alamat halaman.", "info")
+            query = ""
     size = current_app.config["BIMTEK_PAGE_SIZE"]
     stmt = select(User).where(User.role == "peserta")
     if query:
@@ -172,6 +194,7 @@ def participants():
     users = db.session.scalars(stmt.order_by(User.nama).offset((page - 1) * size).limit(size)).all()
     return render_template(
         "accounts/participants.html",
+        search_form=search_form,
         users=users,
         q=query,
         page=page,
@@ -263,8 +286,7 @@ def participant_reset_password(user_id: int):
             "accounts/reset_slip.html", user=user, initial_password=initial_password, now=utcnow()
         )
     )
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return no_store(response)
 
 
 @bp.route("/admin/peserta/<int:user_id>/nonaktifkan", methods=["GET", "POST"])
@@ -322,12 +344,24 @@ def _upload_dir() -> str:
     return current_app.config["BIMTEK_UPLOAD_DIR"]
 
 
-def _plan(data: bytes) -> importer.ImportPlan:
-    return importer.plan_import(
+def _read(data: bytes) -> importer.ParsedSheet:
+    config = current_app.config
+    return importer.read_sheet(
         data,
-        max_bytes=current_app.config["BIMTEK_IMPORT_MAX_BYTES"],
-        max_rows=current_app.config["BIMTEK_IMPORT_MAX_ROWS"],
+        max_bytes=config["BIMTEK_IMPORT_MAX_BYTES"],
+        max_rows=config["BIMTEK_IMPORT_MAX_ROWS"],
+        max_cells=config["BIMTEK_IMPORT_MAX_CELLS"],
+        max_seconds=config["BIMTEK_IMPORT_MAX_SECONDS"],
     )
+
+
+def _stored_plan(record: ParticipantImport) -> importer.ImportPlan:
+    """The plan from the rows read at upload (never the workbook again), against today's data."""
+    return importer.plan_parsed(importer.read_upload(_upload_dir(), record))
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 def _own_pending(import_id: int) -> ParticipantImport:
@@ -352,12 +386,7 @@ def import_template():
         else (kec_kode, kec_nama, None, None)
         for kec_kode, kec_nama, desa_kode, nama, jenis in rows
     ]
-    return send_file(
-        io.BytesIO(build_template(wilayah)),
-        mimetype=XLSX_MEDIA_TYPE,
-        as_attachment=True,
-        download_name="templat-peserta.xlsx",
-    )
+    return attachment(build_template(wilayah), "templat-peserta.xlsx", XLSX_MEDIA_TYPE)
 
 
 @bp.route("/admin/peserta/impor", methods=["GET", "POST"])
@@ -369,20 +398,34 @@ def import_upload():
     if form.validate_on_submit():
         upload = form.berkas.data
         data = upload.stream.read(current_app.config["BIMTEK_IMPORT_MAX_BYTES"] + 1)
+        started = time.monotonic()
         try:
-            plan = _plan(data)
+            parsed = _read(data)
+            plan = importer.plan_parsed(parsed)
         except SpreadsheetError as exc:
+            log.info("import upload by user %s refused after %.1f s: %s", current_user.id,
+                     time.monotonic() - started, exc)  # fmt: skip
             form.berkas.errors = [f"{upload.filename or 'Berkas'}: {exc}"]
             status = 400
         else:
             begin_write()
             importer.discard_stale(_upload_dir())
-            stored = importer.store_upload(_upload_dir(), data)
-            record = importer.new_import_record(data, upload.filename, current_user, stored)
-            record.rejected_count = plan.counts["rejected"]
-            db.session.commit()
-            log.info("import %s uploaded by user %s: %s", record.id, current_user.id, plan.counts)
-            return redirect(url_for("accounts.import_detail", import_id=record.id))
+            try:
+                stored = importer.store_upload(_upload_dir(), parsed, _sha256(data))
+            except OSError as exc:
+                if not is_storage_full(exc):
+                    raise
+                db.session.rollback()
+                log.error("import upload by user %s: storage full (%s)", current_user.id, exc)
+                form.berkas.errors = [STORAGE_FULL_MESSAGE]
+                status = 507
+            else:
+                record = importer.new_import_record(data, upload.filename, current_user, stored)
+                record.rejected_count = plan.counts["rejected"]
+                db.session.commit()
+                log.info("import %s uploaded by user %s in %.1f s: %s", record.id,
+                         current_user.id, time.monotonic() - started, plan.counts)  # fmt: skip
+                return redirect(url_for("accounts.import_detail", import_id=record.id))
     elif request.method == "POST":
         status = 400
     recent = db.session.scalars(
@@ -407,7 +450,7 @@ def import_detail(import_id: int):
         )
     record = _own_pending(import_id)
     try:
-        plan = _plan(importer.read_upload(_upload_dir(), record))
+        plan = _stored_plan(record)
     except SpreadsheetError as exc:
         flash(str(exc), "error")
         return redirect(url_for("accounts.import_upload"))
@@ -430,7 +473,7 @@ def import_confirm(import_id: int):
         abort(400)
     skip_invalid = request.form.get("mode") == "valid"
     try:
-        plan = _plan(importer.read_upload(_upload_dir(), record))
+        plan = _stored_plan(record)
     except SpreadsheetError as exc:
         flash(str(exc), "error")
         return redirect(url_for("accounts.import_upload"))
@@ -497,11 +540,4 @@ def import_credentials(import_id: int):
     db.session.commit()
     log.info("import %s: %s initial passwords issued by user %s", import_id, len(credentials),
              current_user.id)  # fmt: skip
-    response = send_file(
-        io.BytesIO(data),
-        mimetype=XLSX_MEDIA_TYPE,
-        as_attachment=True,
-        download_name=f"kata-sandi-awal-impor-{record.id}.xlsx",
-    )
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return attachment(data, f"kata-sandi-awal-impor-{record.id}.xlsx", XLSX_MEDIA_TYPE)

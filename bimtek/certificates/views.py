@@ -399,6 +399,4 @@ def settings_preview():
     )
     mark_previewed(current_user)
     db.session.commit()
-    response = attachment(data, "contoh-sertifikat.pdf", "application/pdf")
-    response.headers["Content-Disposition"] = "inline; filename=contoh-sertifikat.pdf"
-    return response
+    return attachment(data, "contoh-sertifikat.pdf", "application/pdf", inline=True)

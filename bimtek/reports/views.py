@@ -2,7 +2,7 @@
 
 import tempfile
 
-from flask import Blueprint, abort, render_template, request, send_file
+from flask import Blueprint, abort, render_template, request
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -17,7 +17,7 @@ from bimtek.reports.rekap import RekapMeta, write_rekap, zip_split
 from bimtek.settings.service import office_zone
 from bimtek.spreadsheet import XLSX_MEDIA_TYPE
 from bimtek.timeutil import utcnow
-from bimtek.web import db_int, role_required
+from bimtek.web import attachment, db_int, role_required
 from bimtek.wilayah.models import Kecamatan
 
 bp = Blueprint("reports", __name__)
@@ -133,12 +133,7 @@ def rekap_xlsx(course_id: int):
     write_rekap(facts, _meta(course, kecamatan), out)
     out.seek(0)
     suffix = f"-{kecamatan.kode}" if kecamatan else ""
-    return send_file(
-        out,
-        mimetype=XLSX_MEDIA_TYPE,
-        as_attachment=True,
-        download_name=f"rekap-kursus-{course.id}{suffix}.xlsx",
-    )
+    return attachment(out, f"rekap-kursus-{course.id}{suffix}.xlsx", XLSX_MEDIA_TYPE)
 
 
 @bp.get("/laporan/<int:course_id>/rekap-per-kecamatan.zip")
@@ -148,9 +143,4 @@ def rekap_zip(course_id: int):
     out = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)  # noqa: SIM115
     zip_split(queries.course_facts(course, _scope()), _meta(course, None), out)
     out.seek(0)
-    return send_file(
-        out,
-        mimetype="application/zip",
-        as_attachment=True,
-        download_name=f"rekap-kursus-{course.id}-per-kecamatan.zip",
-    )
+    return attachment(out, f"rekap-kursus-{course.id}-per-kecamatan.zip", "application/zip")

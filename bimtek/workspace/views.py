@@ -25,7 +25,7 @@ from bimtek.learning.forms import ConfirmForm
 from bimtek.learning.models import Course, Module
 from bimtek.quiz.models import Question
 from bimtek.spreadsheet import XLSX_MEDIA_TYPE
-from bimtek.web import attachment, db_int, role_required
+from bimtek.web import attachment, db_int, no_store, role_required
 from bimtek.workspace import bankxlsx, materials, queries, service
 from bimtek.workspace.forms import (
     BankApplyForm,
@@ -361,8 +361,7 @@ def material(material_id: int):
         conditional=True,
     )
     response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return no_store(response)
 
 
 # --- question banks ---------------------------------------------------------
