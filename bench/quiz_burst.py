@@ -199,7 +199,7 @@ def bench_bimtek(label: str, env: dict, participants: int, concurrency: int) -> 
         proc.terminate()
         proc.wait(10)
 
-    check = """
+    check = f"""
 from sqlalchemy import func, select
 from bimtek import create_app
 from bimtek.extensions import db
@@ -207,7 +207,7 @@ from bimtek.quiz.models import Attempt, AttemptAnswer
 app = create_app()
 with app.app_context():
     graded = db.session.scalar(select(func.count()).select_from(Attempt).where(
-        Attempt.status == "submitted", Attempt.score.is_not(None)))
+        Attempt.quiz_id == {quiz_id}, Attempt.status == "submitted", Attempt.score.is_not(None)))
     answered = db.session.scalar(select(func.count()).select_from(AttemptAnswer).where(
         AttemptAnswer.saved_at.is_not(None)))
     print(graded, answered)

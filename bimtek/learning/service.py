@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.exc import IntegrityError
 
 from bimtek.accounts.models import User, audit
@@ -110,24 +110,19 @@ def pending_pretest(course: Course, user: User, now: datetime | None = None) -> 
     """
     if user.role != "peserta" or not course.pretest_first:
         return None
-    pre = db.session.scalars(
-        select(Quiz)
-        .where(Quiz.course_id == course.id, Quiz.kind == "pre", Quiz.active.is_(True))
+    # One query: the course's pre-/post-tests, each with this participant's attempts (if any).
+    rows = db.session.execute(
+        select(Quiz, Attempt.status)
+        .outerjoin(Attempt, and_(Attempt.quiz_id == Quiz.id, Attempt.user_id == user.id))
+        .where(Quiz.course_id == course.id, Quiz.kind.in_(("pre", "post")))
         .order_by(Quiz.id)
-    ).first()
+    ).all()
+    pre = next((q for q, _ in rows if q.kind == "pre" and q.active), None)
     if pre is None or (pre.closes_at and (now or utcnow()) >= as_utc(pre.closes_at)):
         return None
-    rows = db.session.execute(
-        select(Quiz.kind, Attempt.status)
-        .join(Attempt, Attempt.quiz_id == Quiz.id)
-        .where(
-            Quiz.course_id == course.id,
-            Quiz.kind.in_(("pre", "post")),
-            Attempt.user_id == user.id,
-        )
-    ).all()
-    if any(kind == "post" or status != "open" for kind, status in rows):
-        return None
+    for quiz, status in rows:
+        if status is not None and (quiz.kind == "post" or status != "open"):
+            return None
     return pre
 
 
