@@ -83,6 +83,7 @@ def test_pre_test_comes_first_and_modules_open_after_it(app, peserta, demo, post
     pre_card = course.index(f'href="/kuis/{demo["pre"]}"')
     modules = course.index('class="module-list locked"')
     assert pre_card < modules < course.index("Langkah 3: evaluasi akhir")
+    assert pre_card < course.index("Kelulusan dan sertifikat")  # the first thing on the page
     assert "Modul terbuka setelah pre-test dikirim." in course
     assert course.count("Terkunci") == 4
     assert 'href="/kursus/1/modul/' not in course
