@@ -289,6 +289,9 @@ def test_a_bank_too_small_for_two_forms_falls_back_and_says_so(app, client, auth
     assert "hanya berisi 9 soal, kurang dari 12 soal yang diundi" in settings
     listing = client.get(f"/admin/kursus/{small_course['course']}/kuis").get_data(as_text=True)
     assert "Bank soal terlalu kecil untuk bentuk paralel" in listing
+    # A new quiz offers the key-after-the-last-attempt policy by default.
+    new = client.get(f"/admin/kursus/{small_course['course']}/kuis/baru").get_data(as_text=True)
+    assert '<option selected value="after_last">' in new
     person = small_course["people"][0]
     pre = take(app, person, small_course["pre"])
     post = take(app, person, small_course["post"])
