@@ -34,6 +34,25 @@ class CourseForm(FlaskForm):
         validators=[DataRequired("Pilih minimal satu modul.")],
     )
     active = BooleanField("Aktif (tampil bagi peserta)", default=True)
+    pretest_first = BooleanField(
+        "Pre-test lebih dulu",
+        default=True,
+        description="Modul baru dapat dibuka setelah peserta mengirim pre-test, agar pre-test "
+        "mengukur pengetahuan awal.",
+    )
+    posttest_after_modules = BooleanField(
+        "Post-test setelah semua modul",
+        default=True,
+        description="Post-test baru dapat dimulai setelah peserta menandai semua modul selesai "
+        "dibaca.",
+    )
+    parallel_forms = BooleanField(
+        "Pre-test dan post-test tanpa soal yang sama",
+        default=True,
+        description="Soal tiap modul dibagi dua: pre-test diundi dari separuh pertama, post-test "
+        "dari separuh lainnya. Jika bank soal terlalu kecil, post-test dapat memuat soal "
+        "pre-test (halaman pengaturan kuis memberi tahu).",
+    )
 
 
 class ConfirmForm(FlaskForm):

@@ -1,14 +1,16 @@
 """Courses and progress: what a participant may open and how far they are."""
 
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.exc import IntegrityError
 
 from bimtek.accounts.models import User, audit
 from bimtek.accounts.roles import BADAN
 from bimtek.extensions import db
 from bimtek.learning.models import Course, CourseModule, Module, ModuleProgress, ModuleVersion
+from bimtek.quiz.models import Attempt, Quiz
 from bimtek.timeutil import utcnow
 
 
@@ -99,6 +101,39 @@ def course_progress(user: User, course: Course) -> CourseProgress:
     return CourseProgress(course=course, modules=statuses)
 
 
+def pending_pretest(course: Course, user: User, now: datetime | None = None) -> Quiz | None:
+    """The pre-test this participant still has to submit before the modules open, or None.
+
+    Only with the course's "pre-test first" setting, for participants, and for a pre-test that
+    can still be taken: once it has closed, or once the participant has started the post-test
+    (from before this rule existed), waiting for it would lock the course for good.
+    """
+    if user.role != "peserta" or not course.pretest_first:
+        return None
+    # One query: the course's pre-/post-tests, each with this participant's attempts (if any).
+    rows = db.session.execute(
+        select(Quiz, Attempt.status)
+        .outerjoin(Attempt, and_(Attempt.quiz_id == Quiz.id, Attempt.user_id == user.id))
+        .where(Quiz.course_id == course.id, Quiz.kind.in_(("pre", "post")))
+        .order_by(Quiz.id)
+    ).all()
+    pre = next((q for q, _ in rows if q.kind == "pre" and q.active), None)
+    if pre is None or (pre.closes_at and (now or utcnow()) >= pre.closes_at):
+        return None
+    for quiz, status in rows:
+        if status is not None and (quiz.kind == "post" or status != "open"):
+            return None
+    return pre
+
+
+PRETEST_FIRST = "Kerjakan pre-test terlebih dahulu. Modul terbuka setelah pre-test dikirim."
+
+
+def module_lock_reason(course: Course, user: User) -> str | None:
+    """Why this participant may not open the course's modules yet (None: they may)."""
+    return PRETEST_FIRST if pending_pretest(course, user) is not None else None
+
+
 def find_progress(user: User, version: ModuleVersion) -> ModuleProgress | None:
     return db.session.scalars(
         select(ModuleProgress).where(
@@ -144,8 +179,12 @@ def save_course(
     module_ids: list[int],
     active: bool,
     actor: User,
+    pretest_first: bool | None = None,
+    posttest_after_modules: bool | None = None,
+    parallel_forms: bool | None = None,
 ) -> Course:
-    """Create or update a course; modules keep the order given. Caller commits."""
+    """Create or update a course; modules keep the order given. Caller commits.
+    The evaluation settings left as None keep their value (a new course: on)."""
     title = " ".join((title or "").split())
     if not title:
         raise CourseError("Judul kursus wajib diisi.", "title")
@@ -167,6 +206,15 @@ def save_course(
     course.audience = [b for b in BADAN if b in audience]
     course.hours_jp = hours_jp
     course.active = active
+    for name, value in (
+        ("pretest_first", pretest_first),
+        ("posttest_after_modules", posttest_after_modules),
+        ("parallel_forms", parallel_forms),
+    ):
+        if value is not None:
+            setattr(course, name, value)
+        elif getattr(course, name) is None:
+            setattr(course, name, True)
     wanted = list(dict.fromkeys(module_ids))
     by_module = {cm.module_id: cm for cm in course.course_modules}
     for cm in list(course.course_modules):

@@ -37,7 +37,10 @@ def home():
         from bimtek.backup.service import backup_status
 
         backup_warning = backup_status().warning
-    return render_template("learning/home.html", progress=progress, backup_warning=backup_warning)
+    pending = {c.id: service.pending_pretest(c, current_user) for c in courses}
+    return render_template(
+        "learning/home.html", progress=progress, pending=pending, backup_warning=backup_warning
+    )
 
 
 @bp.get("/kursus/<int:course_id>")
@@ -54,7 +57,9 @@ def course(course_id: int):
         "learning/course.html",
         course=course,
         progress=progress,
-        states=states,
+        pre_states=[s for s in states if s.quiz.kind == "pre"],
+        states=[s for s in states if s.quiz.kind != "pre"],
+        module_lock=service.module_lock_reason(course, current_user),
         result=quiz_service.course_result(course, current_user),
         cert_status=course_status(course),
     )
@@ -68,6 +73,10 @@ def module(course_id: int, slug: str):
     status = next((m for m in progress.modules if m.module.slug == slug), None)
     if status is None:
         abort(404)
+    lock = service.module_lock_reason(course, current_user)
+    if lock:
+        flash(lock, "info")
+        return redirect(url_for(".course", course_id=course.id))
     version = service.current_module_version(status.module)
     previous = progress.modules[status.position - 1] if status.position > 0 else None
     following = (
@@ -111,6 +120,10 @@ def mark_completed(course_id: int, slug: str):
     form = ConfirmForm()
     if not form.validate_on_submit():
         abort(400)
+    lock = service.module_lock_reason(course, current_user)
+    if lock:
+        flash(lock, "error")
+        return redirect(url_for(".course", course_id=course.id))
     version_no = request.form.get("version", type=db_int)
     version = service.current_module_version(module)
     if version_no is not None and version_no != version.version_no:
@@ -179,6 +192,9 @@ def _course_form(course: Course | None):
                 module_ids=_ordered_module_ids(form.modules.data),
                 active=form.active.data,
                 actor=current_user,
+                pretest_first=form.pretest_first.data,
+                posttest_after_modules=form.posttest_after_modules.data,
+                parallel_forms=form.parallel_forms.data,
             )
         except service.CourseError as exc:
             db.session.rollback()

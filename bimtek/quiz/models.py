@@ -10,10 +10,14 @@ from bimtek.timeutil import utcnow
 
 QUIZ_KINDS = ("pre", "post", "module")
 QUIZ_KIND_LABELS = {"pre": "Pre-test", "post": "Post-test", "module": "Kuis modul"}
-REVIEW_POLICIES = ("score", "after_submit", "after_close")
+REVIEW_POLICIES = ("score", "after_last", "after_submit", "after_close")
 REVIEW_LABELS = {
     "score": "Skor saja",
-    "after_submit": "Jawaban dan pembahasan setelah dikirim",
+    # The default: a key shown after a failed attempt with a retry left would be the retry's
+    # answer sheet (the retry draws other questions where it can, but not always all of them).
+    "after_last": "Jawaban dan pembahasan setelah tidak ada kesempatan lagi "
+    "(kesempatan habis, sudah lulus, atau kuis ditutup)",
+    "after_submit": "Jawaban dan pembahasan setelah setiap kiriman",
     "after_close": "Jawaban dan pembahasan setelah kuis ditutup",
 }
 
@@ -64,7 +68,8 @@ class Quiz(db.Model):
     __table_args__ = (
         CheckConstraint("kind IN ('pre', 'post', 'module')", name="kind"),
         CheckConstraint(
-            "review_policy IN ('score', 'after_submit', 'after_close')", name="review_policy"
+            "review_policy IN ('score', 'after_last', 'after_submit', 'after_close')",
+            name="review_policy",
         ),
     )
 
@@ -79,7 +84,7 @@ class Quiz(db.Model):
     time_limit_minutes: Mapped[int | None]
     attempts_allowed: Mapped[int] = mapped_column(default=1)
     pass_mark: Mapped[int] = mapped_column(default=70)
-    review_policy: Mapped[str] = mapped_column(String(16), default="after_submit")
+    review_policy: Mapped[str] = mapped_column(String(16), default="after_last")
     opens_at: Mapped[datetime | None]
     closes_at: Mapped[datetime | None]
     active: Mapped[bool] = mapped_column(default=True)

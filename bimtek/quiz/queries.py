@@ -151,7 +151,8 @@ def _course_scores(course: Course) -> dict[int, dict]:
 
 
 def kecamatan_summary(course: Course) -> list[KecamatanRow]:
-    """Per kecamatan: participants of the course's audience, mean pre/post, N-gain, pass rate."""
+    """Per kecamatan: participants of the course's audience, mean pre/post and N-gain over the
+    paired participants (pre-test and best post-test), pass rate."""
     scores = _course_scores(course)
     people = db.session.execute(
         select(User.id, User.kecamatan_kode).where(

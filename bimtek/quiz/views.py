@@ -204,6 +204,7 @@ def result(attempt_id: int):
         return redirect(url_for(".take", attempt_id=attempt.id))
     reveal = service.can_review(attempt)
     course = attempt.quiz.course
+    progress = learning.course_progress(current_user, course)
     return render_template(
         "quiz/result.html",
         attempt=attempt,
@@ -212,6 +213,7 @@ def result(attempt_id: int):
         reveal=reveal,
         course_result=service.course_result(course, current_user),
         state=service.quiz_state(attempt.quiz, current_user),
+        next_module=progress.next_module() if attempt.quiz.kind == "pre" else None,
     )
 
 
@@ -230,8 +232,12 @@ def _to_local(value: datetime | None) -> datetime | None:
 @role_required("admin", "pelatih")
 def course_quizzes(course_id: int):
     course = db.get_or_404(Course, course_id)
+    quizzes = service.course_quizzes(course)
     return render_template(
-        "quiz/course_quizzes.html", course=course, quizzes=service.course_quizzes(course)
+        "quiz/course_quizzes.html",
+        course=course,
+        quizzes=quizzes,
+        reports={q.id: service.form_report(q) for q in quizzes},
     )
 
 
@@ -286,7 +292,10 @@ def _quiz_form(course: Course, quiz: Quiz | None):
             flash(f"{saved.kind_label} “{saved.title}” tersimpan.", "success")
             return redirect(url_for(".course_quizzes", course_id=course.id))
     status = 400 if request.method == "POST" else 200
-    return render_template("quiz/quiz_form.html", form=form, course=course, quiz=quiz), status
+    report = service.form_report(quiz) if quiz is not None else None
+    return render_template(
+        "quiz/quiz_form.html", form=form, course=course, quiz=quiz, report=report
+    ), status
 
 
 @bp.get("/admin/kuis/<int:quiz_id>/analisis")
