@@ -30,6 +30,7 @@ from sqlalchemy import insert, select, update
 from bimtek.accounts import service
 from bimtek.accounts.models import AuditLog, ImportedAccount, ParticipantImport, User, audit
 from bimtek.accounts.roles import BADAN, JABATAN
+from bimtek.enums import Role
 from bimtek.extensions import db
 from bimtek.spreadsheet import (
     MAX_CELLS,
@@ -540,7 +541,7 @@ def _plan_row(plan: ImportPlan, parsed: ParsedRow, nik_rows, lookup: _Preloaded)
         others = ", ".join(str(n) for n in nik_rows[nik] if n != number)
         problems["nik"] = f"NIK yang sama ada juga di baris {others}; satu NIK untuk satu orang."
     existing = lookup.user_by_nik(nik) if not problem and "nik" not in problems else None
-    if existing is not None and existing.role != "peserta":
+    if existing is not None and existing.role != Role.PESERTA:
         problems["nik"] = "NIK ini milik akun admin/pelatih, bukan peserta."
 
     badan = _badan(cells["badan"])

@@ -13,6 +13,7 @@ from bimtek import signals
 from bimtek.accounts import passwords
 from bimtek.accounts.models import User, audit
 from bimtek.accounts.roles import BADAN, BADAN_NEEDS_DESA, JABATAN_BY_BADAN, ROLES
+from bimtek.enums import Role
 from bimtek.extensions import db
 from bimtek.timeutil import utcnow
 from bimtek.wilayah.models import Desa, Kecamatan
@@ -346,7 +347,7 @@ def update_participant(user: User, data: ParticipantData, actor: User | None) ->
     The row stays the same, so a new NIK keeps the participant's attempts, attendance and
     certificates (they point at the user id, never at the NIK).
     """
-    if user.role != "peserta":
+    if user.role != Role.PESERTA:
         raise AccountError("Hanya data peserta yang diubah di sini.")
     problems = validate_participant(data, existing=user)
     if problems:
@@ -387,7 +388,7 @@ def reset_password(user: User, actor: User | None) -> str:
 
 def _active_admins() -> int:
     return db.session.scalar(
-        select(func.count()).select_from(User).where(User.role == "admin", User.active.is_(True))
+        select(func.count()).select_from(User).where(User.role == Role.ADMIN, User.active.is_(True))
     )
 
 
@@ -397,7 +398,7 @@ def deactivate(user: User, actor: User | None) -> bool:
         raise AccountError("Anda tidak dapat menonaktifkan akun Anda sendiri.")
     if not user.active:
         return False
-    if user.role == "admin" and _active_admins() <= 1:
+    if user.role == Role.ADMIN and _active_admins() <= 1:
         raise AccountError("Ini admin aktif terakhir: buat atau aktifkan admin lain dulu.")
     user.active = False
     user.end_all_sessions()

@@ -32,6 +32,7 @@ from bimtek.accounts.forms import (
 )
 from bimtek.accounts.import_sheets import build_credentials, build_template
 from bimtek.accounts.models import ParticipantImport, User
+from bimtek.enums import Role
 from bimtek.extensions import begin_write, db, limiter, login_manager, writes_late
 from bimtek.spreadsheet import XLSX_MEDIA_TYPE, SpreadsheetError
 from bimtek.storage import STORAGE_FULL_MESSAGE, is_storage_full
@@ -168,7 +169,7 @@ def _wilayah_choices(form: ParticipantForm) -> list[Kecamatan]:
 
 
 @bp.route("/admin/peserta", methods=["GET", "POST"])
-@role_required("admin")
+@role_required(Role.ADMIN)
 def participants():
     """The list, and the search. The search is POSTed: a NIK typed into it never appears in a
     URL, so it stays out of access logs, browser history and Referer headers. A GET ?q= (an
@@ -185,26 +186,32 @@ def participants():
         if any(ch.isdigit() for ch in query):
             flash("Cari NIK lewat kotak pencarian di bawah, bukan lewat alamat halaman.", "info")
             query = ""
-    size = current_app.config["BIMTEK_PAGE_SIZE"]
-    stmt = select(User).where(User.role == "peserta")
+    # "Asal" shows kecamatan and desa: loaded with the page, not one query per row.
+    stmt = (
+        select(User)
+        .where(User.role == Role.PESERTA)
+        .options(joinedload(User.kecamatan), joinedload(User.desa))
+        .order_by(User.nama, User.id)
+    )
     if query:
         like = f"%{query.lower()}%"
         stmt = stmt.where(or_(func.lower(User.nama).like(like), User.nik == query))
-    total = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
-    users = db.session.scalars(stmt.order_by(User.nama).offset((page - 1) * size).limit(size)).all()
+    pagination = db.paginate(
+        stmt, page=page, per_page=current_app.config["BIMTEK_PAGE_SIZE"], error_out=False
+    )
     return render_template(
         "accounts/participants.html",
         search_form=search_form,
-        users=users,
+        users=pagination.items,
         q=query,
-        page=page,
-        pages=max((total + size - 1) // size, 1),
-        total=total,
+        page=pagination.page,
+        pages=max(pagination.pages, 1),
+        total=pagination.total,
     )
 
 
 @bp.route("/admin/peserta/baru", methods=["GET", "POST"])
-@role_required("admin")
+@role_required(Role.ADMIN)
 def participant_new():
     form = ParticipantForm()
     kecamatan = _wilayah_choices(form)
@@ -225,13 +232,13 @@ def participant_new():
 
 def _peserta_or_404(user_id: int) -> User:
     user = db.get_or_404(User, user_id)
-    if user.role != "peserta":
+    if user.role != Role.PESERTA:
         abort(404)
     return user
 
 
 @bp.get("/admin/peserta/<int:user_id>")
-@role_required("admin")
+@role_required(Role.ADMIN)
 def participant_detail(user_id: int):
     user = _peserta_or_404(user_id)
     return render_template(
@@ -243,7 +250,7 @@ def participant_detail(user_id: int):
 
 
 @bp.route("/admin/peserta/<int:user_id>/ubah", methods=["GET", "POST"])
-@role_required("admin")
+@role_required(Role.ADMIN)
 def participant_edit(user_id: int):
     user = _peserta_or_404(user_id)
     # From the stored participant on GET only: a POST is the request's data alone.
@@ -268,7 +275,7 @@ def participant_edit(user_id: int):
 
 
 @bp.route("/admin/peserta/<int:user_id>/atur-ulang-sandi", methods=["GET", "POST"])
-@role_required("admin")
+@role_required(Role.ADMIN)
 def participant_reset_password(user_id: int):
     """GET asks for confirmation; POST issues a new initial password and shows it once."""
     user = _peserta_or_404(user_id)
@@ -290,7 +297,7 @@ def participant_reset_password(user_id: int):
 
 
 @bp.route("/admin/peserta/<int:user_id>/nonaktifkan", methods=["GET", "POST"])
-@role_required("admin")
+@role_required(Role.ADMIN)
 def participant_deactivate(user_id: int):
     user = _peserta_or_404(user_id)
     form = ConfirmForm()
@@ -311,7 +318,7 @@ def participant_deactivate(user_id: int):
 
 
 @bp.post("/admin/peserta/<int:user_id>/aktifkan")
-@role_required("admin")
+@role_required(Role.ADMIN)
 def participant_reactivate(user_id: int):
     user = _peserta_or_404(user_id)
     if not ConfirmForm().validate_on_submit():
@@ -323,7 +330,7 @@ def participant_reactivate(user_id: int):
 
 
 @bp.post("/admin/peserta/<int:user_id>/buka-kunci")
-@role_required("admin")
+@role_required(Role.ADMIN)
 def participant_unlock(user_id: int):
     user = _peserta_or_404(user_id)
     if not ConfirmForm().validate_on_submit():
@@ -373,7 +380,7 @@ def _own_pending(import_id: int) -> ParticipantImport:
 
 
 @bp.get("/admin/peserta/templat.xlsx")
-@role_required("admin")
+@role_required(Role.ADMIN)
 def import_template():
     rows = db.session.execute(
         select(Kecamatan.kode, Kecamatan.nama, Desa.kode, Desa.nama, Desa.jenis)
@@ -390,7 +397,7 @@ def import_template():
 
 
 @bp.route("/admin/peserta/impor", methods=["GET", "POST"])
-@role_required("admin")
+@role_required(Role.ADMIN)
 @writes_late
 def import_upload():
     form = ImportUploadForm()
@@ -438,7 +445,7 @@ def import_upload():
 
 
 @bp.get("/admin/peserta/impor/<int:import_id>")
-@role_required("admin")
+@role_required(Role.ADMIN)
 def import_detail(import_id: int):
     record = db.get_or_404(ParticipantImport, import_id)
     if record.status == "committed":
@@ -465,7 +472,7 @@ def import_detail(import_id: int):
 
 
 @bp.post("/admin/peserta/impor/<int:import_id>/konfirmasi")
-@role_required("admin")
+@role_required(Role.ADMIN)
 @writes_late
 def import_confirm(import_id: int):
     record = _own_pending(import_id)
@@ -511,7 +518,7 @@ def import_confirm(import_id: int):
 
 
 @bp.post("/admin/peserta/impor/<int:import_id>/batal")
-@role_required("admin")
+@role_required(Role.ADMIN)
 def import_discard(import_id: int):
     record = _own_pending(import_id)
     if not ImportConfirmForm().validate_on_submit():
@@ -523,7 +530,7 @@ def import_discard(import_id: int):
 
 
 @bp.post("/admin/peserta/impor/<int:import_id>/sandi-awal.xlsx")
-@role_required("admin")
+@role_required(Role.ADMIN)
 def import_credentials(import_id: int):
     record = db.get_or_404(ParticipantImport, import_id)
     if record.status != "committed":

@@ -17,6 +17,7 @@ from bimtek.attendance.models import (
     SessionTrainer,
     TrainingSession,
 )
+from bimtek.enums import Role
 from bimtek.extensions import db
 from bimtek.timeutil import utcnow
 from bimtek.wilayah.models import Desa, Kecamatan
@@ -25,7 +26,7 @@ from bimtek.wilayah.models import Desa, Kecamatan
 def sessions_for(user: User) -> list[TrainingSession]:
     """Sessions a staff member may see: all for admins, their own for trainers."""
     query = select(TrainingSession).options(joinedload(TrainingSession.course))
-    if user.role != "admin":
+    if user.role != Role.ADMIN:
         mine = select(SessionTrainer.session_id).where(SessionTrainer.user_id == user.id)
         query = query.where(
             (TrainingSession.id.in_(mine)) | (TrainingSession.created_by_id == user.id)

@@ -23,8 +23,9 @@ from bimtek.attendance import codes, hooks, queries, service
 from bimtek.attendance.forms import CheckInForm, MarkForm, SessionForm
 from bimtek.attendance.models import PRESENT, STATUS_LABELS, SessionInvite, TrainingSession
 from bimtek.attendance.sheets import build_attendance_export, build_daftar_hadir
+from bimtek.enums import STAFF, Role
 from bimtek.extensions import begin_write, db, limiter, writes_late
-from bimtek.learning.forms import ConfirmForm
+from bimtek.forms import ConfirmForm
 from bimtek.learning.models import Course
 from bimtek.settings.service import current_office, office_zone
 from bimtek.spreadsheet import XLSX_MEDIA_TYPE
@@ -35,7 +36,6 @@ from bimtek.wilayah.models import Kecamatan
 bp = Blueprint("attendance", __name__)
 
 DEVICE_COOKIE = "bimtek_perangkat"
-STAFF = ("admin", "pelatih")
 
 
 def _period() -> int:
@@ -69,7 +69,7 @@ def _xlsx(data: bytes, filename: str):
 @bp.get("/sesi")
 @login_required
 def sessions():
-    if current_user.role == "peserta":
+    if current_user.role == Role.PESERTA:
         now = utcnow()
         mine = queries.participant_sessions(current_user)
         return render_template(
@@ -108,7 +108,7 @@ def _session_form(session: TrainingSession | None):
     form.trainers.choices = [
         (u.id, u.nama)
         for u in db.session.scalars(
-            select(User).where(User.role == "pelatih", User.active.is_(True)).order_by(User.nama)
+            select(User).where(User.role == Role.PELATIH, User.active.is_(True)).order_by(User.nama)
         )
     ]
     if request.method == "GET":
@@ -207,7 +207,7 @@ def refresh_invites(session_id: int):
 @login_required
 def session(session_id: int):
     session = db.get_or_404(TrainingSession, session_id)
-    if current_user.role == "peserta":
+    if current_user.role == Role.PESERTA:
         if not service.is_invited(session, current_user):
             abort(404)
         return redirect(url_for("attendance.checkin", s=session.id))
@@ -311,7 +311,7 @@ def checkin():
 
 
 def _checkin_page(form, now, wanted: int | None, status: int = 200):
-    if current_user.role != "peserta":
+    if current_user.role != Role.PESERTA:
         flash(
             "Presensi dengan kode hanya untuk peserta. Pelatih membuka halaman proyektor.", "error"
         )
@@ -379,7 +379,7 @@ def checkin_post():
         wanted = None
     if not form.validate_on_submit():
         return _checkin_page(form, now, wanted, status=400)
-    if current_user.role != "peserta":
+    if current_user.role != Role.PESERTA:
         abort(403)
     if wanted:
         candidates = [db.session.get(TrainingSession, wanted)]

@@ -1,16 +1,11 @@
 """Course forms."""
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, IntegerField, SelectMultipleField, StringField, TextAreaField
+from wtforms import BooleanField, IntegerField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange
-from wtforms.widgets import CheckboxInput, ListWidget
 
 from bimtek.accounts.roles import BADAN
-
-
-class MultiCheckboxField(SelectMultipleField):
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
+from bimtek.forms import MultiCheckboxField
 
 
 class CourseForm(FlaskForm):
@@ -53,7 +48,3 @@ class CourseForm(FlaskForm):
         "dari separuh lainnya. Jika bank soal terlalu kecil, post-test dapat memuat soal "
         "pre-test (halaman pengaturan kuis memberi tahu).",
     )
-
-
-class ConfirmForm(FlaskForm):
-    """A button that changes something: only the CSRF token travels."""

@@ -1,16 +1,16 @@
 """Courses and progress: what a participant may open and how far they are."""
 
 from dataclasses import dataclass
-from datetime import datetime
 
-from sqlalchemy import and_, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from bimtek.accounts.models import User, audit
 from bimtek.accounts.roles import BADAN
+from bimtek.enums import STAFF, Role
 from bimtek.extensions import db
+from bimtek.learning import hooks
 from bimtek.learning.models import Course, CourseModule, Module, ModuleProgress, ModuleVersion
-from bimtek.quiz.models import Attempt, Quiz
 from bimtek.timeutil import utcnow
 
 
@@ -25,13 +25,13 @@ def courses_for(user: User) -> list[Course]:
     courses = db.session.scalars(
         select(Course).where(Course.active.is_(True)).order_by(Course.created_at, Course.id)
     ).all()
-    if user.role != "peserta":
+    if user.role != Role.PESERTA:
         return list(courses)
     return [c for c in courses if user.badan in (c.audience or [])]
 
 
 def can_open(user: User, course: Course) -> bool:
-    if user.role in ("admin", "pelatih"):
+    if user.role in STAFF:
         return True
     return course.active and user.badan in (course.audience or [])
 
@@ -101,37 +101,10 @@ def course_progress(user: User, course: Course) -> CourseProgress:
     return CourseProgress(course=course, modules=statuses)
 
 
-def pending_pretest(course: Course, user: User, now: datetime | None = None) -> Quiz | None:
-    """The pre-test this participant still has to submit before the modules open, or None.
-
-    Only with the course's "pre-test first" setting, for participants, and for a pre-test that
-    can still be taken: once it has closed, or once the participant has started the post-test
-    (from before this rule existed), waiting for it would lock the course for good.
-    """
-    if user.role != "peserta" or not course.pretest_first:
-        return None
-    # One query: the course's pre-/post-tests, each with this participant's attempts (if any).
-    rows = db.session.execute(
-        select(Quiz, Attempt.status)
-        .outerjoin(Attempt, and_(Attempt.quiz_id == Quiz.id, Attempt.user_id == user.id))
-        .where(Quiz.course_id == course.id, Quiz.kind.in_(("pre", "post")))
-        .order_by(Quiz.id)
-    ).all()
-    pre = next((q for q, _ in rows if q.kind == "pre" and q.active), None)
-    if pre is None or (pre.closes_at and (now or utcnow()) >= pre.closes_at):
-        return None
-    for quiz, status in rows:
-        if status is not None and (quiz.kind == "post" or status != "open"):
-            return None
-    return pre
-
-
-PRETEST_FIRST = "Kerjakan pre-test terlebih dahulu. Modul terbuka setelah pre-test dikirim."
-
-
 def module_lock_reason(course: Course, user: User) -> str | None:
-    """Why this participant may not open the course's modules yet (None: they may)."""
-    return PRETEST_FIRST if pending_pretest(course, user) is not None else None
+    """Why this participant may not open the course's modules yet (None: they may). The
+    features that gate them (the pre-test) register in learning.hooks."""
+    return hooks.module_lock(course, user)
 
 
 def find_progress(user: User, version: ModuleVersion) -> ModuleProgress | None:

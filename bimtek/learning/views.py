@@ -4,14 +4,14 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from bimtek.certificates.views import course_status
+from bimtek import signals
+from bimtek.enums import STAFF, Role
 from bimtek.extensions import begin_write, db
-from bimtek.learning import service
-from bimtek.learning.forms import ConfirmForm, CourseForm
+from bimtek.forms import ConfirmForm
+from bimtek.learning import hooks, service
+from bimtek.learning.forms import CourseForm
 from bimtek.learning.models import Course, Module, ModuleVersion
 from bimtek.learning.toc import has_sources_section, nest_toc
-from bimtek.quiz import service as quiz_service
-from bimtek.quiz.views import close_overdue_attempts
 from bimtek.web import db_int, role_required
 
 bp = Blueprint("learning", __name__)
@@ -32,14 +32,12 @@ def _course_for_user(course_id: int) -> Course:
 def home():
     courses = service.courses_for(current_user)
     progress = [service.course_progress(current_user, c) for c in courses]
-    backup_warning = None
-    if current_user.role == "admin":
-        from bimtek.backup.service import backup_status
-
-        backup_warning = backup_status().warning
-    pending = {c.id: service.pending_pretest(c, current_user) for c in courses}
+    next_steps = {c.id: hooks.next_step(c, current_user) for c in courses}
     return render_template(
-        "learning/home.html", progress=progress, pending=pending, backup_warning=backup_warning
+        "learning/home.html",
+        progress=progress,
+        next_steps=next_steps,
+        notices=hooks.notices_for(current_user),
     )
 
 
@@ -48,20 +46,12 @@ def home():
 def course(course_id: int):
     course = _course_for_user(course_id)
     progress = service.course_progress(current_user, course)
-    quizzes = [
-        q for q in quiz_service.course_quizzes(course) if q.active or current_user.role != "peserta"
-    ]
-    close_overdue_attempts()
-    states = [quiz_service.quiz_state(q, current_user) for q in quizzes]
     return render_template(
         "learning/course.html",
         course=course,
         progress=progress,
-        pre_states=[s for s in states if s.quiz.kind == "pre"],
-        states=[s for s in states if s.quiz.kind != "pre"],
+        panels=hooks.panels_for(course, current_user),
         module_lock=service.module_lock_reason(course, current_user),
-        result=quiz_service.course_result(course, current_user),
-        cert_status=course_status(course),
     )
 
 
@@ -85,7 +75,7 @@ def module(course_id: int, slug: str):
         else None
     )
     completed_this_version = False
-    if current_user.role == "peserta":
+    if current_user.role == Role.PESERTA:
         row = service.find_progress(current_user, version)
         if row is None:  # first visit: the only time this GET writes
             begin_write()
@@ -102,11 +92,7 @@ def module(course_id: int, slug: str):
         following=following,
         completed_this_version=completed_this_version,
         form=ConfirmForm(),
-        module_quizzes=[
-            q
-            for q in quiz_service.course_quizzes(course)
-            if q.kind == "module" and q.module_id == status.module.id and q.active
-        ],
+        module_links=hooks.links_under_module(course, status.module, current_user),
     )
 
 
@@ -135,6 +121,7 @@ def mark_completed(course_id: int, slug: str):
         ).one_or_none()
         version = older or version
     service.mark_completed(current_user, version)
+    signals.course_progress.send(course, user=current_user)
     db.session.commit()
     flash(f"Modul “{module.title}” ditandai selesai.", "success")
     progress = service.course_progress(current_user, course)
@@ -158,20 +145,20 @@ def _ordered_module_ids(ids: list[int]) -> list[int]:
 
 
 @bp.get("/admin/kursus")
-@role_required("admin")
+@role_required(Role.ADMIN)
 def courses():
     all_courses = db.session.scalars(select(Course).order_by(Course.created_at, Course.id)).all()
     return render_template("learning/courses.html", courses=all_courses)
 
 
 @bp.route("/admin/kursus/baru", methods=["GET", "POST"])
-@role_required("admin")
+@role_required(Role.ADMIN)
 def course_new():
     return _course_form(None)
 
 
 @bp.route("/admin/kursus/<int:course_id>/ubah", methods=["GET", "POST"])
-@role_required("admin")
+@role_required(Role.ADMIN)
 def course_edit(course_id: int):
     return _course_form(db.get_or_404(Course, course_id))
 
@@ -208,7 +195,7 @@ def _course_form(course: Course | None):
 
 
 @bp.get("/admin/modul")
-@role_required("admin", "pelatih")
+@role_required(*STAFF)
 def modules():
     all_modules = db.session.scalars(select(Module).order_by(Module.sort_order, Module.slug)).all()
     return render_template("learning/modules.html", modules=all_modules)

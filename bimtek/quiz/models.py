@@ -5,10 +5,11 @@ from datetime import datetime
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from bimtek.enums import QuizKind, one_of
 from bimtek.extensions import db
 from bimtek.timeutil import utcnow
 
-QUIZ_KINDS = ("pre", "post", "module")
+QUIZ_KINDS = tuple(QuizKind)
 QUIZ_KIND_LABELS = {"pre": "Pre-test", "post": "Post-test", "module": "Kuis modul"}
 REVIEW_POLICIES = ("score", "after_last", "after_submit", "after_close")
 REVIEW_LABELS = {
@@ -66,7 +67,7 @@ class QuestionVersion(db.Model):
 
 class Quiz(db.Model):
     __table_args__ = (
-        CheckConstraint("kind IN ('pre', 'post', 'module')", name="kind"),
+        CheckConstraint(one_of("kind", QuizKind), name="kind"),
         CheckConstraint(
             "review_policy IN ('score', 'after_last', 'after_submit', 'after_close')",
             name="review_policy",

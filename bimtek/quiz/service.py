@@ -7,12 +7,14 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import and_, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import load_only
 from sqlalchemy.orm.attributes import set_committed_value
 
+from bimtek import signals
 from bimtek.accounts.models import User, audit
+from bimtek.enums import Role
 from bimtek.extensions import db
 from bimtek.learning import service as learning
 from bimtek.learning.models import Course
@@ -394,10 +396,10 @@ def order_lock(quiz: Quiz, user: User, now: datetime | None = None) -> str | Non
     The course's settings: the pre-test before the modules and their quizzes, the post-test
     after every module is read (and after the pre-test). Staff trying a quiz are never held.
     """
-    if user.role != "peserta" or quiz.kind == "pre":
+    if user.role != Role.PESERTA or quiz.kind == "pre":
         return None
     course = quiz.course or db.session.get(Course, quiz.course_id)
-    if learning.pending_pretest(course, user, now) is not None:
+    if pending_pretest(course, user, now) is not None:
         return "Kerjakan pre-test terlebih dahulu."
     if quiz.kind == "post" and course.posttest_after_modules:
         progress = learning.course_progress(user, course)
@@ -715,6 +717,10 @@ def finish_attempt(
         connection.execute(_STORE_MARK, marks)
     for name, value in values.items():  # what the database now holds, without reloading it
         set_committed_value(attempt, name, value)
+    if attempt.quiz.kind == "post" and attempt.quiz.course_id is not None:
+        signals.course_progress.send(
+            attempt.quiz.course, user=db.session.get(User, attempt.user_id)
+        )
     return True
 
 
@@ -770,3 +776,39 @@ def course_result(course: Course, user: User) -> CourseResult:
     posts = [r for r in rows if r.kind == "post"]
     best = max(posts, key=lambda r: r.score) if posts else None
     return CourseResult(pre, best.score if best else None, best.passed if best else None)
+
+
+# --- the course's order: pre-test first -------------------------------------------------
+
+
+def pending_pretest(course: Course, user: User, now: datetime | None = None) -> Quiz | None:
+    """The pre-test this participant still has to submit before the modules open, or None.
+
+    Only with the course's "pre-test first" setting, for participants, and for a pre-test that
+    can still be taken: once it has closed, or once the participant has started the post-test
+    (from before this rule existed), waiting for it would lock the course for good.
+    """
+    if user.role != Role.PESERTA or not course.pretest_first:
+        return None
+    # One query: the course's pre-/post-tests, each with this participant's attempts (if any).
+    rows = db.session.execute(
+        select(Quiz, Attempt.status)
+        .outerjoin(Attempt, and_(Attempt.quiz_id == Quiz.id, Attempt.user_id == user.id))
+        .where(Quiz.course_id == course.id, Quiz.kind.in_(("pre", "post")))
+        .order_by(Quiz.id)
+    ).all()
+    pre = next((q for q, _ in rows if q.kind == "pre" and q.active), None)
+    if pre is None or (pre.closes_at and (now or utcnow()) >= pre.closes_at):
+        return None
+    for quiz, status in rows:
+        if status is not None and (quiz.kind == "post" or status != "open"):
+            return None
+    return pre
+
+
+PRETEST_FIRST = "Kerjakan pre-test terlebih dahulu. Modul terbuka setelah pre-test dikirim."
+
+
+def pretest_gate(course: Course, user: User) -> str | None:
+    """learning.hooks.module_gates: the modules open once the pre-test is submitted."""
+    return PRETEST_FIRST if pending_pretest(course, user) is not None else None

@@ -12,6 +12,7 @@ from bimtek.accounts.models import User
 from bimtek.accounts.roles import BADAN
 from bimtek.attendance.models import SessionInvite, SessionTrainer, TrainingSession
 from bimtek.certificates.completion import completion_for, in_kecamatan
+from bimtek.enums import Role
 from bimtek.extensions import db
 from bimtek.learning.models import Course
 from bimtek.quiz import stats
@@ -67,7 +68,7 @@ class Scope:
 
 
 def scope_for(staff: User) -> Scope:
-    if staff.role == "admin":
+    if staff.role == Role.ADMIN:
         return Scope(None)
     mine = select(SessionTrainer.session_id).where(SessionTrainer.user_id == staff.id)
     own = select(TrainingSession.id).where(TrainingSession.created_by_id == staff.id)
@@ -111,7 +112,7 @@ CHUNK_PEOPLE = 10_000
 
 def _audience(course: Course):
     return and_(
-        User.role == "peserta", User.active.is_(True), User.badan.in_(course.audience or [])
+        User.role == Role.PESERTA, User.active.is_(True), User.badan.in_(course.audience or [])
     )
 
 

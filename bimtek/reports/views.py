@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from bimtek.accounts.models import User
 from bimtek.attendance.queries import participant_sessions
+from bimtek.enums import STAFF, Role
 from bimtek.extensions import db
 from bimtek.learning.models import Course
 from bimtek.learning.service import course_progress
@@ -21,7 +22,6 @@ from bimtek.web import attachment, db_int, role_required
 from bimtek.wilayah.models import Kecamatan
 
 bp = Blueprint("reports", __name__)
-STAFF = ("admin", "pelatih")
 
 
 @bp.app_template_filter("chart")
@@ -57,7 +57,7 @@ def dashboard():
         course=course,
         groups=groups,
         total=total,
-        scoped=current_user.role != "admin",
+        scoped=current_user.role != Role.ADMIN,
     )
 
 
@@ -84,7 +84,7 @@ def kecamatan(course_id: int, kode: str):
 def participant(course_id: int, user_id: int):
     course = _course(course_id)
     user = db.get_or_404(User, user_id)
-    if user.role != "peserta" or not _scope().allows(user.id):
+    if user.role != Role.PESERTA or not _scope().allows(user.id):
         abort(404)
     quizzes = [
         (q, quiz_service.user_attempts(q, user)) for q in quiz_service.course_quizzes(course)
@@ -107,7 +107,7 @@ def participant(course_id: int, user_id: int):
 
 def _meta(course: Course, kecamatan: Kecamatan | None) -> RekapMeta:
     where = f"Kecamatan {kecamatan.nama}" if kecamatan else "semua kecamatan"
-    if current_user.role != "admin":
+    if current_user.role != Role.ADMIN:
         where += f"; peserta sesi yang dipandu {current_user.nama}"
     return RekapMeta(
         course_title=course.title,

@@ -3,6 +3,7 @@
 from flask import Blueprint, render_template
 from sqlalchemy import func, select
 
+from bimtek.enums import Role
 from bimtek.extensions import db
 from bimtek.web import role_required
 from bimtek.wilayah.models import Desa, Kabupaten, Kecamatan
@@ -11,7 +12,7 @@ bp = Blueprint("wilayah", __name__)
 
 
 @bp.get("/admin/wilayah")
-@role_required("admin")
+@role_required(Role.ADMIN)
 def overview():
     rows = db.session.execute(
         select(
@@ -28,7 +29,7 @@ def overview():
 
 
 @bp.get("/admin/wilayah/<kode>")
-@role_required("admin")
+@role_required(Role.ADMIN)
 def kabupaten(kode: str):
     kab = db.get_or_404(Kabupaten, kode)
     counts = dict(

@@ -7,7 +7,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from bimtek.accounts.roles import BADAN
 from bimtek.content.banks import DIFFICULTIES
-from bimtek.learning.forms import MultiCheckboxField
+from bimtek.forms import MultiCheckboxField
 from bimtek.quiz.grading import OPTION_KEYS, TYPES
 
 

@@ -20,8 +20,9 @@ from flask_login import current_user, login_required
 from bimtek.content.banks import parse_bank
 from bimtek.content.itemcheck import question_warnings
 from bimtek.content.render import render_markdown
+from bimtek.enums import STAFF
 from bimtek.extensions import db
-from bimtek.learning.forms import ConfirmForm
+from bimtek.forms import ConfirmForm
 from bimtek.learning.models import Course, Module
 from bimtek.quiz.models import Question
 from bimtek.spreadsheet import XLSX_MEDIA_TYPE
@@ -39,7 +40,6 @@ from bimtek.workspace.models import Material, ModuleDraft
 log = logging.getLogger(__name__)
 
 bp = Blueprint("workspace", __name__, url_prefix="/ruang-kerja")
-STAFF = ("admin", "pelatih")
 
 
 @bp.app_template_global()
