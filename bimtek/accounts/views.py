@@ -46,7 +46,8 @@ from bimtek.web import (
     refused_input,
     role_required,
 )
-from bimtek.wilayah.models import Desa, Kecamatan
+from bimtek.wilayah import queries as wilayah_queries
+from bimtek.wilayah.models import Kecamatan
 
 log = logging.getLogger(__name__)
 bp = Blueprint("accounts", __name__)
@@ -153,17 +154,12 @@ def change_password():
 
 
 def _wilayah_choices(form: ParticipantForm) -> list[Kecamatan]:
-    kecamatan = db.session.scalars(select(Kecamatan).order_by(Kecamatan.nama)).all()
+    kecamatan = wilayah_queries.kecamatan_list()
     form.kecamatan_kode.choices = [("", "— pilih —")] + [
         (k.kode, f"{k.nama} ({k.kode})") for k in kecamatan
     ]
     form.desa_kode.choices = [("", "— tidak ada —")] + [
-        (d.kode, f"{d.label} — Kec. {d.kecamatan.nama}")
-        for d in db.session.scalars(
-            select(Desa)
-            .options(joinedload(Desa.kecamatan))
-            .order_by(Desa.kecamatan_kode, Desa.nama)
-        )
+        (d.kode, f"{d.label} — Kec. {d.kecamatan.nama}") for d in wilayah_queries.desa_list()
     ]
     return kecamatan
 
@@ -382,11 +378,7 @@ def _own_pending(import_id: int) -> ParticipantImport:
 @bp.get("/admin/peserta/templat.xlsx")
 @role_required(Role.ADMIN)
 def import_template():
-    rows = db.session.execute(
-        select(Kecamatan.kode, Kecamatan.nama, Desa.kode, Desa.nama, Desa.jenis)
-        .outerjoin(Desa, Desa.kecamatan_kode == Kecamatan.kode)
-        .order_by(Kecamatan.kode, Desa.kode)
-    ).all()
+    rows = wilayah_queries.kecamatan_desa_rows()
     wilayah = [
         (kec_kode, kec_nama, desa_kode, f"{'Kel.' if jenis == 'kelurahan' else 'Desa'} {nama}")
         if desa_kode

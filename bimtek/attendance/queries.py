@@ -241,3 +241,27 @@ def export_rows(sessions: list[TrainingSession]) -> Iterable[ExportRow]:
     ).unique()
     for session_id, user, attendance in rows:
         yield ExportRow(by_id[session_id], user, attendance)
+
+
+def active_trainers() -> list[User]:
+    """Trainers who can be put on a session."""
+    return list(
+        db.session.scalars(
+            select(User).where(User.role == Role.PELATIH, User.active.is_(True)).order_by(User.nama)
+        )
+    )
+
+
+def invited_by_nik(session: TrainingSession) -> list[str]:
+    """The NIKs invited by hand (not by the session's badan/kecamatan rule)."""
+    return list(
+        db.session.scalars(
+            select(User.nik)
+            .join(SessionInvite, SessionInvite.user_id == User.id)
+            .where(
+                SessionInvite.session_id == session.id,
+                SessionInvite.by_rule.is_(False),
+                User.nik.is_not(None),
+            )
+        )
+    )

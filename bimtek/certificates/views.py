@@ -18,7 +18,6 @@ from flask import (
     url_for,
 )
 from flask_login import current_user, login_required
-from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from bimtek import numbering
@@ -35,6 +34,7 @@ from bimtek.settings.forms import PreviewForm
 from bimtek.settings.service import current_office, mark_previewed
 from bimtek.timeutil import utc_to_local, utcnow
 from bimtek.web import attachment, role_required
+from bimtek.wilayah import queries as wilayah_queries
 from bimtek.wilayah.models import Kecamatan
 
 log = logging.getLogger(__name__)
@@ -214,7 +214,7 @@ def _kecamatan_or_none(kode: str | None) -> Kecamatan | None:
 @role_required(Role.ADMIN)
 def preview(course_id: int):
     course = db.get_or_404(Course, course_id)
-    kecamatan_list = db.session.scalars(select(Kecamatan).order_by(Kecamatan.nama)).all()
+    kecamatan_list = wilayah_queries.kecamatan_list()
     kecamatan = _kecamatan_or_none(request.args.get("kecamatan"))
     if request.args.get("kecamatan") and kecamatan is None:
         abort(404)

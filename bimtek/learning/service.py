@@ -219,3 +219,20 @@ def current_module_version(module: Module) -> ModuleVersion:
             ModuleVersion.version_no == module.current_version_no,
         )
     ).one()
+
+
+def courses_by_title() -> list[Course]:
+    return list(db.session.scalars(select(Course).order_by(Course.title)))
+
+
+def all_courses() -> list[Course]:
+    """Every course, oldest first (the admin's list)."""
+    return list(db.session.scalars(select(Course).order_by(Course.created_at, Course.id)))
+
+
+def all_modules() -> list[Module]:
+    return list(db.session.scalars(select(Module).order_by(Module.sort_order, Module.slug)))
+
+
+def modules_by_id(ids: list[int]) -> list[Module]:
+    return list(db.session.scalars(select(Module).where(Module.id.in_(ids))))

@@ -10,7 +10,7 @@ from bimtek.extensions import begin_write, db
 from bimtek.forms import ConfirmForm
 from bimtek.learning import hooks, service
 from bimtek.learning.forms import CourseForm
-from bimtek.learning.models import Course, Module, ModuleVersion
+from bimtek.learning.models import Course, ModuleVersion
 from bimtek.learning.toc import has_sources_section, nest_toc
 from bimtek.web import db_int, role_required
 
@@ -135,19 +135,19 @@ def mark_completed(course_id: int, slug: str):
 
 
 def _module_choices(form: CourseForm) -> None:
-    modules = db.session.scalars(select(Module).order_by(Module.sort_order, Module.slug)).all()
+    modules = service.all_modules()
     form.modules.choices = [(m.id, f"{m.sort_order:02d}. {m.title}") for m in modules]
 
 
 def _ordered_module_ids(ids: list[int]) -> list[int]:
-    modules = db.session.scalars(select(Module).where(Module.id.in_(ids))).all()
+    modules = service.modules_by_id(ids)
     return [m.id for m in sorted(modules, key=lambda m: (m.sort_order, m.slug))]
 
 
 @bp.get("/admin/kursus")
 @role_required(Role.ADMIN)
 def courses():
-    all_courses = db.session.scalars(select(Course).order_by(Course.created_at, Course.id)).all()
+    all_courses = service.all_courses()
     return render_template("learning/courses.html", courses=all_courses)
 
 
@@ -197,5 +197,5 @@ def _course_form(course: Course | None):
 @bp.get("/admin/modul")
 @role_required(*STAFF)
 def modules():
-    all_modules = db.session.scalars(select(Module).order_by(Module.sort_order, Module.slug)).all()
+    all_modules = service.all_modules()
     return render_template("learning/modules.html", modules=all_modules)

@@ -326,3 +326,8 @@ def summarise(
     for group in groups.values():
         total.merge(group)
     return sorted(groups.values(), key=lambda s: (s.nama, s.kode)), total, kept
+
+
+def courses() -> list[Course]:
+    """The courses a report can be about, in the order they were made."""
+    return list(db.session.scalars(select(Course).order_by(Course.id)))

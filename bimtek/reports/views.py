@@ -4,7 +4,6 @@ import tempfile
 
 from flask import Blueprint, abort, render_template, request
 from flask_login import current_user
-from sqlalchemy import select
 
 from bimtek.accounts.models import User
 from bimtek.attendance.queries import participant_sessions
@@ -31,7 +30,7 @@ def chart_items(groups: list[queries.Summary], attribute: str) -> list[tuple[str
 
 
 def _courses() -> list[Course]:
-    return list(db.session.scalars(select(Course).order_by(Course.id)))
+    return queries.courses()
 
 
 def _course(course_id: int) -> Course:
