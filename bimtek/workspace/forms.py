@@ -2,7 +2,7 @@
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import IntegerField, SelectField, StringField, TextAreaField
+from wtforms import HiddenField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from bimtek.accounts.roles import BADAN
@@ -143,5 +143,6 @@ class BankImportForm(FlaskForm):
 
 
 class BankApplyForm(FlaskForm):
-    bank_text = TextAreaField()
-    source_name = StringField()
+    """Apply a previewed bank: the token of the text the dry run checked and kept."""
+
+    token = HiddenField()
