@@ -6,7 +6,7 @@ import unicodedata
 from dataclasses import dataclass
 from functools import cache
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from bimtek import signals
@@ -427,3 +427,18 @@ def find_account(ref: str) -> User | None:
     if ref.startswith("#") and ref[1:].isdigit():
         return db.session.get(User, int(ref[1:]))
     return find_by_login(ref)
+
+
+# Rows per statement when an import or a credentials sheet writes many users at once.
+BULK_ROWS = 1000
+
+
+def update_users_in_bulk(values: list[dict]) -> None:
+    """UPDATE many users by primary key (dicts with "id"), BULK_ROWS per statement; the bulk
+    UPDATE bypasses the loaded objects, so those are reloaded on next use."""
+    for start in range(0, len(values), BULK_ROWS):
+        db.session.execute(update(User), values[start : start + BULK_ROWS])
+    ids = {v["id"] for v in values}
+    for obj in list(db.session.identity_map.values()):
+        if isinstance(obj, User) and obj.id in ids:
+            db.session.expire(obj)
