@@ -123,7 +123,12 @@ def test_quiz_start_runs_a_fixed_small_number_of_statements(app, demo):
 
 
 def test_a_check_in_is_three_statements_and_the_projector_counts_with_a_query(
-    app, client, auth, make_session, people, post_form
+    app,
+    client,
+    auth,
+    make_session,
+    people,
+    post_form,  # noqa: F811 (fixtures)
 ):
     from bimtek.attendance import queries, service
     from bimtek.attendance.models import AttendanceChange, TrainingSession
