@@ -126,9 +126,9 @@ def test_a_check_in_is_three_statements_and_the_projector_counts_with_a_query(
     app,
     client,
     auth,
-    make_session,
-    people,
-    post_form,  # noqa: F811 (fixtures)
+    make_session,  # noqa: F811
+    people,  # noqa: F811
+    post_form,
 ):
     from bimtek.attendance import queries, service
     from bimtek.attendance.models import AttendanceChange, TrainingSession
