@@ -144,14 +144,17 @@ from datetime import timedelta
 from sqlalchemy import insert, select
 from bimtek import create_app
 from bimtek.extensions import db
-from bimtek.accounts import hashing
+try:
+    from bimtek.accounts.hashing import hash_password  # argon2id
+except ImportError:  # older code (the "before" figures): its own scheme, werkzeug's scrypt
+    from werkzeug.security import generate_password_hash as hash_password
 from bimtek.accounts.models import User, new_session_token
 from bimtek.attendance import service as attendance
 from bimtek.quiz.models import Quiz
 from bimtek.timeutil import utcnow
 app = create_app()
 with app.app_context():
-    hashed = hashing.hash_password(PASSWORD)  # the current scheme, as after a first change
+    hashed = hash_password(PASSWORD)  # the current scheme, as after a first change
     rows = [dict(nama=f"Peserta Aula {i}", nik=f"{NIK_PREFIX}{i:09d}", password_hash=hashed,
                  role="peserta", badan="PPS", jabatan="Anggota", kecamatan_kode="73.22.01",
                  desa_kode="73.22.01.2001", is_asn=False, must_change_password=False,

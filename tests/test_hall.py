@@ -170,3 +170,81 @@ def test_a_check_in_is_three_statements_and_the_projector_counts_with_a_query(
     auth.login("pelatih1", "rahasia-pelatih-1")
     page = client.get(f"/sesi/{session_id}/proyektor").get_data(as_text=True)
     assert "1 dari 2 peserta sudah hadir" in page
+
+
+# ---- sign-in by the QR code on the sheet -------------------------------------------------
+
+
+def issue_token(app, user_id, now=None) -> str:
+    from bimtek.accounts import signin_tokens
+
+    with app.app_context():
+        token = signin_tokens.issue([user_id], now=now)[user_id]
+        db.session.commit()
+        return token
+
+
+def scan(client, token):
+    """What a phone does with the QR: open the link, press "Masuk"."""
+    from tests.conftest import csrf_token
+
+    page = client.get(f"/masuk/{token}")
+    assert page.status_code == 200 and "Masuk dengan kode QR" in page.get_data(as_text=True)
+    return client.post(
+        f"/masuk/{token}", data={"csrf_token": csrf_token(client, f"/masuk/{token}")}
+    )
+
+
+def test_a_qr_token_signs_in_once_and_forces_a_password_change(app, client, make_peserta):
+    from bimtek.accounts.models import SignInToken
+
+    user_id = make_peserta(nik=NIK)  # has already chosen a password
+    token = issue_token(app, user_id)
+    with app.app_context():  # only the hash is stored
+        assert db.session.scalars(select(SignInToken.token_hash)).all() != [token]
+    response = scan(client, token)
+    assert response.status_code == 302 and response.headers["Location"].endswith("/akun/kata-sandi")
+    # Signed in, and nothing else opens before a new password is chosen.
+    assert client.get("/").headers["Location"].startswith("/akun/kata-sandi")
+    with app.app_context():
+        assert db.session.get(User, user_id).must_change_password
+    other = app.test_client()
+    again = scan(other, token)
+    assert again.status_code == 410
+    assert "sudah pernah dipakai" in again.get_data(as_text=True)
+    assert other.get("/").status_code == 302  # still signed out: to the sign-in page
+    assert "/login" in other.get("/").headers["Location"]
+
+
+def test_expired_and_replaced_qr_tokens_are_refused(app, client, make_peserta, post_form):
+    from datetime import timedelta
+
+    user_id = make_peserta(nik=NIK)
+    old = issue_token(app, user_id, now=utcnow() - timedelta(days=15))
+    refused = scan(client, old)
+    assert refused.status_code == 410 and "sudah kedaluwarsa" in refused.get_data(as_text=True)
+    first = issue_token(app, user_id)
+    second = issue_token(app, user_id)  # a new sheet or slip: the earlier QR stops working
+    refused = scan(client, first)
+    assert refused.status_code == 410 and "tidak berlaku" in refused.get_data(as_text=True)
+    assert scan(client, second).status_code == 302
+    # A password change retires a token still unused.
+    third = issue_token(app, user_id)
+    response = post_form(
+        client, "/akun/kata-sandi",
+        {"current_password": "awal-rahasia-1", "new_password": PASSWORD, "confirm": PASSWORD},
+    )  # fmt: skip
+    assert response.status_code == 302
+    assert scan(app.test_client(), third).status_code == 410
+
+
+def test_guessing_qr_tokens_is_rate_limited(app, client):
+    app.config["BIMTEK_TOKEN_LIMIT"] = "3 per minute"
+    from tests.conftest import csrf_token
+
+    token = csrf_token(client, "/login")
+    codes = [
+        client.post(f"/masuk/tebakan-{i:024d}", data={"csrf_token": token}).status_code
+        for i in range(5)
+    ]
+    assert codes == [410, 410, 410, 429, 429]

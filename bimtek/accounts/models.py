@@ -151,3 +151,20 @@ class ImportedAccount(db.Model):
 
     import_id: Mapped[int] = mapped_column(ForeignKey("participant_import.id"), primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id"), primary_key=True, index=True)
+
+
+class SignInToken(db.Model):
+    """A one-time sign-in by the QR code on a credentials sheet or reset slip.
+
+    Only the SHA-256 of the random token is stored. It signs in once, before expires_at, and
+    forces a password change; issuing a new sheet or slip for the person, or a password change,
+    deletes the ones before it."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+    user: Mapped[User] = relationship()

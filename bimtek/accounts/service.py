@@ -5,12 +5,12 @@ import secrets
 import unicodedata
 from dataclasses import dataclass
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from werkzeug.security import generate_password_hash
 
 from bimtek import signals
 from bimtek.accounts import hashing, passwords
-from bimtek.accounts.models import User, audit
+from bimtek.accounts.models import SignInToken, User, audit
 from bimtek.accounts.roles import BADAN, BADAN_NEEDS_DESA, JABATAN_BY_BADAN, ROLES
 from bimtek.extensions import db
 from bimtek.timeutil import utcnow
@@ -204,6 +204,8 @@ def change_password(user: User, new_password: str) -> None:
     user.set_password(new_password)
     user.must_change_password = False
     user.end_all_sessions()
+    # The QR code on the sheet or slip stops working once the person has their own password.
+    db.session.execute(delete(SignInToken).where(SignInToken.user_id == user.id))
     audit(user, "password.change", "user", user.id)
 
 

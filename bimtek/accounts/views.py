@@ -20,7 +20,7 @@ from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
-from bimtek.accounts import importer, service, signin_lock
+from bimtek.accounts import importer, service, signin_lock, signin_tokens
 from bimtek.accounts.forms import (
     ChangePasswordForm,
     ConfirmForm,
@@ -120,6 +120,45 @@ def login():
         return redirect(target or url_for("learning.home"))
     status = 400 if request.method == "POST" else 200
     return render_template("accounts/login.html", form=form, next=next_url), status
+
+
+def _token_refused(response) -> bool:
+    return response.status_code in (400, 403, 410)
+
+
+@bp.route("/masuk/<token>", methods=["GET", "POST"])
+@limiter.limit(
+    lambda: current_app.config["BIMTEK_TOKEN_LIMIT"],
+    methods=["POST"],
+    deduct_when=_token_refused,
+    scope="token-address",
+)
+def token_sign_in(token: str):
+    """The QR code on a credentials sheet or reset slip. GET only shows a button: a link
+    preview (a chat app opening the URL) must not spend the one-time token."""
+    form = ConfirmForm()
+    if request.method == "GET" or not form.validate_on_submit():
+        status = 400 if request.method == "POST" else 200
+        page = render_template("accounts/token_login.html", form=form, token=token[:64])
+        return no_store(current_app.make_response((page, status)))
+    try:
+        user = signin_tokens.redeem(token)
+    except service.Deactivated as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return render_template("accounts/login.html", form=LoginForm(formdata=None)), 403
+    except service.AccountError as exc:
+        db.session.rollback()
+        log.info("refused QR sign-in from %s", request.remote_addr)
+        flash(str(exc), "error")
+        return render_template("accounts/login.html", form=LoginForm(formdata=None)), 410
+    if current_user.is_authenticated:
+        logout_user()
+    session.clear()
+    login_user(user)
+    db.session.commit()
+    log.info("user %s signed in by QR token", user.id)
+    return redirect(url_for("accounts.change_password"))
 
 
 @bp.post("/logout")
