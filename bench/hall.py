@@ -45,16 +45,24 @@ class Phone:
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
         self.cookie = ""
         self.info: dict = {}
+        self.last_used = time.monotonic()
 
     def request(self, method, path, body=None, headers=None):
         headers = dict(headers or {})
+        if time.monotonic() - self.last_used > 1.0:
+            # gunicorn closes a keep-alive connection idle for 2 s; a phone opens a new one
+            # before it sends (never a silent resend of a request the server may have seen).
+            self.conn.close()
+            self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
         if self.cookie:
             headers["Cookie"] = self.cookie
         try:
             self.conn.request(method, path, body=body, headers=headers)
             response = self.conn.getresponse()
             data = response.read()
+            self.last_used = time.monotonic()
         except (http.client.HTTPException, OSError):
+            self.last_used = time.monotonic()
             self.conn.close()
             self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
             return 0, b""  # counted as an error, not retried
