@@ -248,3 +248,43 @@ def test_guessing_qr_tokens_is_rate_limited(app, client):
         for i in range(5)
     ]
     assert codes == [410, 410, 410, 429, 429]
+
+
+def test_the_credentials_sheet_carries_a_qr_that_signs_in(app, client, make_peserta):
+    import io
+
+    import zxingcpp
+    from openpyxl import load_workbook
+    from PIL import Image
+
+    from bimtek.accounts.import_sheets import build_credentials
+    from bimtek.accounts.importer import Credential
+
+    user_id = make_peserta(nik=NIK)
+    token = issue_token(app, user_id)
+    row = Credential("Malangke", "Desa Pao", "Sitti Aminah", NIK, "PPS", "Anggota", "abcd", token)
+    data = build_credentials(
+        [row], "1 Desember 2026", qr_link=lambda t: f"http://aula.test/masuk/{t}"
+    )
+    sheet = load_workbook(io.BytesIO(data)).worksheets[0]
+    assert sheet["G4"].value == "Atau pindai untuk masuk"
+    (image,) = sheet._images
+    (found,) = zxingcpp.read_barcodes(Image.open(io.BytesIO(image._data())))
+    assert found.text == f"http://aula.test/masuk/{token}"
+    response = scan(client, found.text.removeprefix("http://aula.test/masuk/"))
+    assert response.headers["Location"].endswith("/akun/kata-sandi")
+
+
+def test_the_reset_slip_shows_a_qr_and_retires_the_earlier_one(app, client, auth, make_peserta,
+                                                               make_staff):  # fmt: skip
+    user_id = make_peserta(nik=NIK)
+    earlier = issue_token(app, user_id)
+    make_staff("admin", "admin1", "rahasia-admin-1")
+    auth.login("admin1", "rahasia-admin-1")
+    from tests.conftest import csrf_token
+
+    path = f"/admin/peserta/{user_id}/atur-ulang-sandi"
+    slip = client.post(path, data={"csrf_token": csrf_token(client, path)})
+    assert slip.status_code == 200
+    assert "<svg" in slip.get_data(as_text=True) and "pindai kode QR" in slip.get_data(as_text=True)
+    assert scan(app.test_client(), earlier).status_code == 410

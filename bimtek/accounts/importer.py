@@ -17,7 +17,7 @@ import logging
 import re
 import secrets
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 from time import monotonic
@@ -27,7 +27,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.utils.escape import unescape
 from sqlalchemy import insert, select, update
 
-from bimtek.accounts import service
+from bimtek.accounts import service, signin_tokens
 from bimtek.accounts.models import AuditLog, ImportedAccount, ParticipantImport, User, audit
 from bimtek.accounts.roles import BADAN, JABATAN
 from bimtek.extensions import db
@@ -831,6 +831,7 @@ class Credential:
     badan: str
     jabatan: str
     password: str
+    token: str = ""  # the one-time QR sign-in (signin_tokens), printed as a QR on the sheet
 
 
 def never_signed_in(record: ParticipantImport):
@@ -879,6 +880,8 @@ def issue_initial_passwords(record: ParticipantImport, actor: User | None) -> li
                 password=password,
             )
         )
+    tokens = signin_tokens.issue([user.id for user in users])  # earlier QR codes stop working
+    credentials = [replace(c, token=tokens[user.id]) for c, user in zip(credentials, users, strict=True)]
     for start in range(0, len(values), BATCH):
         db.session.execute(update(User), values[start : start + BATCH])
     _expire_users({v["id"] for v in values})

@@ -4,6 +4,7 @@ import hashlib
 import logging
 import time
 
+import segno
 from flask import (
     Blueprint,
     abort,
@@ -16,6 +17,7 @@ from flask import (
     url_for,
 )
 from flask_login import current_user, login_required, login_user, logout_user
+from markupsafe import Markup
 from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
@@ -42,6 +44,7 @@ from bimtek.web import (
     db_int,
     is_safe_next,
     no_store,
+    public_url,
     refused_input,
     role_required,
 )
@@ -120,6 +123,15 @@ def login():
         return redirect(target or url_for("learning.home"))
     status = 400 if request.method == "POST" else 200
     return render_template("accounts/login.html", form=form, next=next_url), status
+
+
+def _token_link(token: str) -> str:
+    return public_url("accounts.token_sign_in", token=token)
+
+
+def _qr_svg(url: str) -> Markup:
+    svg = segno.make(url, error="m").svg_inline(scale=4, border=2, omitsize=True)
+    return Markup(svg)  # noqa: S704  (segno's own SVG of our URL)
 
 
 def _token_refused(response) -> bool:
@@ -318,12 +330,17 @@ def participant_reset_password(user_id: int):
             400 if request.method == "POST" else 200
         )
     initial_password = service.reset_password(user, current_user)
+    token = signin_tokens.issue([user.id])[user.id]  # the slip's QR; earlier ones stop working
     db.session.commit()
     signin_lock.unlock(user)  # the participant may have locked it guessing
     log.info("password of user %s reset by admin %s", user.id, current_user.id)
     response = current_app.make_response(
         render_template(
-            "accounts/reset_slip.html", user=user, initial_password=initial_password, now=utcnow()
+            "accounts/reset_slip.html",
+            user=user,
+            initial_password=initial_password,
+            now=utcnow(),
+            qr_svg=_qr_svg(public_url("accounts.token_sign_in", token=token)),
         )
     )
     return no_store(response)
@@ -576,7 +593,7 @@ def import_credentials(import_id: int):
         return redirect(url_for("accounts.import_detail", import_id=record.id))
     credentials = importer.issue_initial_passwords(record, current_user)
     issued = waktu(utcnow(), office_zone())
-    data = build_credentials(credentials, issued)
+    data = build_credentials(credentials, issued, qr_link=_token_link)
     db.session.commit()
     log.info("import %s: %s initial passwords issued by user %s", import_id, len(credentials),
              current_user.id)  # fmt: skip
