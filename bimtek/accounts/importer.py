@@ -881,7 +881,9 @@ def issue_initial_passwords(record: ParticipantImport, actor: User | None) -> li
             )
         )
     tokens = signin_tokens.issue([user.id for user in users])  # earlier QR codes stop working
-    credentials = [replace(c, token=tokens[user.id]) for c, user in zip(credentials, users, strict=True)]
+    credentials = [
+        replace(c, token=tokens[user.id]) for c, user in zip(credentials, users, strict=True)
+    ]
     for start in range(0, len(values), BATCH):
         db.session.execute(update(User), values[start : start + BATCH])
     _expire_users({v["id"] for v in values})
