@@ -5,6 +5,7 @@ bimtek / ceiling says how much our own work costs per request.
 """
 
 import os
+import sys
 
 from flask import Flask, jsonify
 from sqlalchemy import (
@@ -40,6 +41,10 @@ if engine.dialect.name == "sqlite":
 
     @event.listens_for(engine, "begin")
     def _begin(conn):
+        # Under `gunicorn -c python:bimtek.gunicorn_conf` the bimtek package is imported, and
+        # its Engine-wide listener already begins (BEGIN IMMEDIATE for a POST): not twice.
+        if "bimtek.extensions" in sys.modules:
+            return
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 

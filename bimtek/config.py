@@ -61,6 +61,8 @@ def defaults(instance_path: str) -> dict:
         # because a whole venue often shares one address on the hall's Wi-Fi.
         "BIMTEK_LOGIN_LIMIT_ACCOUNT": "5 per minute; 20 per hour",
         "BIMTEK_LOGIN_LIMIT_ADDRESS": "60 per minute",
+        # Refused QR sign-ins (/masuk/<token>: unknown, used or expired) per address.
+        "BIMTEK_TOKEN_LIMIT": "10 per minute; 50 per hour",
         "MAX_CONTENT_LENGTH": 32 * 1024 * 1024,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

@@ -174,7 +174,7 @@ class PostgresStore:
                             conn.execute(
                                 sql.SQL("INSERT INTO {} SELECT * FROM {}").format(
                                     sql.Identifier("public", table),
-                                    sql.Identifier(f"seed_{seed}", table),
+                                    sql.Identifier("seed_" + seed.replace("+", "_"), table),
                                 )
                             )
                         for name in self.sequences:
@@ -204,7 +204,7 @@ class PostgresStore:
             else:
                 self._restore(self.snapshot("migrated"))
                 _seed(self.url, SEEDS[seed])
-                schema = f"seed_{seed}"
+                schema = "seed_" + seed.replace("+", "_")
                 with self._connect() as conn:
                     conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
                     filled = []

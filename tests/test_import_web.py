@@ -154,7 +154,9 @@ def test_credentials_sheet_is_issued_anew_each_time(app, admin_client, client, p
             # the NIK once, as the sign-in name, next to the name
             assert table[3] == (
                 "No", "Nama", "NIK (nama pengguna)", "Jabatan", "Desa/Kelurahan", "Kata sandi awal",
+                "Atau pindai untuk masuk",  # a one-time QR sign-in per person (test_hall.py)
             )  # fmt: skip
+            assert len(sheet._images) == len(table) - 4
             for row in table[4:]:
                 assert list(row).count(row[2]) == 1
                 rows[row[2]] = row[5]

@@ -2,11 +2,11 @@
 credentials sheet (again: new ones, the earlier sheet no longer works)."""
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import select
 
-from bimtek.accounts import service
+from bimtek.accounts import service, signin_tokens
 from bimtek.accounts.import_cells import WilayahIndex
 from bimtek.accounts.models import ImportedAccount, ParticipantImport, User, audit
 from bimtek.extensions import db
@@ -23,6 +23,7 @@ class Credential:
     badan: str
     jabatan: str
     password: str
+    token: str = ""  # the one-time QR sign-in (signin_tokens), printed as a QR on the sheet
 
 
 def never_signed_in(record: ParticipantImport):
@@ -71,6 +72,10 @@ def issue_initial_passwords(record: ParticipantImport, actor: User | None) -> li
                 password=password,
             )
         )
+    tokens = signin_tokens.issue([user.id for user in users])  # earlier QR codes stop working
+    credentials = [
+        replace(c, token=tokens[user.id]) for c, user in zip(credentials, users, strict=True)
+    ]
     service.update_users_in_bulk(values)
     audit(actor, "peserta.initial_passwords", "participant_import", record.id, count=len(values))
     return credentials

@@ -5,9 +5,11 @@ Pure builders: values in, .xlsx bytes out. Every string is written as text (spre
 
 import io
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
+import segno
 from openpyxl import Workbook
+from openpyxl.drawing.image import Image
 from openpyxl.styles import Font
 from openpyxl.worksheet.datavalidation import DataValidation
 
@@ -91,12 +93,25 @@ CREDENTIAL_COLUMNS = (
     ("Desa/Kelurahan", 22),
     ("Kata sandi awal", 17),
 )
+QR_COLUMN = ("Atau pindai untuk masuk", 16)
+QR_ROW_HEIGHT = 80  # points: room for a QR code of ~100 px
 
 
-def build_credentials(credentials: Iterable, issued_label: str) -> bytes:
+def _qr_image(url: str) -> Image:
+    buffer = io.BytesIO()
+    segno.make(url, error="m").save(buffer, kind="png", scale=3, border=2)
+    buffer.seek(0)
+    return Image(buffer)
+
+
+def build_credentials(
+    credentials: Iterable, issued_label: str, qr_link: Callable[[str], str] | None = None
+) -> bytes:
     """One sheet per kecamatan: who signs in with what, to hand out at the session.
 
-    `credentials`: objects with kecamatan, desa, nama, nik, badan, jabatan, password.
+    `credentials`: objects with kecamatan, desa, nama, nik, badan, jabatan, password, token.
+    With `qr_link` (token -> URL), each row also gets a QR code that signs in once, so a hall
+    does not type 16-digit NIKs.
     """
     by_kecamatan = defaultdict(list)
     for c in credentials:
@@ -106,7 +121,8 @@ def build_credentials(credentials: Iterable, issued_label: str) -> bytes:
     mono = Font(name="Courier New", size=12, bold=True)
     for kecamatan in sorted(by_kecamatan):
         ws = wb.create_sheet(sheet_title(kecamatan, taken))
-        for index, (_label, width) in enumerate(CREDENTIAL_COLUMNS, start=1):
+        columns = CREDENTIAL_COLUMNS + ((QR_COLUMN,) if qr_link else ())
+        for index, (_label, width) in enumerate(columns, start=1):
             letter = chr(ord("A") + index - 1)
             ws.column_dimensions[letter].width = width
         ws.page_setup.orientation = "landscape"
@@ -126,7 +142,7 @@ def build_credentials(credentials: Iterable, issued_label: str) -> bytes:
             ]
         )
         ws.append([])
-        ws.append([text_cell(ws, label, BOLD) for label, _ in CREDENTIAL_COLUMNS])
+        ws.append([text_cell(ws, label, BOLD) for label, _ in columns])
         rows = sorted(by_kecamatan[kecamatan], key=lambda c: (c.desa, c.badan, c.nama))
         for number, c in enumerate(rows, start=1):
             ws.append(
@@ -139,6 +155,12 @@ def build_credentials(credentials: Iterable, issued_label: str) -> bytes:
                     text_cell(ws, c.password, mono),
                 ]
             )
+            if qr_link and getattr(c, "token", ""):
+                row = 4 + number  # title, note, blank, header, then the people
+                ws.row_dimensions[row].height = QR_ROW_HEIGHT
+                image = _qr_image(qr_link(c.token))
+                image.anchor = f"G{row}"
+                ws.add_image(image)
     if not by_kecamatan:
         ws = wb.create_sheet("Kosong")
         ws.append([text_cell(ws, "Tidak ada akun yang perlu kata sandi awal.")])

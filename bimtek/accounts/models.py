@@ -3,12 +3,11 @@
 import secrets
 from datetime import datetime
 
-from flask import current_app, has_app_context
 from flask_login import UserMixin
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
-from werkzeug.security import check_password_hash, generate_password_hash
 
+from bimtek.accounts import hashing
 from bimtek.accounts.roles import (  # noqa: F401  (re-exported)
     BADAN,
     BADAN_NEEDS_DESA,
@@ -63,16 +62,12 @@ class User(UserMixin, db.Model):
         return self.active
 
     def set_password(self, password: str) -> None:
-        # BIMTEK_PASSWORD_HASH_METHOD exists for the test suite only (one PBKDF2 round);
-        # unset, werkzeug's default (scrypt) applies.
-        method = has_app_context() and current_app.config.get("BIMTEK_PASSWORD_HASH_METHOD")
-        if method:
-            self.password_hash = generate_password_hash(password, method=method)
-        else:
-            self.password_hash = generate_password_hash(password)
+        # argon2id (bimtek/accounts/hashing.py); BIMTEK_PASSWORD_HASH_METHOD, for the test
+        # suite only (one PBKDF2 round), makes it that werkzeug method instead.
+        self.password_hash = hashing.hash_password(password)
 
     def check_password(self, password: str) -> bool:
-        return check_password_hash(self.password_hash, password)
+        return hashing.verify_password(self.password_hash, password)
 
     def end_all_sessions(self) -> None:
         self.session_token = new_session_token()
@@ -157,3 +152,20 @@ class ImportedAccount(db.Model):
 
     import_id: Mapped[int] = mapped_column(ForeignKey("participant_import.id"), primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id"), primary_key=True, index=True)
+
+
+class SignInToken(db.Model):
+    """A one-time sign-in by the QR code on a credentials sheet or reset slip.
+
+    Only the SHA-256 of the random token is stored. It signs in once, before expires_at, and
+    forces a password change; issuing a new sheet or slip for the person, or a password change,
+    deletes the ones before it."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+    user: Mapped[User] = relationship()

@@ -4,14 +4,13 @@ import re
 import secrets
 import unicodedata
 from dataclasses import dataclass
-from functools import cache
 
-from sqlalchemy import func, or_, select, update
-from werkzeug.security import check_password_hash, generate_password_hash
+from sqlalchemy import delete, func, or_, select, update
+from werkzeug.security import generate_password_hash
 
 from bimtek import signals
-from bimtek.accounts import passwords
-from bimtek.accounts.models import User, audit
+from bimtek.accounts import hashing, passwords
+from bimtek.accounts.models import SignInToken, User, audit
 from bimtek.accounts.roles import BADAN, BADAN_NEEDS_DESA, JABATAN_BY_BADAN, ROLES
 from bimtek.enums import Role
 from bimtek.extensions import db
@@ -23,7 +22,7 @@ NIK_RE = re.compile(r"[0-9]{16}")
 USERNAME_RE = re.compile(r"[a-z0-9][a-z0-9._-]{2,63}")
 MIN_PASSWORD_LENGTH = passwords.MIN_LENGTH
 # Initial passwords are random (~59 bits), handed out on paper and must be changed at the first
-# sign-in (which stores werkzeug's default scrypt). A cheap salted PBKDF2 is enough for them and
+# sign-in (which stores argon2id, bimtek/accounts/hashing.py). A cheap salted PBKDF2 is enough for them and
 # lets an import issue thousands in seconds instead of an hour (scrypt: ~120 ms each here).
 INITIAL_PASSWORD_METHOD = "pbkdf2:sha256:1000"  # noqa: S105 (a hash method)
 # Stored for an imported account until its initial password is issued: matches no password.
@@ -150,7 +149,7 @@ def check_credentials(login: str, password: str) -> User | None:
     user = find_by_login(login)
     if user is None:
         # Same work as a real check, so timing does not reveal which accounts exist.
-        check_password_hash(_dummy_hash(), password)
+        hashing.verify_password(hashing.dummy_hash(), password)
         return None
     if not user.check_password(password):
         return None
@@ -159,9 +158,33 @@ def check_credentials(login: str, password: str) -> User | None:
     return user
 
 
-def record_sign_in(user: User) -> None:
-    """The write after a successful check: one short transaction."""
+@dataclass(frozen=True)
+class HashUpgrade:
+    """An old-scheme hash and its replacement, computed before any write lock is taken."""
+
+    user_id: int
+    old: str
+    new: str
+
+
+def hash_upgrade(user: User, password: str) -> HashUpgrade | None:
+    """After a successful check: the new-scheme hash to store, if the stored one is older
+    (werkzeug scrypt, the pbkdf2 initial passwords). Hashes here, with no write lock held."""
+    if not hashing.needs_upgrade(user.password_hash):
+        return None
+    return HashUpgrade(user.id, user.password_hash, hashing.hash_password(password))
+
+
+def record_sign_in(user: User, upgrade: HashUpgrade | None = None) -> None:
+    """The write after a successful check: one short transaction. The upgrade applies only if
+    the hash is still the one that was checked (a password change in between wins)."""
     user.last_login_at = utcnow()
+    if upgrade is not None:
+        db.session.execute(
+            update(User)
+            .where(User.id == upgrade.user_id, User.password_hash == upgrade.old)
+            .values(password_hash=upgrade.new)
+        )
 
 
 def authenticate(login: str, password: str) -> User | None:
@@ -171,13 +194,8 @@ def authenticate(login: str, password: str) -> User | None:
     except Deactivated:
         return None
     if user is not None:
-        record_sign_in(user)
+        record_sign_in(user, hash_upgrade(user, password))
     return user
-
-
-@cache
-def _dummy_hash() -> str:
-    return generate_password_hash(secrets.token_hex(16))
 
 
 def change_password(user: User, new_password: str) -> None:
@@ -187,6 +205,8 @@ def change_password(user: User, new_password: str) -> None:
     user.set_password(new_password)
     user.must_change_password = False
     user.end_all_sessions()
+    # The QR code on the sheet or slip stops working once the person has their own password.
+    db.session.execute(delete(SignInToken).where(SignInToken.user_id == user.id))
     audit(user, "password.change", "user", user.id)
 
 

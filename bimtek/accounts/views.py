@@ -4,6 +4,7 @@ import hashlib
 import logging
 import time
 
+import segno
 from flask import (
     Blueprint,
     abort,
@@ -16,11 +17,12 @@ from flask import (
     url_for,
 )
 from flask_login import current_user, login_required, login_user, logout_user
+from markupsafe import Markup
 from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
-from bimtek.accounts import importer, service, signin_lock
+from bimtek.accounts import importer, service, signin_lock, signin_tokens
 from bimtek.accounts.forms import (
     ChangePasswordForm,
     ConfirmForm,
@@ -43,6 +45,7 @@ from bimtek.web import (
     db_int,
     is_safe_next,
     no_store,
+    public_url,
     refused_input,
     role_required,
 )
@@ -97,7 +100,7 @@ def login():
         return redirect(next_url if is_safe_next(next_url) else url_for("learning.home"))
     form = LoginForm()
     if form.validate_on_submit():
-        # Read and check the password (~150 ms of scrypt) with no write lock held; only a
+        # Read and check the password (~25 ms of argon2id) with no write lock held; only a
         # successful sign-in writes, in a short transaction of its own.
         try:
             user = service.check_credentials(form.username.data, form.password.data)
@@ -109,8 +112,9 @@ def login():
             log.info("failed sign-in from %s", request.remote_addr)
             flash("NIK/nama pengguna atau kata sandi salah.", "error")
             return render_template("accounts/login.html", form=form, next=next_url), 401
+        upgrade = service.hash_upgrade(user, password=form.password.data)  # no lock held
         begin_write()
-        service.record_sign_in(user)
+        service.record_sign_in(user, upgrade)
         session.clear()  # a fresh session: nothing from before sign-in carries over
         login_user(user)
         db.session.commit()
@@ -121,6 +125,54 @@ def login():
         return redirect(target or url_for("learning.home"))
     status = 400 if request.method == "POST" else 200
     return render_template("accounts/login.html", form=form, next=next_url), status
+
+
+def _token_link(token: str) -> str:
+    return public_url("accounts.token_sign_in", token=token)
+
+
+def _qr_svg(url: str) -> Markup:
+    svg = segno.make(url, error="m").svg_inline(scale=4, border=2, omitsize=True)
+    return Markup(svg)  # noqa: S704  (segno's own SVG of our URL)
+
+
+def _token_refused(response) -> bool:
+    return response.status_code in (400, 403, 410)
+
+
+@bp.route("/masuk/<token>", methods=["GET", "POST"])
+@limiter.limit(
+    lambda: current_app.config["BIMTEK_TOKEN_LIMIT"],
+    methods=["POST"],
+    deduct_when=_token_refused,
+    scope="token-address",
+)
+def token_sign_in(token: str):
+    """The QR code on a credentials sheet or reset slip. GET only shows a button: a link
+    preview (a chat app opening the URL) must not spend the one-time token."""
+    form = ConfirmForm()
+    if request.method == "GET" or not form.validate_on_submit():
+        status = 400 if request.method == "POST" else 200
+        page = render_template("accounts/token_login.html", form=form, token=token[:64])
+        return no_store(current_app.make_response((page, status)))
+    try:
+        user = signin_tokens.redeem(token)
+    except service.Deactivated as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return render_template("accounts/login.html", form=LoginForm(formdata=None)), 403
+    except service.AccountError as exc:
+        db.session.rollback()
+        log.info("refused QR sign-in from %s", request.remote_addr)
+        flash(str(exc), "error")
+        return render_template("accounts/login.html", form=LoginForm(formdata=None)), 410
+    if current_user.is_authenticated:
+        logout_user()
+    session.clear()
+    login_user(user)
+    db.session.commit()
+    log.info("user %s signed in by QR token", user.id)
+    return redirect(url_for("accounts.change_password"))
 
 
 @bp.post("/logout")
@@ -281,12 +333,17 @@ def participant_reset_password(user_id: int):
             400 if request.method == "POST" else 200
         )
     initial_password = service.reset_password(user, current_user)
+    token = signin_tokens.issue([user.id])[user.id]  # the slip's QR; earlier ones stop working
     db.session.commit()
     signin_lock.unlock(user)  # the participant may have locked it guessing
     log.info("password of user %s reset by admin %s", user.id, current_user.id)
     response = current_app.make_response(
         render_template(
-            "accounts/reset_slip.html", user=user, initial_password=initial_password, now=utcnow()
+            "accounts/reset_slip.html",
+            user=user,
+            initial_password=initial_password,
+            now=utcnow(),
+            qr_svg=_qr_svg(public_url("accounts.token_sign_in", token=token)),
         )
     )
     return no_store(response)
@@ -535,7 +592,7 @@ def import_credentials(import_id: int):
         return redirect(url_for("accounts.import_detail", import_id=record.id))
     credentials = importer.issue_initial_passwords(record, current_user)
     issued = waktu(utcnow(), office_zone())
-    data = build_credentials(credentials, issued)
+    data = build_credentials(credentials, issued, qr_link=_token_link)
     db.session.commit()
     log.info("import %s: %s initial passwords issued by user %s", import_id, len(credentials),
              current_user.id)  # fmt: skip

@@ -224,26 +224,25 @@ class Origin:
     user_agent: str | None = None
 
 
-def _insert_ignoring_duplicate(values: dict) -> bool:
-    """INSERT one attendance row; False when the (session, user) row already exists.
-
-    The unique constraint decides between two simultaneous check-ins, on either database.
-    """
+def _insert_ignoring_duplicate(values: dict) -> Attendance | None:
+    """INSERT one attendance row and return it; None when the (session, user) row already
+    exists. The unique constraint decides between two simultaneous check-ins, on either
+    database; RETURNING gives the row back without a second SELECT."""
     dialect = db.session.get_bind().dialect.name
     make = pg_insert if dialect == "postgresql" else sqlite_insert
     statement = (
         make(Attendance)
         .values(**values)
         .on_conflict_do_nothing(index_elements=["session_id", "user_id"])
-        .returning(Attendance.id)
+        .returning(Attendance)
     )
-    # RETURNING, not rowcount: the ORM's insert path does not report rowcount on psycopg.
-    return db.session.execute(statement).scalar() is not None
+    return db.session.scalars(statement).first()
 
 
 def _record_change(session_id, user_id, actor_id, old, new, method, reason, now) -> None:
-    db.session.add(
-        AttendanceChange(
+    # A Core INSERT: no ORM flush bookkeeping, no RETURNING of an id nobody reads.
+    db.session.execute(
+        insert(AttendanceChange.__table__).values(
             session_id=session_id,
             user_id=user_id,
             actor_id=actor_id,
@@ -256,6 +255,30 @@ def _record_change(session_id, user_id, actor_id, old, new, method, reason, now)
     )
 
 
+def _checkin_state(session: TrainingSession, user_id: int) -> tuple[bool, Attendance | None, bool]:
+    """(invited, attendance row or None, does the course issue certificates automatically) in
+    one SELECT."""
+    session_id = session.id
+    invited = (
+        exists()
+        .where(SessionInvite.session_id == session_id, SessionInvite.user_id == user_id)
+        .label("invited")
+    )
+    auto_issue = (
+        select(Course.auto_issue).where(Course.id == session.course_id).scalar_subquery()
+    ).label("auto_issue")
+    row = db.session.execute(
+        select(invited, Attendance, auto_issue)
+        .select_from(User)
+        .outerjoin(
+            Attendance, and_(Attendance.session_id == session_id, Attendance.user_id == User.id)
+        )
+        .where(User.id == user_id)
+        .execution_options(populate_existing=True)
+    ).one()
+    return bool(row[0]), row[1], bool(row[2])
+
+
 def check_in(
     session: TrainingSession,
     user: User,
@@ -265,16 +288,19 @@ def check_in(
     origin: Origin,
     method: str = "kode",
 ) -> CheckIn:
-    """Record a participant present with the code from the projector, or refuse (AttendanceError)."""
+    """Record a participant present with the code from the projector, or refuse (AttendanceError).
+
+    A first check-in is three statements: one SELECT (invited? recorded already?), the INSERT
+    of the attendance row (RETURNING it) and the INSERT of its line in the change log."""
     if user.role != Role.PESERTA:
         raise AttendanceError("Presensi dengan kode hanya untuk peserta.")
-    if not is_invited(session, user):
+    invited, existing, auto_issue = _checkin_state(session, user.id)
+    if not invited:
         if not matches_rule(session, user):
             raise AttendanceError(
                 "Anda tidak terdaftar sebagai peserta sesi ini. Hubungi pelatih atau operator."
             )
         _add_invite(session.id, user.id, by_rule=True)  # imported after the session was set up
-    existing = _attendance(session.id, user.id)
     if existing is not None and existing.status in PRESENT:
         return CheckIn(existing, created=False)
     if now < checkin_opens_at(session):
@@ -303,11 +329,13 @@ def check_in(
         "code_window": window,
         "updated_at": now,
     }
-    if existing is None and _insert_ignoring_duplicate(values):
-        _record_change(session.id, user.id, None, None, status, method, None, now)
-        db.session.flush()
-        signals.course_progress.send(session.course, user=user)
-        return CheckIn(_attendance(session.id, user.id), created=True)
+    if existing is None:
+        inserted = _insert_ignoring_duplicate(values)
+        if inserted is not None:
+            _record_change(session.id, user.id, None, None, status, method, None, now)
+            if auto_issue:  # attendance may complete the course (no query otherwise)
+                signals.course_progress.send(session.course, user=user)
+            return CheckIn(inserted, created=True)
     current = _attendance(session.id, user.id, lock=True)
     if current.status in PRESENT:  # the other tap of a double tap won
         return CheckIn(current, created=False)
@@ -318,7 +346,8 @@ def check_in(
     current.reason = None
     _record_change(session.id, user.id, None, old, status, method, None, now)
     db.session.flush()
-    signals.course_progress.send(session.course, user=user)
+    if auto_issue:
+        signals.course_progress.send(session.course, user=user)
     return CheckIn(current, created=True)
 
 

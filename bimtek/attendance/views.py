@@ -257,7 +257,7 @@ def projector(session_id: int):
     url = public_url("attendance.checkin", s=session.id, kode=code)
     qr = segno.make(url, error="m", mask=0)
     svg = qr.svg_inline(scale=8, border=2, dark="#000", light="#fff", omitsize=True)
-    present = queries.counts(queries.invitee_rows(session))
+    present = queries.status_counts(session)
     return render_template(
         "attendance/projector.html",
         session=session,

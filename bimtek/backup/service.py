@@ -374,8 +374,9 @@ def _pg_dump(url: URL, target: Path) -> Facts:
             tool, "--format=plain", "--no-owner", "--no-privileges", "--encoding=UTF8",
             f"--snapshot={snapshot}", f"--file={target}", f"--dbname={conninfo}",
         ]  # fmt: skip
-        for name in others:
-            command.append(f"--exclude-schema={name}")
+        for name in others:  # quoted: a pattern would read "+", "*" or "." as wildcards
+            quoted = name.replace('"', '""')
+            command.append(f'--exclude-schema="{quoted}"')
         _run_tool(command, env, "pg_dump")
         conn.rollback()
         return facts

@@ -7,7 +7,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, bindparam, select, update
+from sqlalchemy import and_, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import load_only
 from sqlalchemy.orm.attributes import set_committed_value
@@ -462,19 +462,25 @@ def start_attempt(quiz: Quiz, user: User, now: datetime | None = None) -> Attemp
         with db.session.begin_nested():
             db.session.add(attempt)
             db.session.flush()
+            rows = []
             for position, version in enumerate(chosen, start=1):
                 keys = list(version.options)
                 if quiz.shuffle_options and version.type != "true_false":
                     rng.shuffle(keys)
-                db.session.add(
-                    AttemptAnswer(
-                        attempt_id=attempt.id,
-                        position=position,
-                        question_version_id=version.id,
-                        option_order=keys,
-                        selected=[],
-                    )
+                rows.append(
+                    {
+                        "attempt_id": attempt.id,
+                        "position": position,
+                        "question_version_id": version.id,
+                        "option_order": keys,
+                        "selected": [],
+                        "saved_at": None,
+                        "correct": None,
+                    }
                 )
+            # One executemany on the table (not one ORM INSERT ... RETURNING per question): a
+            # hall pressing "Mulai" together holds the write lock for one statement each.
+            db.session.execute(insert(AttemptAnswer.__table__), rows)
     except IntegrityError:
         # A double tap on "Mulai": the other request created the attempt; resume it.
         existing = quiz_state(quiz, user, now).open_attempt

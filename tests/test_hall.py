@@ -1,0 +1,290 @@
+"""A whole hall at once (issue 16): password scheme and its upgrade at sign-in, quiz start,
+check-in and the projector count in a bounded number of statements; on SQLite and PostgreSQL."""
+
+from contextlib import contextmanager
+
+import pytest
+from sqlalchemy import event, select
+from werkzeug.security import generate_password_hash
+
+from bimtek.accounts.models import User
+from bimtek.extensions import db
+from bimtek.timeutil import utcnow
+from tests.test_attendance import course_id, make_session, people  # noqa: F401 (fixtures)
+
+NIK = "7322014107000901"
+PASSWORD = "gunung-latimojong-9"
+
+
+def stored_hash(app, user_id) -> str:
+    with app.app_context():
+        return db.session.get(User, user_id).password_hash
+
+
+def set_hash(app, user_id, value) -> None:
+    with app.app_context():
+        db.session.get(User, user_id).password_hash = value
+        db.session.commit()
+
+
+@contextmanager
+def statements(app):
+    """The SQL statements run inside the block (a list of their texts)."""
+    seen: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK")):
+            seen.append(statement)
+
+    engine = db.engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+
+@pytest.fixture
+def argon_app(app):
+    """The production scheme: no test-only PBKDF2 method."""
+    app.config["BIMTEK_PASSWORD_HASH_METHOD"] = None
+    return app
+
+
+@pytest.mark.parametrize(
+    "old",
+    [
+        generate_password_hash(PASSWORD),  # werkzeug's default scrypt
+        generate_password_hash(PASSWORD, method="pbkdf2:sha256:1000"),  # an initial password
+    ],
+    ids=["scrypt", "pbkdf2-initial"],
+)
+def test_an_old_hash_becomes_argon2id_at_the_next_sign_in(argon_app, client, auth, make_peserta,
+                                                         old):  # fmt: skip
+    user_id = make_peserta(nik=NIK)
+    set_hash(argon_app, user_id, old)
+    # A wrong password signs nobody in and leaves the hash as it was.
+    assert auth.login(NIK, "bukan-sandinya-1").status_code == 401
+    assert stored_hash(argon_app, user_id) == old
+    response = auth.login(NIK, PASSWORD)
+    assert response.status_code == 302
+    new = stored_hash(argon_app, user_id)
+    assert new.startswith("$argon2id$v=19$m=19456,t=2,p=1$")  # OWASP's argon2id minimum
+    auth.logout()
+    # The new hash signs in with the same password, and is not rewritten again.
+    assert auth.login(NIK, PASSWORD).status_code == 302
+    assert stored_hash(argon_app, user_id) == new
+
+
+def test_a_new_password_is_stored_as_argon2id(argon_app, client, auth, make_peserta, post_form):
+    make_peserta(nik=NIK, must_change=True)
+    auth.login(NIK, "awal-rahasia-1")
+    response = post_form(
+        client,
+        "/akun/kata-sandi",
+        {"current_password": "awal-rahasia-1", "new_password": PASSWORD,
+         "confirm": PASSWORD},
+    )  # fmt: skip
+    assert response.status_code == 302
+    with argon_app.app_context():
+        user = db.session.scalars(select(User).where(User.nik == NIK)).one()
+        assert user.password_hash.startswith("$argon2id$")
+        assert not user.must_change_password
+
+
+PPS_NIK = "7322011203950002"  # a demo participant
+
+
+def test_quiz_start_runs_a_fixed_small_number_of_statements(app, demo):
+    from bimtek.quiz import service as quiz_service
+    from bimtek.quiz.models import AttemptAnswer, Quiz
+
+    with app.app_context():
+        quiz = db.session.scalars(select(Quiz).where(Quiz.course_id == 1, Quiz.kind == "pre")).one()
+        user = db.session.scalars(select(User).where(User.nik == PPS_NIK)).one()
+        quiz_id, user_id = quiz.id, user.id
+        db.session.commit()
+    with app.app_context():
+        quiz, user = db.session.get(Quiz, quiz_id), db.session.get(User, user_id)
+        with statements(app) as seen:
+            attempt = quiz_service.start_attempt(quiz, user)
+            db.session.commit()
+        served = attempt.question_count
+    for s in seen:
+        print(s[:150].replace("\n", " "))
+    with app.app_context():
+        stored = db.session.scalars(
+            select(AttemptAnswer).where(AttemptAnswer.attempt_id == attempt.id)
+        ).all()
+    # Every drawn question is frozen, whatever the size of the test...
+    assert served >= 10 and len(stored) == served
+    # ...in a number of statements that does not grow with it (was one INSERT per question).
+    assert len(seen) <= 12, "\n".join(s[:200] for s in seen)
+
+
+def test_a_check_in_is_three_statements_and_the_projector_counts_with_a_query(
+    app,
+    client,
+    auth,
+    make_session,  # noqa: F811
+    people,  # noqa: F811
+    post_form,
+):
+    from bimtek.attendance import queries, service
+    from bimtek.attendance.models import AttendanceChange, TrainingSession
+    from tests.test_attendance import PERIOD, code_of
+
+    session_id = make_session()
+    with app.app_context():
+        session = db.session.get(TrainingSession, session_id)
+        user = db.session.get(User, people["pps"])
+        with statements(app) as seen:
+            result = service.check_in(
+                session, user, code_of(session), utcnow(), PERIOD, service.Origin(ip="10.0.0.9")
+            )
+            db.session.commit()
+        assert result.created and result.attendance.status == "hadir"
+        assert result.attendance.ip == "10.0.0.9"
+        # One SELECT, the attendance INSERT ... RETURNING, the change-log INSERT (+ COMMIT).
+        work = [s for s in seen if s.strip().upper() != "COMMIT"]
+        assert len(work) <= 3, "\n".join(s[:200] for s in work)
+        changes = db.session.scalars(
+            select(AttendanceChange).where(AttendanceChange.session_id == session_id)
+        ).all()
+        assert [(c.user_id, c.old_status, c.new_status) for c in changes] == [
+            (people["pps"], None, "hadir")
+        ]
+        # A repeat is one SELECT and records nothing more.
+        with statements(app) as again:
+            repeat = service.check_in(
+                session, user, code_of(session), utcnow(), PERIOD, service.Origin()
+            )
+        assert not repeat.created and len(again) == 1
+        # The projector's count, by one query, agrees with the daftar hadir.
+        session = db.session.get(TrainingSession, session_id)
+        with statements(app) as counted:
+            by_query = queries.status_counts(session)
+        assert len(counted) == 1
+        assert dict(by_query) == dict(queries.counts(queries.invitee_rows(session)))
+        assert by_query["hadir"] == 1 and by_query["total"] == 2  # Sitti and Budi (PPS, Malangke)
+    auth.login("pelatih1", "rahasia-pelatih-1")
+    page = client.get(f"/sesi/{session_id}/proyektor").get_data(as_text=True)
+    assert "1 dari 2 peserta sudah hadir" in page
+
+
+# ---- sign-in by the QR code on the sheet -------------------------------------------------
+
+
+def issue_token(app, user_id, now=None) -> str:
+    from bimtek.accounts import signin_tokens
+
+    with app.app_context():
+        token = signin_tokens.issue([user_id], now=now)[user_id]
+        db.session.commit()
+        return token
+
+
+def scan(client, token):
+    """What a phone does with the QR: open the link, press "Masuk"."""
+    from tests.conftest import csrf_token
+
+    page = client.get(f"/masuk/{token}")
+    assert page.status_code == 200 and "Masuk dengan kode QR" in page.get_data(as_text=True)
+    return client.post(
+        f"/masuk/{token}", data={"csrf_token": csrf_token(client, f"/masuk/{token}")}
+    )
+
+
+def test_a_qr_token_signs_in_once_and_forces_a_password_change(app, client, make_peserta):
+    from bimtek.accounts.models import SignInToken
+
+    user_id = make_peserta(nik=NIK)  # has already chosen a password
+    token = issue_token(app, user_id)
+    with app.app_context():  # only the hash is stored
+        assert db.session.scalars(select(SignInToken.token_hash)).all() != [token]
+    response = scan(client, token)
+    assert response.status_code == 302 and response.headers["Location"].endswith("/akun/kata-sandi")
+    # Signed in, and nothing else opens before a new password is chosen.
+    assert client.get("/").headers["Location"].startswith("/akun/kata-sandi")
+    with app.app_context():
+        assert db.session.get(User, user_id).must_change_password
+    other = app.test_client()
+    again = scan(other, token)
+    assert again.status_code == 410
+    assert "sudah pernah dipakai" in again.get_data(as_text=True)
+    assert other.get("/").status_code == 302  # still signed out: to the sign-in page
+    assert "/login" in other.get("/").headers["Location"]
+
+
+def test_expired_and_replaced_qr_tokens_are_refused(app, client, make_peserta, post_form):
+    from datetime import timedelta
+
+    user_id = make_peserta(nik=NIK)
+    old = issue_token(app, user_id, now=utcnow() - timedelta(days=15))
+    refused = scan(client, old)
+    assert refused.status_code == 410 and "sudah kedaluwarsa" in refused.get_data(as_text=True)
+    first = issue_token(app, user_id)
+    second = issue_token(app, user_id)  # a new sheet or slip: the earlier QR stops working
+    refused = scan(client, first)
+    assert refused.status_code == 410 and "tidak berlaku" in refused.get_data(as_text=True)
+    assert scan(client, second).status_code == 302
+    # A password change retires a token still unused.
+    third = issue_token(app, user_id)
+    response = post_form(
+        client, "/akun/kata-sandi",
+        {"current_password": "awal-rahasia-1", "new_password": PASSWORD, "confirm": PASSWORD},
+    )  # fmt: skip
+    assert response.status_code == 302
+    assert scan(app.test_client(), third).status_code == 410
+
+
+def test_guessing_qr_tokens_is_rate_limited(app, client):
+    app.config["BIMTEK_TOKEN_LIMIT"] = "3 per minute"
+    from tests.conftest import csrf_token
+
+    token = csrf_token(client, "/login")
+    codes = [
+        client.post(f"/masuk/tebakan-{i:024d}", data={"csrf_token": token}).status_code
+        for i in range(5)
+    ]
+    assert codes == [410, 410, 410, 429, 429]
+
+
+def test_the_credentials_sheet_carries_a_qr_that_signs_in(app, client, make_peserta):
+    import io
+
+    import zxingcpp
+    from openpyxl import load_workbook
+    from PIL import Image
+
+    from bimtek.accounts.import_sheets import build_credentials
+    from bimtek.accounts.importer import Credential
+
+    user_id = make_peserta(nik=NIK)
+    token = issue_token(app, user_id)
+    row = Credential("Malangke", "Desa Pao", "Sitti Aminah", NIK, "PPS", "Anggota", "abcd", token)
+    data = build_credentials(
+        [row], "1 Desember 2026", qr_link=lambda t: f"http://aula.test/masuk/{t}"
+    )
+    sheet = load_workbook(io.BytesIO(data)).worksheets[0]
+    assert sheet["G4"].value == "Atau pindai untuk masuk"
+    (image,) = sheet._images
+    (found,) = zxingcpp.read_barcodes(Image.open(io.BytesIO(image._data())))
+    assert found.text == f"http://aula.test/masuk/{token}"
+    response = scan(client, found.text.removeprefix("http://aula.test/masuk/"))
+    assert response.headers["Location"].endswith("/akun/kata-sandi")
+
+
+def test_the_reset_slip_shows_a_qr_and_retires_the_earlier_one(app, client, auth, make_peserta,
+                                                               make_staff):  # fmt: skip
+    user_id = make_peserta(nik=NIK)
+    earlier = issue_token(app, user_id)
+    make_staff("admin", "admin1", "rahasia-admin-1")
+    auth.login("admin1", "rahasia-admin-1")
+    from tests.conftest import csrf_token
+
+    path = f"/admin/peserta/{user_id}/atur-ulang-sandi"
+    slip = client.post(path, data={"csrf_token": csrf_token(client, path)})
+    assert slip.status_code == 200
+    assert "<svg" in slip.get_data(as_text=True) and "pindai kode QR" in slip.get_data(as_text=True)
+    assert scan(app.test_client(), earlier).status_code == 410
