@@ -121,7 +121,7 @@ class SqliteStore:
 
 class PostgresStore:
     """One working database per test process. Each seeded state is kept as copies of its tables
-    in a schema of that database (seed_demo.user, …); a test starts from one by TRUNCATE and
+    in a schema of that database (seed_demo.user, …); a test starts from one by DELETE and
     INSERT … SELECT. No CREATE or DROP DATABASE per test: each of those forces a checkpoint of
     the whole server (about 0.1–3 s, depending on what else writes to it)."""
 
