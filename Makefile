@@ -10,7 +10,7 @@ SECRET  = $${BIMTEK_SECRET_KEY:-$$(cat instance/secret_key)}
 # (WEB_CONCURRENCY, default 2) when they go to a shared store such as redis://.
 GUNICORN_ARGS = -c python:bimtek.gunicorn_conf
 
-.PHONY: run test lint format install install-test serve init demo clean
+.PHONY: run test lint format install install-test serve worker init demo clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,8 +44,16 @@ serve: install instance/secret_key
 	@public_url="$${BIMTEK_PUBLIC_URL:-$$($(BIN)/python -m bimtek.settings.publicurl '$(HOST)' '$(PORT)')}"; \
 	echo "bimtek: serving on $(HOST):$(PORT)  (Ctrl+C to stop)"; \
 	echo "bimtek: links and QR codes point to $$public_url  (BIMTEK_PUBLIC_URL)"; \
-	BIMTEK_PUBLIC_URL="$$public_url" BIMTEK_SECRET_KEY=$(SECRET) exec $(BIN)/gunicorn \
+	BIMTEK_PUBLIC_URL="$$public_url" BIMTEK_SECRET_KEY=$(SECRET) $(WORKER) & \
+	worker=$$!; trap 'kill -TERM $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
+	BIMTEK_PUBLIC_URL="$$public_url" BIMTEK_SECRET_KEY=$(SECRET) $(BIN)/gunicorn \
 	  $(GUNICORN_ARGS) --bind $(HOST):$(PORT) "bimtek:create_app()"
+
+# Background jobs (large rekap, certificate zips, bulk issue): `make serve` starts this beside
+# gunicorn and stops it with gunicorn. Queue: BIMTEK_QUEUE_URL (default a SQLite file).
+WORKER = $(BIN)/bimtek worker
+worker: install instance/secret_key
+	BIMTEK_SECRET_KEY=$(SECRET) exec $(WORKER)
 
 run: demo serve
 

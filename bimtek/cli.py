@@ -43,6 +43,7 @@ def register_commands(app) -> None:
     app.cli.add_command(wilayah_group)
     app.cli.add_command(export_group)
     app.cli.add_command(peserta_group)
+    app.cli.add_command(worker_command)
 
 
 def _run_sync():
@@ -497,3 +498,15 @@ def export_rekap(out: Path, course_id, kecamatan_kode, split_dir):
             lambda kode, nama: str(split_dir / split_name(kode, nama)),
         )
         click.echo(f"{split_dir}: {len(written)} berkas, satu per kecamatan.")
+
+
+@click.command("worker")
+@click.option("--workers", default=2, show_default=True, help="Jobs run at the same time.")
+@with_appcontext
+def worker_command(workers: int):
+    """Run background jobs (rekap, certificate zips, bulk issue) until stopped."""
+    from bimtek.jobs.queue import run_worker
+
+    app = current_app._get_current_object()
+    click.echo(f"bimtek: worker with {workers} threads on the job queue (Ctrl+C to stop)")
+    run_worker(app, workers=workers)
