@@ -1,0 +1,338 @@
+"""Background jobs: through the real Huey consumer (a `bimtek worker` subprocess on a temporary
+SQLite queue file), a worker killed during bulk issue, who may see a result, expiry, one
+running job per kind and parameters, cancel."""
+
+import io
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import func, insert, select
+
+from bimtek.accounts.models import User
+from bimtek.certificates.models import Certificate
+from bimtek.extensions import db
+from bimtek.jobs import service
+from bimtek.jobs.models import Job
+from bimtek.learning.models import Course
+from bimtek.settings.models import OFFICE_ROW_ID, OfficeSetting
+from bimtek.timeutil import utcnow
+from tests.conftest import Auth
+
+ADMIN = ("admin", "demo-admin-2029")
+PELATIH = ("pelatih", "demo-pelatih-2029")
+BIMTEK = Path(sys.executable).parent / "bimtek"
+
+
+@pytest.fixture
+def app_config(tmp_path):
+    return {
+        "BIMTEK_QUEUE_URL": f"sqlite:///{tmp_path / 'queue.db'}",
+        "BIMTEK_UPLOAD_DIR": str(tmp_path / "uploads"),
+        "BIMTEK_JOB_INLINE_SCALE": 0.0,  # every job goes to the worker unless a test says so
+        "BIMTEK_JOB_ISSUE_CHUNK": 5,
+    }
+
+
+@pytest.fixture
+def course_id(app, demo):
+    with app.app_context():
+        return db.session.scalars(select(Course).order_by(Course.id)).first().id
+
+
+class Worker:
+    """`bimtek worker` in a subprocess against the test's database and queue file."""
+
+    def __init__(self, app, tmp_path):
+        self.env = {
+            **os.environ,
+            "BIMTEK_DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
+            "BIMTEK_SECRET_KEY": "test-secret",
+            "BIMTEK_QUEUE_URL": app.config["BIMTEK_QUEUE_URL"],
+            "BIMTEK_UPLOAD_DIR": app.config["BIMTEK_UPLOAD_DIR"],
+            "BIMTEK_PUBLIC_URL": app.config["BIMTEK_PUBLIC_URL"],
+            "BIMTEK_JOB_ISSUE_CHUNK": str(app.config["BIMTEK_JOB_ISSUE_CHUNK"]),
+        }
+        self.log = tmp_path / "worker.log"
+        self.process = None
+
+    def start(self):
+        handle = open(self.log, "ab")  # noqa: SIM115 (kept open for the process)
+        self.process = subprocess.Popen(
+            [str(BIMTEK), "worker", "--workers", "1"],
+            env=self.env,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            cwd=str(self.log.parent),
+        )
+        return self
+
+    def kill(self):
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(10)
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+@pytest.fixture
+def worker(app, tmp_path):
+    made = []
+
+    def start():
+        made.append(Worker(app, tmp_path).start())
+        return made[-1]
+
+    yield start
+    for w in made:
+        w.stop()
+
+
+def job_row(app, job_id) -> Job:
+    with app.app_context():
+        return db.session.get(Job, job_id)
+
+
+def wait_for(app, job_id, predicate, seconds=90, worker_log=None):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        job = job_row(app, job_id)
+        if predicate(job):
+            return job
+        time.sleep(0.05)
+    log = worker_log.read_text() if worker_log and worker_log.exists() else ""
+    raise AssertionError(f"job {job_id} stuck at {job.status} {job.progress_done}: {log[-3000:]}")
+
+
+def job_id_from(response) -> int:
+    assert response.status_code == 303, response.status_code
+    return int(response.headers["Location"].rstrip("/").rsplit("/", 1)[1])
+
+
+def test_rekap_runs_through_the_worker_and_only_its_owner_or_an_admin_downloads_it(
+    app, client, auth, post_form, course_id, worker, tmp_path
+):
+    auth.login(*ADMIN)
+    path = f"/laporan/{course_id}/rekap.xlsx"
+    offer = client.get(path).get_data(as_text=True)
+    assert "dibuat di latar belakang" in offer  # a large rekap is not made inside the request
+    job_id = job_id_from(post_form(client, path, {}))
+    page = client.get(f"/tugas/{job_id}").get_data(as_text=True)
+    assert "Menunggu giliran" in page and 'http-equiv="refresh"' in page
+    w = worker()
+    job = wait_for(app, job_id, lambda j: j.status == "done", worker_log=w.log)
+    assert job.progress_done == job.progress_total > 0
+    page = client.get(f"/tugas/{job_id}").get_data(as_text=True)
+    assert "Selesai" in page and "http-equiv" not in page  # no more refreshing
+    assert f"{job.progress_total} dari {job.progress_total} peserta" in page
+    assert "<progress" not in page or 'value="' in page
+    download = client.get(f"/tugas/{job_id}/unduh")
+    assert download.status_code == 200
+    assert download.headers["Cache-Control"] == "no-store"
+    workbook = load_workbook(io.BytesIO(download.data), read_only=True)
+    assert workbook.sheetnames[0] == "Ringkasan"
+    assert "Rekap per kecamatan" in str(next(workbook["Ringkasan"].iter_rows(values_only=True))[0])
+    # The result sits under BIMTEK_UPLOAD_DIR/jobs/, with no temporary file left behind.
+    files = sorted(p.name for p in (tmp_path / "uploads" / "jobs").iterdir())
+    assert files == [job.result_path]
+
+    # Another staff member: neither the page nor the file exists for them.
+    auth.logout()
+    auth.login(*PELATIH)
+    assert client.get(f"/tugas/{job_id}").status_code == 404
+    assert client.get(f"/tugas/{job_id}/unduh").status_code == 404
+    assert "Belum ada tugas" in client.get("/tugas").get_data(as_text=True)
+    auth.logout()
+    assert client.get(f"/tugas/{job_id}/unduh").status_code == 302  # to the sign-in page
+
+
+def test_a_second_request_shows_the_running_job_and_cancel_stops_it(
+    app, client, auth, post_form, course_id
+):
+    auth.login(*ADMIN)
+    path = f"/laporan/{course_id}/rekap.xlsx"
+    first = job_id_from(post_form(client, path, {}))
+    second = post_form(client, path, {})
+    assert job_id_from(second) == first
+    page = client.get(f"/tugas/{first}").get_data(as_text=True)
+    assert "Tugas yang sama sedang berjalan" in page
+    assert "sedang berjalan" in client.get(path).get_data(as_text=True)
+    # a different kecamatan is a different job
+    other = job_id_from(post_form(client, path + "?kecamatan=73.22.01", {}, form_page=path))
+    assert other != first
+    cancelled = post_form(client, f"/tugas/{first}/batal", {}, form_page=f"/tugas/{first}")
+    assert cancelled.status_code == 302
+    job = job_row(app, first)
+    assert job.status == "cancelled" and job.active_key is None
+    assert "Dibatalkan" in client.get(f"/tugas/{first}").get_data(as_text=True)
+    # the worker that picks it up later does nothing with it
+    with app.app_context():
+        service.run(first)
+    assert job_row(app, first).status == "cancelled"
+    third = job_id_from(post_form(client, path, {}))
+    assert third not in (first, other)
+
+
+def test_a_job_runs_with_the_rights_of_who_started_it_checked_again_when_it_runs(
+    app, client, auth, post_form, course_id
+):
+    auth.login(*PELATIH)
+    job_id = job_id_from(post_form(client, f"/laporan/{course_id}/rekap.xlsx", {}))
+    with app.app_context():
+        pelatih = db.session.scalars(select(User).where(User.username == "pelatih")).one()
+        pelatih.active = False
+        db.session.commit()
+        service.run(job_id)
+    job = job_row(app, job_id)
+    assert job.status == "failed" and job.result_path is None
+    assert "tidak lagi aktif atau tidak berhak" in job.error
+    # An admin sees any job (the office's operator), with the error in Indonesian.
+    admin = app.test_client()
+    Auth(admin, post_form).login(*ADMIN)
+    page = admin.get(f"/tugas/{job_id}").get_data(as_text=True)
+    assert "Gagal" in page and "tidak lagi aktif" in page
+    assert admin.get(f"/tugas/{job_id}/unduh").status_code == 404
+
+
+def test_small_jobs_answer_at_once_and_expired_results_are_removed(
+    app, client, auth, course_id, tmp_path
+):
+    app.config["BIMTEK_JOB_INLINE_SCALE"] = 1.0
+    auth.login(*ADMIN)
+    response = client.get(f"/laporan/{course_id}/rekap.xlsx")
+    assert response.status_code == 200  # the demo's handful of people: the file at once
+    assert load_workbook(io.BytesIO(response.data), read_only=True).sheetnames[0] == "Ringkasan"
+    with app.app_context():
+        job = db.session.scalars(select(Job)).one()  # the same job path, recorded
+        assert job.status == "done"
+        stored = tmp_path / "uploads" / "jobs" / job.result_path
+        assert stored.is_file()
+        assert job.expires_at - utcnow() > timedelta(days=6)
+        assert service.remove_expired() == 0  # not yet
+        assert service.remove_expired(utcnow() + timedelta(days=8)) == 1
+    assert not stored.exists()
+    assert client.get(f"/tugas/{job.id}/unduh").status_code == 404
+    assert "sudah tidak tersedia" in client.get(f"/tugas/{job.id}").get_data(as_text=True)
+
+
+# --- bulk issue -------------------------------------------------------------------------
+
+
+def _many_eligible(app, course_id: int, count: int) -> None:
+    """`count` participants in Kec. 73.22.01 and a course rule they all meet."""
+    with app.app_context():
+        course = db.session.get(Course, course_id)
+        course.require_modules = False
+        course.require_post_pass = False
+        course.min_attendance_pct = 0
+        course.pakta_text = ""
+        badan = (course.audience or ["PPS"])[0]
+        db.session.execute(
+            insert(User),
+            [
+                {
+                    "nama": f"Peserta Uji {n:04d}",
+                    "nik": f"73220199{n:08d}",
+                    "password_hash": "x",
+                    "role": "peserta",
+                    "badan": badan,
+                    "jabatan": "Anggota",
+                    "kecamatan_kode": "73.22.01",
+                    "desa_kode": "73.22.01.2001",
+                    "must_change_password": False,
+                    "active": True,
+                    "session_token": f"tok-{n}",
+                    "created_at": utcnow(),
+                }
+                for n in range(count)
+            ],
+        )
+        office = db.session.get(OfficeSetting, OFFICE_ROW_ID)
+        if office is None:
+            office = OfficeSetting(id=OFFICE_ROW_ID)
+            db.session.add(office)
+        office.previewed_at = utcnow()
+        db.session.commit()
+
+
+def _numbers(app):
+    with app.app_context():
+        rows = db.session.execute(select(Certificate.seq, Certificate.user_id)).all()
+    seqs = sorted(seq for seq, _ in rows)
+    users = [uid for _, uid in rows]
+    return seqs, users
+
+
+def _issue(client, post_form, course_id):
+    preview = f"/admin/kursus/{course_id}/sertifikat?kecamatan=73.22.01"
+    return post_form(
+        client,
+        f"/admin/kursus/{course_id}/sertifikat/terbitkan",
+        {"kecamatan": "73.22.01", "confirm": "y"},
+        form_page=preview,
+    )
+
+
+def test_worker_killed_during_bulk_issue_leaves_no_gap_and_no_duplicate(
+    app, client, auth, post_form, course_id, worker
+):
+    _many_eligible(app, course_id, 1500)
+    auth.login(*ADMIN)
+    job_id = job_id_from(_issue(client, post_form, course_id))
+    w = worker()
+    wait_for(app, job_id, lambda j: j.progress_done >= 20, worker_log=w.log)
+    w.kill()
+    killed = job_row(app, job_id)
+    assert killed.status == "running"  # nobody told the database
+    seqs, users = _numbers(app)
+    assert 0 < len(seqs) < killed.progress_total
+    assert seqs == list(range(1, len(seqs) + 1))  # gapless
+    assert len(set(users)) == len(users)  # nobody twice
+    assert len(seqs) % 5 == 0 or len(seqs) == killed.progress_total  # whole chunks only
+
+    # A new worker marks the cut-off job failed, saying what holds, and the admin issues again.
+    w2 = worker()
+    failed = wait_for(app, job_id, lambda j: j.status == "failed", worker_log=w2.log)
+    assert "bernomor urut tanpa celah" in failed.error
+    assert "Gagal" in client.get(f"/tugas/{job_id}").get_data(as_text=True)
+    again = job_id_from(_issue(client, post_form, course_id))
+    assert again != job_id
+    done = wait_for(app, again, lambda j: j.status == "done", worker_log=w2.log)
+    assert "sudah memiliki sertifikat" in done.message
+    seqs, users = _numbers(app)
+    with app.app_context():
+        eligible = db.session.scalar(
+            select(func.count()).select_from(User).where(User.nama.like("Peserta Uji %"))
+        )
+    assert len(set(users)) == len(users)
+    assert seqs == list(range(1, len(seqs) + 1))
+    assert len(seqs) >= eligible
+
+
+def test_cancel_stops_a_bulk_issue_between_chunks(app, client, auth, post_form, course_id, worker):
+    _many_eligible(app, course_id, 1500)
+    auth.login(*ADMIN)
+    job_id = job_id_from(_issue(client, post_form, course_id))
+    w = worker()
+    wait_for(
+        app, job_id, lambda j: j.status == "running" and j.progress_done >= 5, worker_log=w.log
+    )
+    post_form(client, f"/tugas/{job_id}/batal", {}, form_page=f"/tugas/{job_id}")
+    job = wait_for(app, job_id, lambda j: j.status == "cancelled", worker_log=w.log)
+    seqs, users = _numbers(app)
+    assert 0 < len(seqs) < job.progress_total
+    assert seqs == list(range(1, len(seqs) + 1))
+    assert len(set(users)) == len(users)
+    page = client.get(f"/tugas/{job_id}").get_data(as_text=True)
+    assert "Dibatalkan" in page and "Batalkan tugas" not in page
