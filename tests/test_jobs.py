@@ -336,3 +336,61 @@ def test_cancel_stops_a_bulk_issue_between_chunks(app, client, auth, post_form, 
     assert len(set(users)) == len(users)
     page = client.get(f"/tugas/{job_id}").get_data(as_text=True)
     assert "Dibatalkan" in page and "Batalkan tugas" not in page
+
+
+# --- credentials sheet, attendance ---------------------------------------------------------
+
+
+def test_a_large_credentials_sheet_is_a_job_kept_for_hours_not_days(
+    app, client, auth, post_form, make_staff, wilayah
+):
+    from tests.test_import import xlsx
+    from tests.test_import_web import GOOD, _import_id, confirm, upload
+
+    make_staff("admin", "operator", "rahasia-operator-1")
+    auth.login("operator", "rahasia-operator-1")
+    import_id = _import_id(upload(client, xlsx(GOOD)))
+    confirm(client, import_id, "semua")
+    with app.app_context():
+        before = sorted(
+            db.session.scalars(select(User.password_hash).where(User.role == "peserta"))
+        )
+    page = f"/admin/peserta/impor/{import_id}"
+    response = post_form(client, f"{page}/sandi-awal.xlsx", {"confirm": "y"}, form_page=page)
+    job_id = job_id_from(response)
+    with app.app_context():  # queued: no password has changed yet
+        assert (
+            sorted(db.session.scalars(select(User.password_hash).where(User.role == "peserta")))
+            == before
+        )
+        service.run(job_id)  # what the worker calls
+    job = job_row(app, job_id)
+    assert job.status == "done" and job.progress_done == 2
+    assert timedelta(hours=11) < job.expires_at - utcnow() <= timedelta(hours=12)
+    download = client.get(f"/tugas/{job_id}/unduh")
+    assert download.headers["Cache-Control"] == "no-store"
+    sheet = load_workbook(io.BytesIO(download.data)).worksheets[0]
+    niks = {row[2] for row in sheet.iter_rows(min_row=5, values_only=True)}
+    assert {"7322015506910001", "7322015506910002"} <= niks
+    with app.app_context():
+        after = sorted(db.session.scalars(select(User.password_hash).where(User.role == "peserta")))
+    assert after != before
+
+
+def test_daftar_hadir_of_a_large_session_is_offered_as_a_job(
+    app, client, auth, post_form, course_id
+):
+    from bimtek.attendance.models import TrainingSession
+
+    with app.app_context():
+        session_id = db.session.scalars(select(TrainingSession.id)).first()
+    auth.login(*PELATIH)
+    path = f"/sesi/{session_id}/daftar-hadir.xlsx"
+    assert "dibuat di latar belakang" in client.get(path).get_data(as_text=True)
+    job_id = job_id_from(post_form(client, path, {}))
+    with app.app_context():
+        service.run(job_id)
+    job = job_row(app, job_id)
+    assert job.status == "done", job.error
+    sheet = load_workbook(io.BytesIO(client.get(f"/tugas/{job_id}/unduh").data)).worksheets[0]
+    assert sheet["A1"].value == "DAFTAR HADIR"

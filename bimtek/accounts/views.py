@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
 from bimtek.accounts import importer, service, signin_lock
+from bimtek.accounts import jobs as account_jobs
 from bimtek.accounts.forms import (
     ChangePasswordForm,
     ConfirmForm,
@@ -30,12 +31,12 @@ from bimtek.accounts.forms import (
     LoginForm,
     ParticipantForm,
 )
-from bimtek.accounts.import_sheets import build_credentials, build_template
+from bimtek.accounts.import_sheets import build_template
 from bimtek.accounts.models import ParticipantImport, User
 from bimtek.extensions import begin_write, db, limiter, writes_late
-from bimtek.settings.service import office_zone
+from bimtek.jobs.views import offer
 from bimtek.spreadsheet import XLSX_MEDIA_TYPE, SpreadsheetError
-from bimtek.timeutil import utcnow, waktu
+from bimtek.timeutil import utcnow
 from bimtek.web import is_safe_next, role_required
 from bimtek.wilayah.models import Desa, Kecamatan
 
@@ -471,17 +472,11 @@ def import_credentials(import_id: int):
             abort(400)
         flash(form.confirm.errors[0], "error")  # no password changed
         return redirect(url_for("accounts.import_detail", import_id=record.id))
-    credentials = importer.issue_initial_passwords(record, current_user)
-    issued = waktu(utcnow(), office_zone())
-    data = build_credentials(credentials, issued)
-    db.session.commit()
-    log.info("import %s: %s initial passwords issued by user %s", import_id, len(credentials),
-             current_user.id)  # fmt: skip
-    response = send_file(
-        io.BytesIO(data),
-        mimetype=XLSX_MEDIA_TYPE,
-        as_attachment=True,
-        download_name=f"kata-sandi-awal-impor-{record.id}.xlsx",
+    # Small imports: the sheet at once (the same job code, inline); large: a background job.
+    return offer(
+        "credentials",
+        {"import_id": record.id},
+        f"Lembar kata sandi awal — impor #{record.id}",
+        account_jobs.pending_count(record),
+        "Lembar kata sandi ini",
     )
-    response.headers["Cache-Control"] = "no-store"
-    return response

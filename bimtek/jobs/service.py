@@ -60,15 +60,25 @@ class Kind:
     reads_only: bool = True  # SQLite: a deferred BEGIN, so web writes never wait on it
     inline_limit: int = 0  # at most this many units: run in the request
     interrupted: str = INTERRUPTED
+    keep: timedelta | None = None  # how long the result stays (default BIMTEK_JOB_RESULT_DAYS)
 
 
 KINDS: dict[str, Kind] = {}
 
 
-def kind(name: str, *, roles, unit: str, reads_only=True, inline_limit=0, interrupted=None):
+def kind(
+    name: str, *, roles, unit: str, reads_only=True, inline_limit=0, interrupted=None, keep=None
+):
     def register(func):
         KINDS[name] = Kind(
-            name, func, tuple(roles), unit, reads_only, inline_limit, interrupted or INTERRUPTED
+            name,
+            func,
+            tuple(roles),
+            unit,
+            reads_only,
+            inline_limit,
+            interrupted or INTERRUPTED,
+            keep,
         )
         return func
 
@@ -82,6 +92,8 @@ def spec_of(kind_name: str) -> Kind:
 
 def _load_kinds() -> None:
     """Every feature's job kinds (imported here so the worker registers them all)."""
+    from bimtek.accounts import jobs as _accounts  # noqa: F401
+    from bimtek.attendance import jobs as _attendance  # noqa: F401
     from bimtek.certificates import jobs as _certificates  # noqa: F401
     from bimtek.reports import jobs as _reports  # noqa: F401
 
@@ -327,7 +339,7 @@ def run(job_id: int) -> None:
                 result_path=final,
                 result_name=name,
                 result_mime=mime,
-                expires_at=utcnow() + timedelta(days=result_days()),
+                expires_at=utcnow() + (spec.keep or timedelta(days=result_days())),
             )
         _finish(job_id, "done", **values)
     except Cancelled:
