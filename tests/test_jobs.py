@@ -23,7 +23,7 @@ from bimtek.jobs.models import Job
 from bimtek.learning.models import Course
 from bimtek.settings.models import OFFICE_ROW_ID, OfficeSetting
 from bimtek.timeutil import utcnow
-from tests.conftest import Auth
+from tests.conftest import Auth, csrf_token
 
 ADMIN = ("admin", "demo-admin-2029")
 PELATIH = ("pelatih", "demo-pelatih-2029")
@@ -205,25 +205,35 @@ def test_a_job_runs_with_the_rights_of_who_started_it_checked_again_when_it_runs
     assert admin.get(f"/tugas/{job_id}/unduh").status_code == 404
 
 
-def test_small_jobs_answer_at_once_and_expired_results_are_removed(
-    app, client, auth, course_id, tmp_path
-):
+def test_small_jobs_answer_at_once_without_keeping_the_file(app, client, auth, course_id, tmp_path):
     app.config["BIMTEK_JOB_INLINE_SCALE"] = 1.0
     auth.login(*ADMIN)
     response = client.get(f"/laporan/{course_id}/rekap.xlsx")
     assert response.status_code == 200  # the demo's handful of people: the file at once
+    assert response.headers["Cache-Control"] == "no-store"
     assert load_workbook(io.BytesIO(response.data), read_only=True).sheetnames[0] == "Ringkasan"
     with app.app_context():
-        job = db.session.scalars(select(Job)).one()  # the same job path, recorded
-        assert job.status == "done"
+        job = db.session.scalars(select(Job)).one()  # the same job code ran, and is recorded
+    assert job.status == "done" and job.result_path is None
+    assert list((tmp_path / "uploads" / "jobs").iterdir()) == []
+    assert "langsung diunduh" in client.get(f"/tugas/{job.id}").get_data(as_text=True)
+
+
+def test_expired_results_are_removed(app, client, auth, post_form, course_id, tmp_path):
+    auth.login(*ADMIN)
+    job_id = job_id_from(post_form(client, f"/laporan/{course_id}/rekap.xlsx", {}))
+    with app.app_context():
+        service.run(job_id)
+        job = db.session.get(Job, job_id)
         stored = tmp_path / "uploads" / "jobs" / job.result_path
         assert stored.is_file()
-        assert job.expires_at - utcnow() > timedelta(days=6)
+        assert timedelta(days=6) < job.expires_at - utcnow() <= timedelta(days=7)
         assert service.remove_expired() == 0  # not yet
         assert service.remove_expired(utcnow() + timedelta(days=8)) == 1
     assert not stored.exists()
-    assert client.get(f"/tugas/{job.id}/unduh").status_code == 404
-    assert "sudah tidak tersedia" in client.get(f"/tugas/{job.id}").get_data(as_text=True)
+    assert client.get(f"/tugas/{job_id}/unduh").status_code == 404
+    page = client.get(f"/tugas/{job_id}").get_data(as_text=True)
+    assert "sudah tidak tersedia" in page and "masa simpan habis" in page
 
 
 # --- bulk issue -------------------------------------------------------------------------
@@ -321,15 +331,17 @@ def test_worker_killed_during_bulk_issue_leaves_no_gap_and_no_duplicate(
 
 
 def test_cancel_stops_a_bulk_issue_between_chunks(app, client, auth, post_form, course_id, worker):
-    _many_eligible(app, course_id, 1500)
+    _many_eligible(app, course_id, 3000)
     auth.login(*ADMIN)
     job_id = job_id_from(_issue(client, post_form, course_id))
+    token = csrf_token(client, f"/tugas/{job_id}")  # the page the operator has open
     w = worker()
     wait_for(
         app, job_id, lambda j: j.status == "running" and j.progress_done >= 5, worker_log=w.log
     )
-    post_form(client, f"/tugas/{job_id}/batal", {}, form_page=f"/tugas/{job_id}")
-    job = wait_for(app, job_id, lambda j: j.status == "cancelled", worker_log=w.log)
+    client.post(f"/tugas/{job_id}/batal", data={"csrf_token": token})
+    job = wait_for(app, job_id, lambda j: not j.active, worker_log=w.log)
+    assert job.status == "cancelled", (job.status, job.progress_done, job.progress_total)
     seqs, users = _numbers(app)
     assert 0 < len(seqs) < job.progress_total
     assert seqs == list(range(1, len(seqs) + 1))

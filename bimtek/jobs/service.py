@@ -247,6 +247,13 @@ def cancel(job: Job) -> None:
         )
 
 
+def forget_result(job: Job, message: str) -> None:
+    """Delete the result file now (an open handle still reads it on POSIX)."""
+    if job.result_path:
+        (jobs_dir() / job.result_path).unlink(missing_ok=True)
+    _set(job.id, result_path=None, expires_at=None, message=message)
+
+
 def result_path(job: Job) -> Path | None:
     if job.status != "done" or not job.result_path:
         return None
@@ -412,10 +419,8 @@ def remove_expired(now: datetime | None = None) -> int:
     ).all()
     db.session.rollback()
     for job in expired:
-        if job.result_path:
-            (jobs_dir() / job.result_path).unlink(missing_ok=True)
-            removed += 1
-        _set(job.id, result_path=None, expires_at=None, message="Berkas hasil sudah dihapus.")
+        removed += bool(job.result_path)
+        forget_result(job, "Berkas hasil sudah dihapus (masa simpan habis).")
     # Leftovers of a worker killed while writing, older than a day.
     directory = jobs_dir()
     if directory.is_dir():

@@ -57,6 +57,22 @@ def _send_result(job: Job):
     )
 
 
+def _send_once(job: Job):
+    """A small job's result, answered in the request that ran it, is not kept: as before jobs
+    existed, the file goes to the browser only (a credentials sheet stays off the disk)."""
+    path = service.result_path(job)
+    handle = open(path, "rb")  # noqa: SIM115 (send_file closes it)
+    service.forget_result(job, "Berkas langsung diunduh; jalankan lagi bila perlu.")
+    return _no_store(
+        send_file(
+            handle,
+            mimetype=job.result_mime or "application/octet-stream",
+            as_attachment=True,
+            download_name=job.result_name or path.name,
+        )
+    )
+
+
 def offer(kind: str, params: dict, title: str, size: int | None, what: str):
     """The common answer of every export that may take long.
 
@@ -87,7 +103,7 @@ def offer(kind: str, params: dict, title: str, size: int | None, what: str):
         return redirect(url_for("jobs.index"))
     job = started.job
     if started.inline and job.status == "done" and job.result_path:
-        return _send_result(job)
+        return _send_once(job)
     if started.existing:
         flash("Tugas yang sama sedang berjalan; ini halamannya.", "info")
     return redirect(url_for("jobs.detail", job_id=job.id), code=303)
