@@ -28,6 +28,7 @@ ENVIRONMENT_KEYS = {
     "BIMTEK_VERIFY_LIMIT": "BIMTEK_VERIFY_LIMIT",
     "BIMTEK_EVALUATION_GRACE_HOURS": "BIMTEK_EVALUATION_GRACE_HOURS",
     "BIMTEK_QUEUE_URL": "BIMTEK_QUEUE_URL",
+    "BIMTEK_QUEUE_NAME": "BIMTEK_QUEUE_NAME",
     "BIMTEK_JOB_RESULT_DAYS": "BIMTEK_JOB_RESULT_DAYS",
     "BIMTEK_JOB_INLINE_SCALE": "BIMTEK_JOB_INLINE_SCALE",
     "BIMTEK_JOB_ISSUE_CHUNK": "BIMTEK_JOB_ISSUE_CHUNK",
@@ -97,6 +98,7 @@ def defaults(instance_path: str) -> dict:
         # Background jobs. Queue: unset = a SQLite file in the instance folder (one machine);
         # redis://… when several app nodes share one queue. Results are kept this many days.
         "BIMTEK_QUEUE_URL": "",
+        "BIMTEK_QUEUE_NAME": "bimtek",  # keeps two installations on one Redis apart
         "BIMTEK_JOB_RESULT_DAYS": 7,
         # Small jobs (about 2 s of work) run inside the request; 0 sends every job to the worker.
         "BIMTEK_JOB_INLINE_SCALE": 1.0,

@@ -23,7 +23,7 @@ from bimtek.jobs.models import Job
 from bimtek.learning.models import Course
 from bimtek.settings.models import OFFICE_ROW_ID, OfficeSetting
 from bimtek.timeutil import utcnow
-from tests.conftest import Auth, csrf_token
+from tests.conftest import Auth, close_app, csrf_token, make_test_app
 
 ADMIN = ("admin", "demo-admin-2029")
 PELATIH = ("pelatih", "demo-pelatih-2029")
@@ -58,6 +58,7 @@ class Worker:
             "BIMTEK_UPLOAD_DIR": app.config["BIMTEK_UPLOAD_DIR"],
             "BIMTEK_PUBLIC_URL": app.config["BIMTEK_PUBLIC_URL"],
             "BIMTEK_JOB_ISSUE_CHUNK": str(app.config["BIMTEK_JOB_ISSUE_CHUNK"]),
+            "BIMTEK_QUEUE_NAME": app.config.get("BIMTEK_QUEUE_NAME", "bimtek"),
         }
         self.log = tmp_path / "worker.log"
         self.process = None
@@ -406,3 +407,36 @@ def test_daftar_hadir_of_a_large_session_is_offered_as_a_job(
     assert job.status == "done", job.error
     sheet = load_workbook(io.BytesIO(client.get(f"/tugas/{job_id}/unduh").data)).worksheets[0]
     assert sheet["A1"].value == "DAFTAR HADIR"
+
+
+def test_two_app_nodes_share_one_redis_queue(app, db_url, post_form, course_id, worker):
+    """BIMTEK_QUEUE_URL=redis://…: a job started on either node runs in the one worker."""
+    from tests.test_ratelimit_redis import REDIS_URL, _redis_up
+
+    if not _redis_up():
+        if os.environ.get("BIMTEK_REQUIRE_REDIS") == "1":
+            pytest.fail("Redis required but nothing listens on 127.0.0.1:6379")
+        pytest.skip("Redis not running on 127.0.0.1:6379")
+    name = f"bimtek-test-{os.getpid()}-{time.monotonic_ns()}"
+    app.config.update(BIMTEK_QUEUE_URL=REDIS_URL, BIMTEK_QUEUE_NAME=name)
+    nodes = [
+        make_test_app(db_url, **{**app_config_of(app), "BIMTEK_QUEUE_URL": REDIS_URL,
+                                 "BIMTEK_QUEUE_NAME": name})
+        for _ in range(2)
+    ]  # fmt: skip
+    jobs = []
+    for number, node in enumerate(nodes):
+        client = node.test_client()
+        Auth(client, post_form).login(*ADMIN)
+        path = f"/laporan/{course_id}/rekap.xlsx" + ("?kecamatan=73.22.01" if number else "")
+        jobs.append(job_id_from(post_form(client, path, {}, form_page=path)))
+    w = worker()
+    for job_id in jobs:
+        assert wait_for(app, job_id, lambda j: j.status == "done", worker_log=w.log).result_path
+    for node in nodes:
+        close_app(node)
+
+
+def app_config_of(app) -> dict:
+    keys = ("BIMTEK_UPLOAD_DIR", "BIMTEK_JOB_INLINE_SCALE", "BIMTEK_JOB_ISSUE_CHUNK")
+    return {key: app.config[key] for key in keys}

@@ -22,8 +22,10 @@ QUEUE_NAME = "bimtek"
 
 def _make_huey(app: Flask):
     url = app.config.get("BIMTEK_QUEUE_URL") or ""
+    # Two installations on one Redis keep apart by name.
+    name = app.config.get("BIMTEK_QUEUE_NAME") or QUEUE_NAME
     if url.startswith(("redis://", "rediss://", "unix://")):
-        return RedisHuey(QUEUE_NAME, url=url, results=False)
+        return RedisHuey(name, url=url, results=False)
     if url.startswith("sqlite:///"):
         path = url[len("sqlite:///") :]
     elif url:
@@ -31,7 +33,7 @@ def _make_huey(app: Flask):
     else:
         path = os.path.join(app.instance_path, "queue.db")
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    return SqliteHuey(QUEUE_NAME, filename=path, results=False)
+    return SqliteHuey(name, filename=path, results=False)
 
 
 class Queue:
