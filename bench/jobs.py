@@ -7,8 +7,9 @@ Builds the same data as bench/export_rekap.py (participants across real kecamata
    time and peak RSS;
 3. gunicorn as `make serve` runs it (one worker, 8 threads) and `bimtek worker` beside it:
    the p50/p95 of the module page and of an answer save with the app idle, then again while
-   an admin's rekap job runs in the worker; target p95 while busy <= 1.5x idle. The job's own
-   time from the click to "done" is printed too.
+   an admin's rekap job runs in the worker (idle: before and after the job; busy: as many
+   requests as fit while it runs); target p95 while busy <= 1.5x idle. The job's own time from
+   the click to "done" and the worker's peak RSS are printed too.
 
 .venv/bin/python bench/jobs.py [--participants 20000] [--kecamatan 120] [--requests 300]
     [--wilayah ../shared/data/wilayah-kemendagri-2025.csv] [--postgres URL]
@@ -183,11 +184,16 @@ def run(label, env, participants, kecamatan, requests, wilayah, workdir) -> None
 
         watcher = threading.Thread(target=watch, daemon=True)
         watcher.start()
+        # As many requests as fit while the job runs (at most 50x --requests).
         busy_pages, busy_saves = measure(
-            client, module, attempt, token, keys, requests, stop=finished.is_set
+            client, module, attempt, token, keys, requests * 50, stop=finished.is_set
         )
         finished.wait(1800)
         job_seconds = time.perf_counter() - start
+        # Idle again after: the machine's own noise is spread over both idle samples.
+        after_pages, after_saves = measure(client, module, attempt, token, keys, requests)
+        idle_pages += after_pages
+        idle_saves += after_saves
         worker_peak = "?"
         status_file = Path(f"/proc/{worker.pid}/status")
         if status_file.exists():

@@ -169,6 +169,13 @@ def test_a_second_request_shows_the_running_job_and_cancel_stops_it(
     page = client.get(f"/tugas/{first}").get_data(as_text=True)
     assert "Tugas yang sama sedang berjalan" in page
     assert "sedang berjalan" in client.get(path).get_data(as_text=True)
+    assert "bimtek worker" not in page
+    with app.app_context():  # a minute later and still nobody took it: the page says why
+        db.session.get(Job, first).created_at = utcnow() - timedelta(minutes=2)
+        db.session.commit()
+    assert "belum diambil oleh proses latar belakang" in client.get(f"/tugas/{first}").get_data(
+        as_text=True
+    )
     # a different kecamatan is a different job
     other = job_id_from(post_form(client, path + "?kecamatan=73.22.01", {}, form_page=path))
     assert other != first

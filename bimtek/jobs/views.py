@@ -1,6 +1,8 @@
 """/tugas: the user's jobs, one job's page (progress, result, error), download and cancel;
 and `offer`, which the export views use to start a job or answer at once when it is small."""
 
+from datetime import timedelta
+
 from flask import (
     Blueprint,
     abort,
@@ -18,6 +20,7 @@ from flask_wtf import FlaskForm
 from bimtek.extensions import db
 from bimtek.jobs import service
 from bimtek.jobs.models import Job
+from bimtek.timeutil import utcnow
 from bimtek.web import role_required
 
 bp = Blueprint("jobs", __name__)
@@ -125,6 +128,8 @@ def detail(job_id: int):
         form=JobForm(),
         downloadable=service.result_path(job) is not None,
         refresh=job.active,
+        # Nobody took it for a minute: say so (gunicorn alone, without `bimtek worker`).
+        no_worker=job.status == "queued" and utcnow() - job.created_at > timedelta(minutes=1),
     )
 
 
