@@ -40,14 +40,18 @@ demo: init
 
 # Links and QR codes must open on the participants' phones: unless BIMTEK_PUBLIC_URL is set,
 # it is derived from HOST and PORT (HOST=0.0.0.0: this laptop's LAN address).
+# Next to gunicorn: `bimtek backup --loop` (BIMTEK_BACKUP_DIR, every BIMTEK_BACKUP_EVERY s when
+# something changed); the trap stops it when gunicorn stops (Ctrl+C or a crash).
 serve: install instance/secret_key
 	@public_url="$${BIMTEK_PUBLIC_URL:-$$($(BIN)/python -m bimtek.settings.publicurl '$(HOST)' '$(PORT)')}"; \
 	echo "bimtek: serving on $(HOST):$(PORT)  (Ctrl+C to stop)"; \
 	echo "bimtek: links and QR codes point to $$public_url  (BIMTEK_PUBLIC_URL)"; \
-	BIMTEK_PUBLIC_URL="$$public_url" BIMTEK_SECRET_KEY=$(SECRET) $(WORKER) & \
-	worker=$$!; trap 'kill -TERM $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
-	BIMTEK_PUBLIC_URL="$$public_url" BIMTEK_SECRET_KEY=$(SECRET) $(BIN)/gunicorn \
-	  $(GUNICORN_ARGS) --bind $(HOST):$(PORT) "bimtek:create_app()"
+	export BIMTEK_PUBLIC_URL="$$public_url" BIMTEK_SECRET_KEY=$(SECRET); \
+	$(BIN)/bimtek backup --loop & backup=$$!; \
+	$(WORKER) & worker=$$!; \
+	trap 'kill $$backup $$worker 2>/dev/null; wait $$backup $$worker' EXIT; \
+	trap 'exit 130' INT TERM; \
+	$(BIN)/gunicorn $(GUNICORN_ARGS) --bind $(HOST):$(PORT) "bimtek:create_app()"
 
 # Background jobs (large rekap, certificate zips, bulk issue): `make serve` starts this beside
 # gunicorn and stops it with gunicorn. Queue: BIMTEK_QUEUE_URL (default a SQLite file).

@@ -10,15 +10,12 @@ from zoneinfo import ZoneInfo
 from flask import Flask
 
 from bimtek import config as config_module
+from bimtek.config import ConfigurationError  # noqa: F401  (part of the public API)
 from bimtek.extensions import csrf, db, limiter, login_manager, migrate
 
 log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = str(Path(__file__).resolve().parent / "migrations")
-
-
-class ConfigurationError(RuntimeError):
-    pass
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -76,6 +73,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     from bimtek.accounts.views import bp as accounts_bp
     from bimtek.attendance.views import bp as attendance_bp
+    from bimtek.backup.views import bp as backup_bp
     from bimtek.certificates.views import bp as certificates_bp
     from bimtek.evaluation.views import bp as evaluation_bp
     from bimtek.jobs.views import bp as jobs_bp
@@ -88,6 +86,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     app.register_blueprint(accounts_bp)
     app.register_blueprint(attendance_bp)
+    app.register_blueprint(backup_bp)
     app.register_blueprint(certificates_bp)
     app.register_blueprint(evaluation_bp)
     app.register_blueprint(jobs_bp)

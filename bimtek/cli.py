@@ -1,6 +1,7 @@
 """The `bimtek` console script: a Flask CLI group bound to create_app."""
 
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -17,7 +18,8 @@ def main() -> None:
 
 
 def _create_app():
-    from bimtek import ConfigurationError, create_app
+    from bimtek import create_app
+    from bimtek.config import ConfigurationError
 
     try:
         return create_app()
@@ -44,6 +46,11 @@ def register_commands(app) -> None:
     app.cli.add_command(export_group)
     app.cli.add_command(peserta_group)
     app.cli.add_command(worker_command)
+
+    from bimtek.backup.commands import backup_command, restore_command
+
+    app.cli.add_command(backup_command)
+    app.cli.add_command(restore_command)
 
 
 def _run_sync():
@@ -158,6 +165,10 @@ def wilayah_import(csv_file: Path, prefix: str | None):
     click.echo(report.summary())
 
 
+def _exit_on_sigterm(signum, _frame):
+    raise SystemExit(128 + signum)
+
+
 @click.group("peserta")
 def peserta_group():
     """Participants."""
@@ -178,14 +189,22 @@ def peserta_import(xlsx_file: Path, dry_run: bool, skip_invalid: bool, credentia
     from bimtek.accounts import importer
     from bimtek.accounts.import_sheets import build_credentials
     from bimtek.spreadsheet import SpreadsheetError
+    from bimtek.storage import STORAGE_FULL_MESSAGE, is_storage_full, remove_stale_parts, replacing
     from bimtek.timeutil import utcnow
 
+    if credentials_out is not None:
+        # A run killed while writing (kill -9, power cut) left its temporary sheet: passwords
+        # that were never stored, so no use to anyone and not to be left lying around.
+        for stale in remove_stale_parts(credentials_out):
+            click.echo(f"Berkas sementara lama dihapus: {stale}", err=True)
     config = current_app.config
     try:
         plan = importer.plan_import(
             xlsx_file,
             max_bytes=config["BIMTEK_IMPORT_MAX_BYTES"],
             max_rows=config["BIMTEK_IMPORT_MAX_ROWS"],
+            max_cells=config["BIMTEK_IMPORT_MAX_CELLS"],
+            max_seconds=config["BIMTEK_IMPORT_MAX_SECONDS"],
         )
     except SpreadsheetError as exc:
         _fail(f"{xlsx_file}: {exc} Tidak ada data yang diimpor.")
@@ -200,24 +219,29 @@ def peserta_import(xlsx_file: Path, dry_run: bool, skip_invalid: bool, credentia
     if dry_run:
         click.echo("Uji coba (--dry-run): tidak ada yang disimpan.")
         return
-    partial = None
+    # SIGTERM (systemd, docker stop, kill) ends the run through Python's unwinding, so the
+    # transaction rolls back and the temporary sheet is deleted (the default would just die).
+    previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         record = importer.new_import_record(xlsx_file.read_bytes(), xlsx_file.name, None)
         result = importer.commit_plan(plan, record, None, skip_invalid=skip_invalid)
         if credentials_out is not None and result.created_ids:
-            credentials = importer.issue_initial_passwords(record, None)
-            issued = utcnow().strftime("%d-%m-%Y %H.%M UTC")
-            partial = credentials_out.with_name(credentials_out.name + ".part")
-            partial.write_bytes(build_credentials(credentials, issued))
-            db.session.commit()
-            partial.replace(credentials_out)
+            # The sheet is complete on disk before the passwords are committed, and takes its
+            # name only after: an error or Ctrl-C in between deletes it and stores nothing.
+            with replacing(credentials_out) as partial:
+                credentials = importer.issue_initial_passwords(record, None)
+                issued = utcnow().strftime("%d-%m-%Y %H.%M UTC")
+                partial.write_bytes(build_credentials(credentials, issued))
+                db.session.commit()
         else:
             db.session.commit()
-    except Exception:
+    except BaseException as exc:
         db.session.rollback()
-        if partial is not None:
-            partial.unlink(missing_ok=True)  # its passwords were never stored
+        if isinstance(exc, Exception) and is_storage_full(exc):
+            _fail(f"{STORAGE_FULL_MESSAGE} Tidak ada data yang diimpor.")
         raise
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     click.echo(f"Impor #{record.id} tersimpan: {plan.summary()}.")
     if result.created_ids:
         if credentials_out is not None:

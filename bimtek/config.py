@@ -5,6 +5,11 @@ from pathlib import Path
 
 CHECKOUT_ROOT = Path(__file__).resolve().parent.parent
 
+
+class ConfigurationError(RuntimeError):
+    """The configuration cannot work; the message says what to set."""
+
+
 # environment variable -> Flask config key
 ENVIRONMENT_KEYS = {
     "BIMTEK_DATABASE_URL": "SQLALCHEMY_DATABASE_URI",
@@ -32,6 +37,8 @@ ENVIRONMENT_KEYS = {
     "BIMTEK_JOB_RESULT_DAYS": "BIMTEK_JOB_RESULT_DAYS",
     "BIMTEK_JOB_INLINE_SCALE": "BIMTEK_JOB_INLINE_SCALE",
     "BIMTEK_JOB_ISSUE_CHUNK": "BIMTEK_JOB_ISSUE_CHUNK",
+    "BIMTEK_BACKUP_DIR": "BIMTEK_BACKUP_DIR",
+    "BIMTEK_BACKUP_EVERY": "BIMTEK_BACKUP_EVERY",
 }
 INTEGER_KEYS = {
     "BIMTEK_CHECKIN_PERIOD",
@@ -39,6 +46,7 @@ INTEGER_KEYS = {
     "BIMTEK_EVALUATION_GRACE_HOURS",
     "BIMTEK_JOB_RESULT_DAYS",
     "BIMTEK_JOB_ISSUE_CHUNK",
+    "BIMTEK_BACKUP_EVERY",
 }
 
 
@@ -82,6 +90,10 @@ def defaults(instance_path: str) -> dict:
         # Participant imports: the file as uploaded, and rows in its sheet.
         "BIMTEK_IMPORT_MAX_BYTES": 10 * 1024 * 1024,
         "BIMTEK_IMPORT_MAX_ROWS": 50_000,
+        # ... and the work of reading it: a 600 KB file can hold a 2-million-cell sheet that
+        # takes minutes to parse. Cells are counted before parsing; the clock runs while it reads.
+        "BIMTEK_IMPORT_MAX_CELLS": 500_000,
+        "BIMTEK_IMPORT_MAX_SECONDS": 60,
         # Certificates. Number fields: {seq}, {kode_kab}, {tahun}, {bulan}, {bulan_romawi},
         # {kursus} (course id); the sequence runs per number template and year.
         "BIMTEK_CERT_NUMBER_TEMPLATE": "{seq:04d}/PP.04-SD/{kode_kab}/{tahun}",
@@ -104,6 +116,10 @@ def defaults(instance_path: str) -> dict:
         "BIMTEK_JOB_INLINE_SCALE": 1.0,
         # Bulk issue commits this many certificates at a time (a killed worker loses one chunk).
         "BIMTEK_JOB_ISSUE_CHUNK": 200,
+        # Backups (`bimtek backup`, the admin page, the loop `make run` starts): the folder
+        # (point it at a USB disk or a synced folder) and seconds between automatic backups.
+        "BIMTEK_BACKUP_DIR": os.path.join(instance_path, "cadangan"),
+        "BIMTEK_BACKUP_EVERY": 3600,
     }
 
 

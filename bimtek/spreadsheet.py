@@ -1,28 +1,47 @@
 """Spreadsheets in and out: the safety rules every xlsx import and export shares.
 
 Reading: an .xlsx is a zip of XML, so the zip's listing is checked (type, total uncompressed size)
-before openpyxl parses anything, openpyxl parses with defusedxml (installed as a dependency), and the
-sheet's declared dimensions are ignored. Writing: every string that came from a person is written as
+and its XML is counted (cells, shared strings) before openpyxl parses anything: a small file can
+hold a sheet that takes minutes to parse, so the work is budgeted by cells and by time, not only by
+bytes. openpyxl parses with defusedxml (installed as a dependency), the sheet's declared dimensions
+are ignored, and every row says which of its cells were formulas or Excel error values (the value
+read is the one Excel cached, which the person never typed). Writing: every string that came from a person is written as
 text, never as a formula, with characters Excel cannot store removed.
 """
 
 import io
+import logging
 import re
+import time
 import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
+from zlib import error as zlib_error
 
 from openpyxl import load_workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
+from openpyxl.worksheet._reader import FORMULA_TAG, WorkSheetParser
+
+log = logging.getLogger(__name__)
 
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # Characters that make a spreadsheet program evaluate a cell (OWASP CSV/formula injection).
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 MAX_UNCOMPRESSED_BYTES = 200 * 1024 * 1024
+# About 50,000 rows of the 9-column template; openpyxl reads some 30,000 cells a second here.
+MAX_CELLS = 500_000
+MAX_SECONDS = 60
+# A cell (<c …>) or a shared string (<si>): the usual spellings counted with bytes.count (fast),
+# the rare ones (a namespace prefix, a tab or newline after the name) with a regular expression.
+_PLAIN = {b"c": (b"<c ", b"<c>", b"<c/"), b"si": (b"<si ", b"<si>", b"<si/")}
+_ODD = re.compile(rb"<(?:[A-Za-z_][\w.-]{0,30}:(c|si)[\s/>]|(c|si)[\t\r\n])")
+_SCAN_OVERLAP = 64
+# How many times the parse started (tests count it: a preview must not parse again).
+parse_count = 0
 _OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _SHEET_TITLE_BAD = re.compile(r"[\\/?*\[\]:]")
 
@@ -55,8 +74,11 @@ def open_xlsx(
     *,
     max_bytes: int = 10 * 1024 * 1024,
     max_uncompressed: int = MAX_UNCOMPRESSED_BYTES,
+    max_cells: int = MAX_CELLS,
 ):
     """Check and open an .xlsx read-only (values, not formulas); SpreadsheetError if refused."""
+    global parse_count
+    parse_count += 1
     data = _read_bytes(source, max_bytes)
     if not data:
         raise SpreadsheetError("Berkas kosong.")
@@ -79,25 +101,135 @@ def open_xlsx(
         raise SpreadsheetError(
             "Isi berkas terlalu besar setelah dibuka. Pisahkan data menjadi beberapa berkas."
         )
+    _check_cells(archive, members, max_cells)
     try:
         return load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many types for damaged parts
         raise SpreadsheetError("Berkas .xlsx tidak dapat dibaca (rusak atau terenkripsi).") from exc
 
 
-def iter_sheet_rows(worksheet, max_rows: int) -> Iterator[tuple[int, tuple[Any, ...]]]:
-    """(row number, values) for each row, ignoring the sheet's declared size.
+def _angka(n: int) -> str:
+    return f"{n:,}".replace(",", ".")
 
-    Raises SpreadsheetError past max_rows rather than reading an unbounded sheet.
+
+def _check_cells(archive: zipfile.ZipFile, members, max_cells: int) -> None:
+    """Count the cells and shared strings in every XML part, streaming, and stop at the budget.
+
+    Decompressing and counting is some 50 times faster than openpyxl parsing the same XML, so a
+    sheet of two million cells is refused in about a second instead of holding a worker for
+    minutes. Every .xml part is counted, not only xl/worksheets/: a workbook may put its
+    sheets anywhere its relationships point.
     """
-    worksheet.reset_dimensions()
-    for number, values in enumerate(worksheet.iter_rows(values_only=True), start=1):
-        if number > max_rows:
-            limit = f"{max_rows:,}".replace(",", ".")
-            raise SpreadsheetError(
-                f"Lembar berisi lebih dari {limit} baris. Pisahkan menjadi beberapa berkas."
+    counts = {b"c": 0, b"si": 0}
+    for member in members:
+        if not member.filename.endswith(".xml"):
+            continue
+        tail = b""
+        try:
+            with archive.open(member) as part:
+                while chunk := part.read(1 << 20):
+                    buffer = tail + chunk
+                    cut = max(len(buffer) - _SCAN_OVERLAP, 0)  # a tag cut in two waits
+                    _count(counts, buffer, cut)
+                    tail = buffer[cut:]
+                    _within(counts, max_cells)
+                _count(counts, tail, len(tail))
+                _within(counts, max_cells)
+        except (zipfile.BadZipFile, OSError, EOFError, zlib_error) as exc:
+            raise SpreadsheetError("Berkas .xlsx rusak atau tidak lengkap.") from exc
+
+
+def _count(counts: dict[bytes, int], buffer: bytes, cut: int) -> None:
+    """Add the tags in `buffer` that start before `cut` (the rest wait for the next chunk)."""
+    for name, spellings in _PLAIN.items():
+        counts[name] += sum(buffer.count(p, 0, cut + len(p) - 1) for p in spellings)
+    for match in _ODD.finditer(buffer):
+        if match.start() < cut:
+            counts[match.group(1) or match.group(2)] += 1
+
+
+def _within(counts: dict[bytes, int], max_cells: int) -> None:
+    if max(counts.values()) > max_cells:
+        what = "sel" if counts[b"c"] > max_cells else "teks berbeda (shared strings)"
+        raise SpreadsheetError(
+            f"Buku kerja berisi lebih dari {_angka(max_cells)} {what}, batas untuk impor; "
+            "berkas tidak dibaca. Hapus kolom dan lembar yang tidak perlu atau pisahkan data "
+            "menjadi beberapa berkas."
+        )
+
+
+class _CellParser(WorkSheetParser):
+    """openpyxl's read-only sheet parser, marking formula cells ('f') while keeping the value
+    Excel cached for them (data_only), so the importer can refuse what nobody typed."""
+
+    def parse_cell(self, element):
+        cell = super().parse_cell(element)
+        if element.find(FORMULA_TAG) is not None:
+            cell["data_type"] = "f"
+        return cell
+
+
+class SheetRow(tuple):
+    """A row's values; `kinds` maps a 0-based column to 'f' (formula) or 'e' (error value)."""
+
+    kinds: dict[int, str]
+
+    def __new__(cls, values, kinds: dict[int, str]):
+        row = super().__new__(cls, values)
+        row.kinds = kinds
+        return row
+
+
+def iter_sheet_rows(
+    worksheet, max_rows: int, *, deadline: float | None = None
+) -> Iterator[tuple[int, SheetRow]]:
+    """(row number, values) for each row that has cells, ignoring the sheet's declared size.
+
+    Raises SpreadsheetError past max_rows, past `deadline` (a time.monotonic() value), and for a
+    damaged sheet (e.g. a shared-string index past the end of the table), rather than reading
+    an unbounded sheet or failing with a server error.
+    """
+    parent = worksheet.parent
+    try:
+        with worksheet._get_source() as source:
+            parser = _CellParser(
+                source,
+                worksheet._shared_strings,
+                data_only=True,
+                epoch=parent.epoch,
+                date_formats=parent._date_formats,
+                timedelta_formats=parent._timedelta_formats,
             )
-        yield number, values
+            for number, cells in parser.parse():
+                if number > max_rows:
+                    raise SpreadsheetError(
+                        f"Lembar berisi lebih dari {_angka(max_rows)} baris. Pisahkan menjadi "
+                        "beberapa berkas."
+                    )
+                if deadline is not None and time.monotonic() > deadline:
+                    raise SpreadsheetError(
+                        f"Membaca lembar '{worksheet.title}' melewati batas waktu impor (berhenti "
+                        f"di baris {_angka(number)}). Hapus kolom yang tidak perlu atau pisahkan "
+                        "data menjadi beberapa berkas."
+                    )
+                if not cells:
+                    continue
+                values: list[Any] = [None] * max(cell["column"] for cell in cells)
+                kinds: dict[int, str] = {}
+                for cell in cells:
+                    index = cell["column"] - 1
+                    values[index] = cell["value"]
+                    if cell["data_type"] in ("f", "e"):
+                        kinds[index] = cell["data_type"]
+                yield number, SheetRow(values, kinds)
+    except SpreadsheetError:
+        raise
+    except Exception as exc:  # openpyxl and the XML parser raise many types for damaged parts
+        log.info("sheet %r unreadable: %r", worksheet.title, exc)
+        raise SpreadsheetError(
+            f"Lembar '{worksheet.title}' rusak dan tidak dapat dibaca (berkas rusak). Buka di "
+            "Excel, simpan ulang sebagai .xlsx, lalu unggah lagi."
+        ) from exc
 
 
 def normalise_header(value: Any) -> str:

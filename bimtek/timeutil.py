@@ -5,8 +5,18 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_decimal, format_percent
+from flask import current_app
 
 LOCALE = "id_ID"
+
+
+def office_zone() -> str:
+    """The zone the office shows and reads local times in. The settings feature provides it
+    (its Pengaturan page, else the province's zone); without it, BIMTEK_TIMEZONE or WIB."""
+    provider = current_app.extensions.get("bimtek.office_zone")
+    if provider is not None:
+        return provider()
+    return current_app.config.get("BIMTEK_TIMEZONE") or "Asia/Jakarta"
 
 
 def utcnow() -> datetime:

@@ -1,28 +1,34 @@
 """App-wide web plumbing: security headers, error pages, template helpers, guards."""
 
 import io
+import json
 import logging
+import re
 from functools import wraps
-from urllib.parse import urlsplit
+from urllib.parse import unquote_to_bytes, urlsplit
 
 from flask import (
     Flask,
     abort,
     current_app,
+    g,
     jsonify,
     redirect,
     render_template,
     request,
     send_file,
+    session,
     url_for,
 )
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
-from sqlalchemy import bindparam, select, text
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from werkzeug.routing import IntegerConverter, ValidationError
 
 from bimtek import timeutil
-from bimtek.content.render import has_sources_section, nest_toc
 from bimtek.extensions import db, login_manager
+from bimtek.storage import STORAGE_FULL_MESSAGE, STORAGE_FULL_TITLE, is_storage_full
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +37,50 @@ CONTENT_SECURITY_POLICY = (
     "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; "
     "form-action 'self'; frame-ancestors 'none'"
 )
+
+# Every id is an INTEGER column (32-bit on PostgreSQL): no row has a larger one. A bigger number
+# sent to the database fails there (PostgreSQL: out of range; SQLite: OverflowError) as a 500.
+MAX_ID = 2**31 - 1
+_DB_INT = re.compile(r"[+-]?[0-9]{1,10}", flags=re.ASCII)
+
+BAD_INPUT_TITLE = "Permintaan tidak sah"
+BAD_INPUT_MESSAGE = "Data yang dikirim tidak dapat diproses."
+BAD_CHARACTERS_MESSAGE = (
+    "Data yang dikirim berisi karakter yang tidak sah (karakter kosong atau teks yang bukan "
+    "UTF-8). Periksa isian lalu kirim lagi."
+)
+
+
+def db_int(value) -> int:
+    """An integer that fits the database's id and count columns, else ValueError.
+
+    Use as `type=` of request.args.get / request.form.get (a bad value gives the default) and
+    as `coerce=` of WTForms choice fields (a bad value is a form error)."""
+    if isinstance(value, bool):
+        raise ValueError("not an integer")
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, str) and _DB_INT.fullmatch(value.strip()):
+        number = int(value.strip())
+    else:
+        raise ValueError("not an integer")
+    if not -MAX_ID - 1 <= number <= MAX_ID:
+        raise ValueError("integer out of range")
+    return number
+
+
+class IdConverter(IntegerConverter):
+    """The app's `<int:…>`: an id no row can have is a 404 before the view runs."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(map, *args, **kwargs)
+
+    def to_python(self, value: str):
+        if len(value) > 10:  # also spares int() a million digits
+            raise ValidationError()
+        return super().to_python(value)
+
 
 # Endpoints a user who must change the password may still reach.
 _ALLOWED_BEFORE_PASSWORD_CHANGE = {
@@ -56,12 +106,25 @@ def is_safe_next(target: str | None) -> bool:
     return not parts.scheme and not parts.netloc
 
 
-def attachment(data: bytes, filename: str, mimetype: str):
-    """A download. Flask writes Content-Disposition with an ASCII fallback and an RFC 5987
-    UTF-8 name, so a name like "Ṣāliḥ" does not break the latin-1 header line."""
-    return send_file(
-        io.BytesIO(data), mimetype=mimetype, as_attachment=True, download_name=filename
+def no_store(response):
+    """Keep a response out of every cache (browser, proxy, shared office computer's disk)."""
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"  # HTTP/1.0 proxies
+    return response
+
+
+def attachment(data, filename: str, mimetype: str, *, inline: bool = False):
+    """A download that is never cached: nearly every file bimtek hands out names people (rekap,
+    certificates, daftar hadir, passwords, exports), and send_file's own "no-cache" still lets
+    a browser keep a copy on disk. `data` is bytes or an open binary file (closed when sent).
+
+    Flask writes Content-Disposition with an ASCII fallback and an RFC 5987 UTF-8 name, so a
+    name like "Ṣāliḥ" does not break the latin-1 header line."""
+    source = io.BytesIO(data) if isinstance(data, bytes | bytearray) else data
+    response = send_file(
+        source, mimetype=mimetype, as_attachment=not inline, download_name=filename
     )
+    return no_store(response)
 
 
 def role_required(*roles: str):
@@ -81,30 +144,124 @@ def role_required(*roles: str):
     return decorator
 
 
+def checks_own_input(view):
+    """Mark a view that answers malformed input itself (see refused_input) instead of being
+    refused before it runs: the sign-in, whose rate limits are counted around the view."""
+    view.checks_own_input = True
+    return view
+
+
+def refused_input() -> str | None:
+    """In a @checks_own_input view: why this request's input is malformed, or None."""
+    return g.get("malformed_input")
+
+
+def _has_nul(values) -> bool:
+    return any("\x00" in value for value in values if isinstance(value, str))
+
+
+def _valid_utf8(raw: bytes) -> bool:
+    """A query string or urlencoded body whose escapes decode as UTF-8. Werkzeug would replace
+    bad bytes with U+FFFD silently; a pasted U+FFFD (valid UTF-8) still passes."""
+    if b"%" not in raw and raw.isascii():
+        return True
+    try:
+        unquote_to_bytes(raw).decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _json_shape_ok(payload) -> bool:
+    """What any JSON endpoint here takes: an object of scalars or flat lists of scalars,
+    no NUL in any string."""
+    scalars = (str, int, float, bool, type(None))
+    if not isinstance(payload, dict):
+        return False
+    for key, value in payload.items():
+        items = value if isinstance(value, list) else [value]
+        if not all(isinstance(item, scalars) for item in items):
+            return False
+        if _has_nul([key, *items]):
+            return False
+    return True
+
+
+def malformed_input() -> str | None:
+    """Why this request's input cannot be processed, or None. Checked before any view: a NUL
+    byte is refused by PostgreSQL (a 500 on every text field), bytes that are not UTF-8 turn
+    into replacement characters, and flask-wtf reads any JSON body as the form's data."""
+    environ = request.environ
+    try:
+        environ.get("PATH_INFO", "").encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return BAD_CHARACTERS_MESSAGE
+    if "\x00" in request.path or not _valid_utf8(request.query_string):
+        return BAD_CHARACTERS_MESSAGE
+    if _has_nul(request.view_args.values() if request.view_args else ()):
+        return BAD_CHARACTERS_MESSAGE
+    for key, values in request.args.lists():
+        if _has_nul([key, *values]):
+            return BAD_CHARACTERS_MESSAGE
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return None
+    if request.is_json:
+        try:
+            payload = json.loads(request.get_data(cache=True))
+        except (ValueError, RecursionError):
+            return BAD_INPUT_MESSAGE
+        return None if _json_shape_ok(payload) else BAD_INPUT_MESSAGE
+    if request.mimetype == "application/x-www-form-urlencoded":
+        if not _valid_utf8(request.get_data(cache=True)):
+            return BAD_CHARACTERS_MESSAGE
+    for key, values in request.form.lists():
+        if _has_nul([key, *values]):
+            return BAD_CHARACTERS_MESSAGE
+    return None
+
+
+def _database_unreachable(exc: BaseException | None) -> bool:
+    """The database could not be reached (down, refused, file gone), not a bug of ours."""
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
 def init_app(app: Flask) -> None:
-    from bimtek.accounts.models import User
+    # Before any blueprint adds its rules: every <int:…> in the app is bounded.
+    app.url_map.converters["int"] = IdConverter
 
     login_manager.login_view = "accounts.login"
     login_manager.login_message = "Silakan masuk terlebih dahulu."
     login_manager.login_message_category = "info"
     login_manager.session_protection = "basic"
+    # The user loader is the accounts feature's (registered with its blueprint).
 
-    # Built once: this runs on every signed-in request.
-    user_by_token = select(User).where(
-        User.session_token == bindparam("token"), User.active.is_(True)
-    )
+    def keep_raw_form_body():
+        # Before CSRFProtect parses the form: a parsed body can no longer be read raw, and
+        # only the raw bytes tell invalid UTF-8 from a real U+FFFD.
+        if request.mimetype == "application/x-www-form-urlencoded":
+            request.get_data(cache=True)
 
-    @login_manager.user_loader
-    def load_user(token: str):
-        return db.session.scalars(user_by_token, {"token": token}).one_or_none()
+    app.before_request_funcs.setdefault(None, []).insert(0, keep_raw_form_body)
+
+    @app.before_request
+    def refuse_malformed_input():
+        problem = malformed_input()
+        if not problem:
+            return None
+        log.info("refused malformed input on %s %s", request.method, request.path)
+        view = current_app.view_functions.get(request.endpoint or "")
+        if getattr(view, "checks_own_input", False):
+            g.malformed_input = problem
+            return None
+        return error_page(400, BAD_INPUT_TITLE, problem)
 
     @app.before_request
     def force_password_change():
-        if (
-            request.endpoint not in _ALLOWED_BEFORE_PASSWORD_CHANGE  # first: no user load
-            and current_user.is_authenticated
-            and current_user.must_change_password
-        ):
+        if request.endpoint in _ALLOWED_BEFORE_PASSWORD_CHANGE:
+            return None  # checked first: /healthz must answer without loading the user
+        if current_user.is_authenticated and current_user.must_change_password:
             # Keep where they were going (e.g. the check-in a QR code opened) for afterwards.
             target = request.full_path.rstrip("?") if request.method == "GET" else None
             if target == "/" or not is_safe_next(target):
@@ -121,8 +278,9 @@ def init_app(app: Flask) -> None:
         response.headers["Permissions-Policy"] = "camera=(self), microphone=(), geolocation=()"
         if current_app.config.get("SESSION_COOKIE_SECURE"):
             response.headers["Strict-Transport-Security"] = "max-age=31536000"
-        # Static files first: they need no user, so no database query per CSS/JS request.
-        if request.endpoint != "static" and current_user.is_authenticated:
+        # The session cookie says who is signed in without asking the database: this also
+        # runs on the error page of a request whose database is gone.
+        if session.get("_user_id") and request.endpoint != "static":
             response.headers.setdefault("Cache-Control", "private, no-store")
         return response
 
@@ -167,10 +325,32 @@ def init_app(app: Flask) -> None:
             "lalu coba lagi, atau minta bantuan admin KPU untuk mengatur ulang kata sandi.",
         )
 
+    def plain_error_page(status: int, title: str, message: str):
+        """Rendered without context processors (no current_user, no office settings): the
+        database may be what failed, and a rollback has expired the signed-in user."""
+        if request.accept_mimetypes.best == "application/json":
+            return jsonify(error=message), status
+        template = current_app.jinja_env.get_template("error_plain.html")
+        return template.render(status=status, title=title, message=message), status
+
     @app.errorhandler(500)
-    def server_error(_error):
-        db.session.rollback()
-        return error_page(
+    def server_error(error):
+        try:
+            db.session.rollback()
+        except Exception:  # the connection may be gone with the database; answer anyway
+            log.warning("rollback after an error failed", exc_info=True)
+        if is_storage_full(getattr(error, "original_exception", None)):
+            log.error("storage full on %s %s", request.method, request.path)
+            return plain_error_page(507, STORAGE_FULL_TITLE, STORAGE_FULL_MESSAGE)
+        if _database_unreachable(getattr(error, "original_exception", None)):
+            body, status = plain_error_page(
+                503,
+                "Layanan sedang tidak tersedia",
+                "Basis data tidak dapat dihubungi saat ini. Data yang sudah tersimpan tidak "
+                "hilang; coba lagi dalam beberapa saat.",
+            )
+            return body, status, {"Retry-After": "30"}
+        return plain_error_page(
             500,
             "Terjadi kesalahan",
             "Terjadi kesalahan di server. Data yang sudah tersimpan tidak hilang; coba lagi.",
@@ -185,16 +365,9 @@ def init_app(app: Flask) -> None:
             return jsonify(status="error", database="unreachable"), 503
         return jsonify(status="ok", database="ok")
 
-    from bimtek.settings.service import office_zone
-
-    # The zone is the office's (its settings page may change it): read per request.
-    app.jinja_env.filters["waktu"] = lambda value, fmt="d MMMM y, HH.mm": timeutil.waktu(
-        value, office_zone(), fmt
-    )
-    app.jinja_env.filters["tanggal"] = lambda value: timeutil.tanggal(value, office_zone())
+    # waktu/tanggal (the office's zone) come with the settings feature; nest_toc and
+    # with_sources_section with the learning feature.
     app.jinja_env.filters["iso"] = timeutil.iso
     app.jinja_env.filters["angka"] = timeutil.angka
     app.jinja_env.filters["persen"] = timeutil.persen
     app.jinja_env.globals["public_url"] = public_url
-    app.jinja_env.filters["nest_toc"] = nest_toc
-    app.jinja_env.tests["with_sources_section"] = has_sources_section

@@ -8,15 +8,15 @@ from sqlalchemy import func, select
 from bimtek.accounts.models import User
 from bimtek.certificates import service
 from bimtek.certificates.models import Certificate, CertificateCounter
-from bimtek.certificates.numbering import (
+from bimtek.extensions import db
+from bimtek.learning import service as learning
+from bimtek.learning.models import Course, Module
+from bimtek.numbering import (
     NumberFields,
     NumberTemplateError,
     format_number,
     validate_template,
 )
-from bimtek.extensions import db
-from bimtek.learning import service as learning
-from bimtek.learning.models import Course, Module
 
 FIELDS = NumberFields(seq=7, kode_kab="35.16", tahun=2024, bulan=5, kursus=3)
 

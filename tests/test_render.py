@@ -108,7 +108,7 @@ def test_toc_names_are_plain_text():
 
 
 def test_toc_nests_subsections_under_their_section():
-    from bimtek.content.render import nest_toc
+    from bimtek.learning.toc import nest_toc
 
     toc = render_markdown("## A\n\n### A1\n\n### A2\n\n## B\n").toc
     tree = nest_toc(toc)

@@ -7,9 +7,9 @@ import pytest
 from sqlalchemy import select
 
 from bimtek.attendance.models import TrainingSession
-from bimtek.content.render import has_sources_section
 from bimtek.extensions import db
 from bimtek.learning.models import Course
+from bimtek.learning.toc import has_sources_section
 from bimtek.timeutil import utcnow
 
 PPS_NIK, PASSWORD = "7322011203950002", "demo-peserta-2029"

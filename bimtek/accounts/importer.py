@@ -1,14 +1,18 @@
 """Participants from an .xlsx: read and check everything first (the dry run), then commit.
 
-`plan_import` reads the sheet once, matches wilayah and existing people, applies the same per-row
-rules as the participant form (`service.validate_participant`, fed from maps loaded once) and
-returns an ImportPlan; it writes nothing. `commit_plan` writes a plan in the caller's transaction
+`read_sheet` parses the workbook once into a ParsedSheet (the header and each row's cells, plus
+which cells were formulas or Excel errors); the web import keeps that as JSON beside the upload,
+so the preview and the confirm never parse the workbook again. `plan_parsed` matches wilayah and
+existing people, applies the same per-row rules as the participant form
+(`service.validate_participant`, fed from maps loaded once) and returns an ImportPlan; it writes
+nothing. `plan_import` is the two in one. `commit_plan` writes a plan in the caller's transaction
 (all rows or none; the caller commits once). `issue_initial_passwords` gives the accounts an
 import created their random initial passwords, for the credentials sheet.
 """
 
 import difflib
 import hashlib
+import json
 import logging
 import re
 import secrets
@@ -16,9 +20,11 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from time import monotonic
 from typing import IO, Any
 
 from openpyxl.utils import get_column_letter
+from openpyxl.utils.escape import unescape
 from sqlalchemy import insert, select, update
 
 from bimtek.accounts import service
@@ -26,12 +32,15 @@ from bimtek.accounts.models import AuditLog, ImportedAccount, ParticipantImport,
 from bimtek.accounts.roles import BADAN, JABATAN
 from bimtek.extensions import db
 from bimtek.spreadsheet import (
+    MAX_CELLS,
+    MAX_SECONDS,
     Header,
     SpreadsheetError,
     find_header,
     iter_sheet_rows,
     open_xlsx,
 )
+from bimtek.storage import write_atomic
 from bimtek.timeutil import utcnow
 from bimtek.wilayah.models import Desa, Kabupaten, Kecamatan
 
@@ -60,6 +69,9 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "asn": ("ASN (Ya/Tidak)", "ASN", "Status ASN"),
 }
 REQUIRED = ("nama", "nik", "badan", "jabatan", "kecamatan")
+# Who a row is: a formula or an Excel error here is refused, never imported through the value
+# Excel cached (a HYPERLINK formula as a name, =1+1 with a cached 16 digits as a NIK).
+IDENTITY = ("nama", "nik")
 # service.validate_participant's field names -> our column fields
 _RULE_FIELD = {"kecamatan_kode": "kecamatan", "desa_kode": "desa"}
 UPDATABLE = ("nama", "badan", "jabatan", "kecamatan_kode", "desa_kode", "phone", "is_asn")
@@ -362,53 +374,125 @@ def _column(header: Header, name: str) -> str:
     return f"{get_column_letter(header.columns[name] + 1)} ({header.labels[name]})"
 
 
-def _find_sheet_header(workbook, max_rows: int):
+def _find_sheet_header(workbook, max_rows: int, deadline: float):
     first_error: SpreadsheetError | None = None
     for worksheet in workbook.worksheets:
-        rows = iter_sheet_rows(worksheet, max_rows)
+        rows = iter_sheet_rows(worksheet, max_rows, deadline=deadline)
         try:
             return worksheet, find_header(rows, SYNONYMS, REQUIRED), rows
         except SpreadsheetError as exc:
             if "judul kolom" not in str(exc):
-                raise  # too many rows: refuse, do not look further
+                raise  # too many rows, too slow, damaged: refuse, do not look further
             first_error = first_error or exc
     raise first_error or SpreadsheetError("Buku kerja tidak berisi lembar.")
 
 
-def plan_import(
-    source: bytes | str | Path | IO[bytes], *, max_bytes: int, max_rows: int
-) -> ImportPlan:
-    """Read and check the whole sheet; raise SpreadsheetError for a file we refuse outright."""
-    workbook = open_xlsx(source, max_bytes=max_bytes)
+@dataclass
+class ParsedRow:
+    row: int
+    cells: dict[str, Any]  # field -> the cell's value (str, int, float, bool or None)
+    kinds: dict[str, str] = field(default_factory=dict)  # field -> 'f' formula | 'e' error
+
+
+@dataclass
+class ParsedSheet:
+    """What the workbook said, read once: enough to plan again without parsing it."""
+
+    sheet: str
+    header: Header
+    rows: list[ParsedRow]
+
+    def to_dict(self) -> dict:
+        return {
+            "version": 1,
+            "sheet": self.sheet,
+            "header": {
+                "row": self.header.row,
+                "columns": self.header.columns,
+                "labels": self.header.labels,
+            },
+            "rows": [[r.row, r.cells, r.kinds] for r in self.rows],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ParsedSheet":
+        if data.get("version") != 1:
+            raise SpreadsheetError(
+                "Hasil baca berkas unggahan tidak dikenal. Unggah ulang berkasnya."
+            )
+        header = Header(data["header"]["row"], data["header"]["columns"], data["header"]["labels"])
+        return cls(data["sheet"], header, [ParsedRow(n, c, k) for n, c, k in data["rows"]])
+
+
+def _plain_cell(value: Any) -> Any:
+    """A cell value JSON keeps as is; dates and times as the text the rules would read anyway.
+
+    Text is decoded as Excel reads it: "_x0007_" is how a sheet stores the control character
+    U+0007 (XML cannot hold it), so the name rules see the character, not six letters.
+    """
+    if isinstance(value, str):
+        return unescape(value) if "_x" in value else value
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    return str(value)
+
+
+def read_sheet(
+    source: bytes | str | Path | IO[bytes],
+    *,
+    max_bytes: int,
+    max_rows: int,
+    max_cells: int = MAX_CELLS,
+    max_seconds: float = MAX_SECONDS,
+) -> ParsedSheet:
+    """Parse the workbook (the one expensive step); SpreadsheetError for a file we refuse."""
+    deadline = monotonic() + max_seconds
+    workbook = open_xlsx(source, max_bytes=max_bytes, max_cells=max_cells)
     try:
-        worksheet, header, rows = _find_sheet_header(workbook, max_rows)
-        raw: list[tuple[int, dict[str, Any]]] = []
+        worksheet, header, rows = _find_sheet_header(workbook, max_rows, deadline)
+        parsed: list[ParsedRow] = []
         for number, values in rows:
             cells = {
-                name: values[index] if index < len(values) else None
+                name: _plain_cell(values[index]) if index < len(values) else None
                 for name, index in header.columns.items()
             }
             if all(_text(v) == "" for v in cells.values()):
                 continue
-            raw.append((number, cells))
+            kinds = {
+                name: values.kinds[index]
+                for name, index in header.columns.items()
+                if index in values.kinds
+            }
+            parsed.append(ParsedRow(number, cells, kinds))
     finally:
         workbook.close()
-    plan = ImportPlan(sheet=worksheet.title, header=header)
-    if not raw:
+    if not parsed:
         raise SpreadsheetError(
             f"Lembar '{worksheet.title}' tidak berisi data peserta di bawah baris judul "
             f"(baris {header.row})."
         )
+    return ParsedSheet(worksheet.title, header, parsed)
 
+
+def plan_import(
+    source: bytes | str | Path | IO[bytes], *, max_bytes: int, max_rows: int, **limits
+) -> ImportPlan:
+    """Read and check the whole sheet; raise SpreadsheetError for a file we refuse outright."""
+    return plan_parsed(read_sheet(source, max_bytes=max_bytes, max_rows=max_rows, **limits))
+
+
+def plan_parsed(parsed: ParsedSheet) -> ImportPlan:
+    """Check every row against the rules and the database as it is now; writes nothing."""
+    plan = ImportPlan(sheet=parsed.sheet, header=parsed.header)
     nik_rows: dict[str, list[int]] = defaultdict(list)
-    for number, cells in raw:
-        nik, problem = nik_from_cell(cells["nik"])
-        if not problem:
-            nik_rows[nik].append(number)
+    for row in parsed.rows:
+        nik, problem = nik_from_cell(row.cells["nik"])
+        if not problem and not row.kinds.get("nik"):
+            nik_rows[nik].append(row.row)
     users = _users_by_nik(list(nik_rows))
     lookup = _Preloaded(users, WilayahIndex())
-    for number, cells in raw:
-        _plan_row(plan, number, cells, nik_rows, lookup)
+    for row in parsed.rows:
+        _plan_row(plan, row, nik_rows, lookup)
     return plan
 
 
@@ -422,17 +506,40 @@ def _users_by_nik(niks: list[str]) -> dict[str, User]:
     return found
 
 
-def _plan_row(plan: ImportPlan, number: int, cells: dict, nik_rows, lookup: _Preloaded) -> None:
+def _not_typed(header: Header, row: ParsedRow, name: str) -> str | None:
+    """The problem with an identity cell that holds a formula or an Excel error value."""
+    kind = row.kinds.get(name)
+    if kind is None:
+        return None
+    cell = f"{get_column_letter(header.columns[name] + 1)}{row.row}"
+    what = "nama" if name == "nama" else "NIK"
+    if kind == "e":
+        return (
+            f"Sel {cell} berisi nilai galat Excel {_text(row.cells[name])}, bukan {what}. "
+            f"Ketik {what} yang benar."
+        )
+    return (
+        f"Sel {cell} berisi rumus, bukan {what} yang diketik; nilai yang tampil hanya hasil "
+        f"hitungan Excel. Ketik {what} sebagai teks (atau salin lalu Tempel Khusus → Nilai)."
+    )
+
+
+def _plan_row(plan: ImportPlan, parsed: ParsedRow, nik_rows, lookup: _Preloaded) -> None:
     header = plan.header
-    problems: dict[str, str] = {}
+    number, cells = parsed.row, parsed.cells
+    problems: dict[str, str] = {
+        name: problem for name in IDENTITY if (problem := _not_typed(header, parsed, name))
+    }
 
     nik, problem = nik_from_cell(cells["nik"])
-    if problem:
+    if "nik" in problems:
+        pass
+    elif problem:
         problems["nik"] = problem
     elif len(nik_rows[nik]) > 1:
         others = ", ".join(str(n) for n in nik_rows[nik] if n != number)
         problems["nik"] = f"NIK yang sama ada juga di baris {others}; satu NIK untuk satu orang."
-    existing = lookup.user_by_nik(nik) if not problem else None
+    existing = lookup.user_by_nik(nik) if not problem and "nik" not in problems else None
     if existing is not None and existing.role != "peserta":
         problems["nik"] = "NIK ini milik akun admin/pelatih, bukan peserta."
 
@@ -469,7 +576,7 @@ def _plan_row(plan: ImportPlan, number: int, cells: dict, nik_rows, lookup: _Pre
         problems["asn"] = f"Kolom ASN berisi '{_text(cells.get('asn'))}'; isi Ya atau Tidak."
     phone = _phone(cells.get("phone"))
     data = service.ParticipantData(
-        nama=_text(cells["nama"]),
+        nama=service.tidy_nama(_text(cells["nama"])),
         nik=nik,
         badan=badan or "",
         jabatan=jabatan or "",
@@ -645,30 +752,39 @@ def _imports_dir(upload_dir: str | Path) -> Path:
     return Path(upload_dir) / "imports"
 
 
-def store_upload(upload_dir: str | Path, data: bytes) -> str:
-    """Keep the uploaded file under a random name until it is confirmed or discarded."""
+def store_upload(upload_dir: str | Path, parsed: ParsedSheet, sha256: str) -> str:
+    """Keep the upload, as parsed, under a random name until it is confirmed or discarded.
+
+    The rows as read (JSON), not the workbook: the preview and the confirm plan from them
+    without parsing the workbook again. Written whole or not at all (storage.write_atomic);
+    a full disk raises OSError (ENOSPC) and leaves nothing behind.
+    """
     folder = _imports_dir(upload_dir)
     folder.mkdir(parents=True, exist_ok=True)
-    name = secrets.token_urlsafe(24) + ".xlsx"
-    (folder / name).write_bytes(data)
+    name = secrets.token_urlsafe(24) + ".json"
+    payload = {"sha256": sha256, "parsed": parsed.to_dict()}
+    text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+    write_atomic(folder / name, text.encode("utf-8"))
     return name
 
 
-def read_upload(upload_dir: str | Path, record: ParticipantImport) -> bytes:
-    """The stored upload, checked against the hash taken when it arrived."""
+def read_upload(upload_dir: str | Path, record: ParticipantImport) -> ParsedSheet:
+    """The stored upload as parsed, checked against the hash taken when it arrived."""
     missing = SpreadsheetError(
         "Berkas unggahan sudah tidak tersimpan (kedaluwarsa setelah sehari atau sudah "
         "dipakai). Unggah ulang berkasnya."
     )
-    if not record.stored_name:
-        raise missing
+    if not record.stored_name or not record.stored_name.endswith(".json"):
+        raise missing  # an upload kept as .xlsx by an older version: upload it again
     try:
-        data = (_imports_dir(upload_dir) / record.stored_name).read_bytes()
+        stored = json.loads((_imports_dir(upload_dir) / record.stored_name).read_text("utf-8"))
     except FileNotFoundError:
         raise missing from None
-    if hashlib.sha256(data).hexdigest() != record.sha256:
+    except ValueError:
+        stored = {}
+    if stored.get("sha256") != record.sha256 or "parsed" not in stored:
         raise SpreadsheetError("Berkas unggahan berubah sejak pratinjau. Unggah ulang berkasnya.")
-    return data
+    return ParsedSheet.from_dict(stored["parsed"])
 
 
 def drop_upload(upload_dir: str | Path, record: ParticipantImport, status: str | None = None):
@@ -697,7 +813,7 @@ def discard_stale(upload_dir: str | Path) -> int:
     )
     folder = _imports_dir(upload_dir)
     if folder.is_dir():  # files whose record never committed (a crash between write and commit)
-        for path in folder.glob("*.xlsx"):
+        for path in folder.iterdir():  # uploads (.json, .xlsx before) and killed writes (.part)
             if path.name not in known and path.stat().st_mtime < cutoff.timestamp():
                 path.unlink(missing_ok=True)
     return len(stale)

@@ -14,9 +14,8 @@ from bimtek.accounts.import_sheets import build_credentials
 from bimtek.accounts.models import ParticipantImport, User
 from bimtek.extensions import db
 from bimtek.jobs.service import JobError, kind
-from bimtek.settings.service import office_zone
 from bimtek.spreadsheet import XLSX_MEDIA_TYPE
-from bimtek.timeutil import utcnow, waktu
+from bimtek.timeutil import office_zone, utcnow, waktu
 
 # pbkdf2 (1,000 rounds) per account and one styled sheet: ~3,000 accounts in 2 s here.
 INLINE_ACCOUNTS = 3000

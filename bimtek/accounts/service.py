@@ -2,12 +2,14 @@
 
 import re
 import secrets
+import unicodedata
 from dataclasses import dataclass
 from functools import cache
 
-from sqlalchemy import delete, exists, func, or_, select
+from sqlalchemy import func, or_, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from bimtek import signals
 from bimtek.accounts import passwords
 from bimtek.accounts.models import User, audit
 from bimtek.accounts.roles import BADAN, BADAN_NEEDS_DESA, JABATAN_BY_BADAN, ROLES
@@ -27,6 +29,47 @@ INITIAL_PASSWORD_METHOD = "pbkdf2:sha256:1000"  # noqa: S105 (a hash method)
 NO_PASSWORD_YET = "!belum-ada-sandi-awal"  # noqa: S105 (matches no password)
 # No 0/O, 1/l/I: initial passwords are read off paper at the venue.
 _PASSWORD_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # noqa: S105 (an alphabet)
+
+
+# Invisible characters a name picks up when pasted from a chat or a web page: removed, so the
+# name is the same text the eye sees (and the same everywhere it is printed or searched).
+_INVISIBLE = re.compile("[\u00ad\u180e\u200b-\u200d\u2060-\u2064\ufeff]")
+# Characters that make a name display differently from what it stores (text direction
+# overrides, as in "nama\u202egnaj") or that no keyboard types: refused, naming the character.
+_BIDI = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# What Excel shows for a failed formula: a cell exported as text keeps it.
+EXCEL_ERRORS = frozenset({"#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A",
+                          "#GETTING_DATA", "#SPILL!", "#CALC!", "#FIELD!", "#BLOCKED!",
+                          "#CONNECT!", "#BUSY!", "#UNKNOWN!"})  # fmt: skip
+
+
+def tidy_nama(value: str | None) -> str:
+    """A name as stored: Unicode NFC (one code point for "é", however it was typed), invisible
+    characters removed, runs of spaces (tabs, new lines, non-breaking spaces) made one space."""
+    text = unicodedata.normalize("NFC", value or "")
+    return " ".join(_INVISIBLE.sub("", text).split())
+
+
+def nama_problem(nama: str) -> str | None:
+    """Why a (tidied) name cannot be stored, or None."""
+    if not nama:
+        return "Nama wajib diisi."
+    if len(nama) > 200:
+        return "Nama paling panjang 200 karakter."
+    if nama.upper() in EXCEL_ERRORS:
+        return f"'{nama}' adalah tanda galat Excel, bukan nama. Ketik nama yang benar."
+    for ch in nama:
+        if _BIDI.match(ch):
+            return (
+                f"Nama memuat karakter pengatur arah teks yang tak terlihat (U+{ord(ch):04X}); "
+                "nama akan tampil berbeda dari yang tersimpan. Ketik ulang namanya."
+            )
+        if unicodedata.category(ch) in ("Cc", "Cf", "Co", "Cn", "Cs"):
+            return (
+                f"Nama memuat karakter kendali yang tak terlihat (U+{ord(ch):04X}). "
+                "Ketik ulang namanya."
+            )
+    return None
 
 
 class AccountError(ValueError):
@@ -180,11 +223,9 @@ def validate_participant(
     """Field -> message for every rule the data breaks (empty when valid)."""
     lookup = lookup or Lookup()
     problems: dict[str, str] = {}
-    nama = " ".join((data.nama or "").split())
-    if not nama:
-        problems["nama"] = "Nama wajib diisi."
-    elif len(nama) > 200:
-        problems["nama"] = "Nama paling panjang 200 karakter."
+    problem = nama_problem(tidy_nama(data.nama))
+    if problem:
+        problems["nama"] = problem
     nik_msg = nik_problem(data.nik)
     if nik_msg:
         problems["nik"] = nik_msg
@@ -232,7 +273,7 @@ def create_participant(data: ParticipantData, actor: User | None, password: str 
         raise AccountError(message, field)
     initial = password or generate_initial_password()
     user = User(
-        nama=" ".join(data.nama.split()),
+        nama=tidy_nama(data.nama),
         nik=data.nik,
         role="peserta",
         badan=data.badan,
@@ -312,7 +353,7 @@ def update_participant(user: User, data: ParticipantData, actor: User | None) ->
         field, message = next(iter(problems.items()))
         raise AccountError(message, field)
     new = {
-        "nama": " ".join(data.nama.split()),
+        "nama": tidy_nama(data.nama),
         "nik": data.nik,
         "badan": data.badan,
         "jabatan": data.jabatan,
@@ -360,32 +401,10 @@ def deactivate(user: User, actor: User | None) -> bool:
         raise AccountError("Ini admin aktif terakhir: buat atau aktifkan admin lain dulu.")
     user.active = False
     user.end_all_sessions()
-    withdrawn = _withdraw_open_invitations(user)
+    # Features holding something for the user (e.g. open session invitations) withdraw it.
+    withdrawn = sum(result or 0 for _receiver, result in signals.account_deactivated.send(user))
     audit(actor, "user.deactivate", "user", user.id, invitations_withdrawn=withdrawn)
     return True
-
-
-def _withdraw_open_invitations(user: User) -> int:
-    """Take the user off the invitee lists of sessions not yet over where they have no
-    attendance; past sessions keep their record. Reactivated, the session's rule (or a trainer)
-    invites them again."""
-    from bimtek.attendance.models import Attendance, SessionInvite, TrainingSession
-
-    invites = SessionInvite.__table__
-    has_record = exists().where(
-        Attendance.session_id == invites.c.session_id, Attendance.user_id == invites.c.user_id
-    )
-    open_sessions = select(TrainingSession.id).where(TrainingSession.ends_at > utcnow())
-    removed = db.session.execute(
-        delete(invites)
-        .where(
-            invites.c.user_id == user.id,
-            invites.c.session_id.in_(open_sessions),
-            ~has_record,
-        )
-        .returning(invites.c.session_id)
-    ).all()
-    return len(removed)
 
 
 def reactivate(user: User, actor: User | None) -> bool:

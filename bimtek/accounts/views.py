@@ -1,7 +1,8 @@
 """Sign-in, sign-out, password change, and the admin's participant pages."""
 
-import io
+import hashlib
 import logging
+import time
 
 from flask import (
     Blueprint,
@@ -11,12 +12,11 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     session,
     url_for,
 )
 from flask_login import current_user, login_required, login_user, logout_user
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
@@ -33,19 +33,42 @@ from bimtek.accounts.forms import (
 )
 from bimtek.accounts.import_sheets import build_template
 from bimtek.accounts.models import ParticipantImport, User
-from bimtek.extensions import begin_write, db, limiter, writes_late
+from bimtek.extensions import begin_write, db, limiter, login_manager, writes_late
 from bimtek.jobs.views import offer
 from bimtek.spreadsheet import XLSX_MEDIA_TYPE, SpreadsheetError
+from bimtek.storage import STORAGE_FULL_MESSAGE, is_storage_full
 from bimtek.timeutil import utcnow
-from bimtek.web import is_safe_next, role_required
+from bimtek.web import (
+    attachment,
+    checks_own_input,
+    db_int,
+    is_safe_next,
+    no_store,
+    refused_input,
+    role_required,
+)
 from bimtek.wilayah.models import Desa, Kecamatan
 
 log = logging.getLogger(__name__)
 bp = Blueprint("accounts", __name__)
 
 
+@bp.record_once
+def _load_users(_state) -> None:
+    # Built once: the loader runs on every signed-in request.
+    user_by_token = select(User).where(
+        User.session_token == bindparam("token"), User.active.is_(True)
+    )
+
+    @login_manager.user_loader
+    def load_user(token: str):
+        return db.session.scalars(user_by_token, {"token": token}).one_or_none()
+
+
 def _login_failed(response) -> bool:
-    return response.status_code == 401
+    # 400: a sign-in refused before the password was checked (malformed input, stale form)
+    # still counts, so no kind of request can be repeated without limit.
+    return response.status_code in (400, 401)
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -63,7 +86,12 @@ def _login_failed(response) -> bool:
     scope="login-address",
 )
 @writes_late
+@checks_own_input
 def login():
+    problem = refused_input()
+    if problem:  # answered here, not before the view: the limits above count it
+        flash(problem, "error")
+        return render_template("accounts/login.html", form=LoginForm(formdata=None)), 400
     next_url = request.values.get("next")
     if current_user.is_authenticated:
         return redirect(next_url if is_safe_next(next_url) else url_for("learning.home"))
@@ -141,11 +169,24 @@ def _wilayah_choices(form: ParticipantForm) -> list[Kecamatan]:
     return kecamatan
 
 
-@bp.get("/admin/peserta")
+@bp.route("/admin/peserta", methods=["GET", "POST"])
 @role_required("admin")
 def participants():
-    query = (request.args.get("q") or "").strip()
-    page = max(request.args.get("halaman", 1, type=int), 1)
+    """The list, and the search. The search is POSTed: a NIK typed into it never appears in a
+    URL, so it stays out of access logs, browser history and Referer headers. A GET ?q= (an
+    old bookmark) still finds names, but digits in it are not searched."""
+    search_form = ConfirmForm()
+    if request.method == "POST":
+        if not search_form.validate_on_submit():
+            abort(400)
+        query = (request.form.get("q") or "").strip()[:200]  # SQLite caps LIKE patterns
+        page = max(request.form.get("halaman", 1, type=db_int), 1)
+    else:
+        query = (request.args.get("q") or "").strip()[:200]
+        page = max(request.args.get("halaman", 1, type=db_int), 1)
+        if any(ch.isdigit() for ch in query):
+            flash("Cari NIK lewat kotak pencarian di bawah, bukan lewat alamat halaman.", "info")
+            query = ""
     size = current_app.config["BIMTEK_PAGE_SIZE"]
     stmt = select(User).where(User.role == "peserta")
     if query:
@@ -155,6 +196,7 @@ def participants():
     users = db.session.scalars(stmt.order_by(User.nama).offset((page - 1) * size).limit(size)).all()
     return render_template(
         "accounts/participants.html",
+        search_form=search_form,
         users=users,
         q=query,
         page=page,
@@ -206,7 +248,9 @@ def participant_detail(user_id: int):
 @role_required("admin")
 def participant_edit(user_id: int):
     user = _peserta_or_404(user_id)
-    form = ParticipantForm(obj=user, existing=user)
+    # From the stored participant on GET only: a POST is the request's data alone.
+    obj = user if request.method == "GET" else None
+    form = ParticipantForm(obj=obj, existing=user)
     _wilayah_choices(form)
     if form.validate_on_submit():
         try:
@@ -244,8 +288,7 @@ def participant_reset_password(user_id: int):
             "accounts/reset_slip.html", user=user, initial_password=initial_password, now=utcnow()
         )
     )
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return no_store(response)
 
 
 @bp.route("/admin/peserta/<int:user_id>/nonaktifkan", methods=["GET", "POST"])
@@ -303,12 +346,24 @@ def _upload_dir() -> str:
     return current_app.config["BIMTEK_UPLOAD_DIR"]
 
 
-def _plan(data: bytes) -> importer.ImportPlan:
-    return importer.plan_import(
+def _read(data: bytes) -> importer.ParsedSheet:
+    config = current_app.config
+    return importer.read_sheet(
         data,
-        max_bytes=current_app.config["BIMTEK_IMPORT_MAX_BYTES"],
-        max_rows=current_app.config["BIMTEK_IMPORT_MAX_ROWS"],
+        max_bytes=config["BIMTEK_IMPORT_MAX_BYTES"],
+        max_rows=config["BIMTEK_IMPORT_MAX_ROWS"],
+        max_cells=config["BIMTEK_IMPORT_MAX_CELLS"],
+        max_seconds=config["BIMTEK_IMPORT_MAX_SECONDS"],
     )
+
+
+def _stored_plan(record: ParticipantImport) -> importer.ImportPlan:
+    """The plan from the rows read at upload (never the workbook again), against today's data."""
+    return importer.plan_parsed(importer.read_upload(_upload_dir(), record))
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 def _own_pending(import_id: int) -> ParticipantImport:
@@ -333,12 +388,7 @@ def import_template():
         else (kec_kode, kec_nama, None, None)
         for kec_kode, kec_nama, desa_kode, nama, jenis in rows
     ]
-    return send_file(
-        io.BytesIO(build_template(wilayah)),
-        mimetype=XLSX_MEDIA_TYPE,
-        as_attachment=True,
-        download_name="templat-peserta.xlsx",
-    )
+    return attachment(build_template(wilayah), "templat-peserta.xlsx", XLSX_MEDIA_TYPE)
 
 
 @bp.route("/admin/peserta/impor", methods=["GET", "POST"])
@@ -350,20 +400,34 @@ def import_upload():
     if form.validate_on_submit():
         upload = form.berkas.data
         data = upload.stream.read(current_app.config["BIMTEK_IMPORT_MAX_BYTES"] + 1)
+        started = time.monotonic()
         try:
-            plan = _plan(data)
+            parsed = _read(data)
+            plan = importer.plan_parsed(parsed)
         except SpreadsheetError as exc:
+            log.info("import upload by user %s refused after %.1f s: %s", current_user.id,
+                     time.monotonic() - started, exc)  # fmt: skip
             form.berkas.errors = [f"{upload.filename or 'Berkas'}: {exc}"]
             status = 400
         else:
             begin_write()
             importer.discard_stale(_upload_dir())
-            stored = importer.store_upload(_upload_dir(), data)
-            record = importer.new_import_record(data, upload.filename, current_user, stored)
-            record.rejected_count = plan.counts["rejected"]
-            db.session.commit()
-            log.info("import %s uploaded by user %s: %s", record.id, current_user.id, plan.counts)
-            return redirect(url_for("accounts.import_detail", import_id=record.id))
+            try:
+                stored = importer.store_upload(_upload_dir(), parsed, _sha256(data))
+            except OSError as exc:
+                if not is_storage_full(exc):
+                    raise
+                db.session.rollback()
+                log.error("import upload by user %s: storage full (%s)", current_user.id, exc)
+                form.berkas.errors = [STORAGE_FULL_MESSAGE]
+                status = 507
+            else:
+                record = importer.new_import_record(data, upload.filename, current_user, stored)
+                record.rejected_count = plan.counts["rejected"]
+                db.session.commit()
+                log.info("import %s uploaded by user %s in %.1f s: %s", record.id,
+                         current_user.id, time.monotonic() - started, plan.counts)  # fmt: skip
+                return redirect(url_for("accounts.import_detail", import_id=record.id))
     elif request.method == "POST":
         status = 400
     recent = db.session.scalars(
@@ -388,7 +452,7 @@ def import_detail(import_id: int):
         )
     record = _own_pending(import_id)
     try:
-        plan = _plan(importer.read_upload(_upload_dir(), record))
+        plan = _stored_plan(record)
     except SpreadsheetError as exc:
         flash(str(exc), "error")
         return redirect(url_for("accounts.import_upload"))
@@ -411,7 +475,7 @@ def import_confirm(import_id: int):
         abort(400)
     skip_invalid = request.form.get("mode") == "valid"
     try:
-        plan = _plan(importer.read_upload(_upload_dir(), record))
+        plan = _stored_plan(record)
     except SpreadsheetError as exc:
         flash(str(exc), "error")
         return redirect(url_for("accounts.import_upload"))

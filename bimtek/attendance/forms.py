@@ -17,6 +17,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional, Vali
 from bimtek.accounts.roles import BADAN
 from bimtek.attendance.models import STATUS_LABELS
 from bimtek.learning.forms import MultiCheckboxField
+from bimtek.web import db_int
 
 _NIK_LINE = re.compile(r"[0-9]{16}", flags=re.ASCII)
 
@@ -98,4 +99,4 @@ class MarkForm(FlaskForm):
     reason = StringField(
         "Alasan (wajib untuk izin dan sakit)", validators=[Optional(), Length(max=500)]
     )
-    user_ids = SelectMultipleField(coerce=int, choices=[], validate_choice=False)
+    user_ids = SelectMultipleField(coerce=db_int, choices=[], validate_choice=False)

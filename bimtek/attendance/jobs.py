@@ -3,14 +3,14 @@
 from sqlalchemy import func, select
 
 from bimtek.accounts.models import User
-from bimtek.attendance import queries, service
+from bimtek.attendance import hooks, queries, service
 from bimtek.attendance.models import SessionInvite, TrainingSession
 from bimtek.attendance.sheets import build_attendance_export, build_daftar_hadir
-from bimtek.evaluation import queries as evaluation_queries
 from bimtek.extensions import db
 from bimtek.jobs.service import JobError, kind
-from bimtek.settings.service import current_office, office_zone
+from bimtek.settings.service import current_office
 from bimtek.spreadsheet import XLSX_MEDIA_TYPE
+from bimtek.timeutil import office_zone
 from bimtek.wilayah.models import Kecamatan
 
 STAFF = ("admin", "pelatih")
@@ -47,9 +47,7 @@ def daftar_hadir(ctx, params: dict, user: User) -> str:
         current_office().name,
         office_zone(),
         kecamatan_label=f"{kecamatan.nama} ({kecamatan.kode})" if kecamatan else None,
-        # The whole session's evaluation even on a per-kecamatan list: a few people's
-        # ratings on their own would no longer be anonymous.
-        evaluation=evaluation_queries.results(session),
+        extra_sheets=hooks.daftar_hadir_sheets,  # e.g. the session's evaluation
     )
     suffix = f"-{kecamatan.kode}" if kecamatan else ""
     _write(ctx, data, f"daftar-hadir-sesi-{session.id}{suffix}.xlsx")

@@ -7,6 +7,7 @@ from sqlalchemy import and_, delete, exists, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from bimtek import signals
 from bimtek.accounts.models import User, audit
 from bimtek.attendance import codes
 from bimtek.attendance.models import (
@@ -445,3 +446,25 @@ def sessions_now_open_for(user: User, now: datetime) -> list[TrainingSession]:
         for s in candidates
         if is_open_for_checkin(s, now) and (is_invited(s, user) or matches_rule(s, user))
     ]
+
+
+@signals.account_deactivated.connect
+def withdraw_open_invitations(user: User) -> int:
+    """Take the user off the invitee lists of sessions not yet over where they have no
+    attendance; past sessions keep their record. Reactivated, the session's rule (or a trainer)
+    invites them again."""
+    invites = SessionInvite.__table__
+    has_record = exists().where(
+        Attendance.session_id == invites.c.session_id, Attendance.user_id == invites.c.user_id
+    )
+    open_sessions = select(TrainingSession.id).where(TrainingSession.ends_at > utcnow())
+    removed = db.session.execute(
+        delete(invites)
+        .where(
+            invites.c.user_id == user.id,
+            invites.c.session_id.in_(open_sessions),
+            ~has_record,
+        )
+        .returning(invites.c.session_id)
+    ).all()
+    return len(removed)

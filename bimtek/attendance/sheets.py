@@ -12,8 +12,6 @@ from openpyxl.worksheet.page import PageMargins
 
 from bimtek.attendance.models import METHOD_LABELS, STATUS_LABELS, TrainingSession
 from bimtek.attendance.queries import ExportRow, Row
-from bimtek.evaluation.queries import Results
-from bimtek.evaluation.sheets import write_evaluation_sheet
 from bimtek.spreadsheet import set_text, text_cell
 from bimtek.timeutil import tanggal, waktu
 
@@ -45,10 +43,11 @@ def build_daftar_hadir(
     office: str,
     timezone: str,
     kecamatan_label: str | None = None,
-    evaluation: Results | None = None,
+    extra_sheets: list = (),
 ) -> bytes:
     """The printable daftar hadir: header lines, a bordered table, an empty signature column;
-    then, if given, the session's evaluation results on a sheet of their own."""
+    then the sheets other features add (`extra_sheets`: callables taking the workbook, the
+    session, the zone and the office, e.g. the session's evaluation)."""
     zone = ZoneInfo(timezone)
     wb = Workbook()
     ws = wb.active
@@ -108,8 +107,8 @@ def build_daftar_hadir(
     ws.sheet_properties.pageSetUpPr.fitToPage = True
     ws.page_margins = PageMargins(left=0.4, right=0.4, top=0.5, bottom=0.5)
     ws.freeze_panes = ws.cell(row=top + 1, column=1)
-    if evaluation is not None:
-        write_evaluation_sheet(wb.create_sheet("Evaluasi"), evaluation, timezone, office)
+    for add_sheet in extra_sheets:
+        add_sheet(wb, session, timezone, office)
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()

@@ -19,12 +19,10 @@ from markupsafe import Markup
 from sqlalchemy import select
 
 from bimtek.accounts.models import User
-from bimtek.attendance import codes, queries, service
+from bimtek.attendance import codes, hooks, queries, service
 from bimtek.attendance import jobs as attendance_jobs
 from bimtek.attendance.forms import CheckInForm, MarkForm, SessionForm
 from bimtek.attendance.models import PRESENT, STATUS_LABELS, SessionInvite, TrainingSession
-from bimtek.evaluation import queries as evaluation_queries
-from bimtek.evaluation import service as evaluation_service
 from bimtek.extensions import begin_write, db, limiter, writes_late
 from bimtek.jobs.views import offer
 from bimtek.learning.forms import ConfirmForm
@@ -32,7 +30,7 @@ from bimtek.learning.models import Course
 from bimtek.settings.service import current_office, office_zone
 from bimtek.spreadsheet import XLSX_MEDIA_TYPE
 from bimtek.timeutil import local_to_utc, utc_to_local, utcnow
-from bimtek.web import attachment, public_url, role_required
+from bimtek.web import attachment, db_int, public_url, role_required
 from bimtek.wilayah.models import Kecamatan
 
 bp = Blueprint("attendance", __name__)
@@ -49,18 +47,9 @@ def _timezone() -> str:
     return office_zone()
 
 
-def _evaluation_links(mine: list[queries.MySession], now) -> dict[int, str]:
-    """session id → "Isi evaluasi" / "Ubah evaluasi", for the sessions whose form is open."""
-    grace = int(current_app.config["BIMTEK_EVALUATION_GRACE_HOURS"])
-    done = evaluation_queries.evaluated_session_ids(current_user)
-    links = {}
-    for m in mine:
-        label = evaluation_service.link_label(
-            m.session, m.attendance, m.session.id in done, now, grace
-        )
-        if label:
-            links[m.session.id] = label
-    return links
+def _links(mine: list[queries.MySession], now) -> dict[int, list[tuple[str, str]]]:
+    """session id → buttons other features offer the participant (e.g. the evaluation)."""
+    return hooks.links_for(current_user, [(m.session, m.attendance) for m in mine], now)
 
 
 def _managed_session(session_id: int) -> TrainingSession:
@@ -87,7 +76,7 @@ def sessions():
         return render_template(
             "attendance/my_sessions.html",
             mine=mine,
-            evaluation_links=_evaluation_links(mine, now),
+            links=_links(mine, now),
             now=now,
         )
     courses = db.session.scalars(select(Course).order_by(Course.title)).all()
@@ -103,7 +92,9 @@ def sessions():
 
 
 def _session_form(session: TrainingSession | None):
-    form = SessionForm(obj=session)
+    # The stored session fills the form on GET only: on POST a field the request omits must
+    # be missing, not taken from the session (its UTC times would be read again as local).
+    form = SessionForm(obj=session) if request.method == "GET" else SessionForm()
     tz = _timezone()
     zone = current_office().zone_label
     form.starts_at.label.text = f"Mulai (waktu setempat, {zone})"
@@ -138,8 +129,8 @@ def _session_form(session: TrainingSession | None):
                 )
                 if u.nik
             )
-        elif request.args.get("kursus", type=int):
-            form.course_id.data = request.args.get("kursus", type=int)
+        elif request.args.get("kursus", type=db_int):
+            form.course_id.data = request.args.get("kursus", type=db_int)
     if not form.course_id.choices:
         flash("Buat kursus terlebih dahulu sebelum membuat sesi.", "error")
     if form.validate_on_submit():
@@ -165,7 +156,8 @@ def _session_form(session: TrainingSession | None):
             db.session.commit()
             flash("Sesi disimpan.", "success")
             return redirect(url_for("attendance.session", session_id=saved.id))
-    return render_template("attendance/session_form.html", form=form, session=session)
+    status = 400 if request.method == "POST" else 200
+    return render_template("attendance/session_form.html", form=form, session=session), status
 
 
 @bp.route("/sesi/baru", methods=["GET", "POST"])
@@ -238,7 +230,7 @@ def session(session_id: int):
         statuses=STATUS_LABELS,
         now=utcnow(),
         open_now=service.is_open_for_checkin(session, utcnow()),
-        evaluation_counts=evaluation_queries.counts(session),
+        panels=hooks.panels_for(session),
     )
 
 
@@ -310,7 +302,7 @@ def checkin():
     """Type the code, or land here from the QR (?s=<session>&kode=<code>)."""
     now = utcnow()
     form = CheckInForm()
-    wanted = request.args.get("s", type=int)
+    wanted = request.args.get("s", type=db_int)
     if request.args.get("kode"):
         form.kode.data = codes.normalise(request.args["kode"]) or ""
         form.via.data = "qr"
@@ -347,9 +339,9 @@ def _checkin_page(form, now, wanted: int | None, status: int = 200):
             open_sessions=open_sessions,
             target=target,
             record=mine.get(target.id).attendance if target and target.id in mine else None,
-            evaluation_link=_evaluation_links([mine[target.id]], now).get(target.id)
+            links=_links([mine[target.id]], now).get(target.id, [])
             if target and target.id in mine
-            else None,
+            else [],
             now=now,
             period=_period(),
         ),
@@ -382,7 +374,10 @@ def checkin_post():
     """Wrong codes are limited per account: six digits must not be guessable by trying."""
     now = utcnow()
     form = CheckInForm()
-    wanted = int(form.session_id.data) if (form.session_id.data or "").isdigit() else None
+    try:
+        wanted = db_int(form.session_id.data or "") or None
+    except ValueError:
+        wanted = None
     if not form.validate_on_submit():
         return _checkin_page(form, now, wanted, status=400)
     if current_user.role != "peserta":
@@ -483,7 +478,7 @@ def daftar_hadir_xlsx(session_id: int):
 def attendance_export():
     """One row per participant per session, over the sessions this user may see."""
     sessions = queries.sessions_for(current_user)
-    course_id = request.args.get("kursus", type=int)
+    course_id = request.args.get("kursus", type=db_int)
     if course_id:
         sessions = [s for s in sessions if s.course_id == course_id]
     mine = None if current_user.role == "admin" else current_user.id

@@ -11,7 +11,7 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from bimtek.certificates import numbering
+from bimtek import numbering
 
 # How attendance counts, said wherever the rule is set or shown. The arithmetic is unchanged:
 # attended (hadir, terlambat) / sessions invited to that have started.

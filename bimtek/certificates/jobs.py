@@ -103,11 +103,13 @@ def certificate_issue(ctx, params: dict, user: User) -> str:
                 eligible.append(person)
         if eligible:
             try:
-                service.issue_many(course, eligible, user)
+                _certificates, created = service._issue_many(course, eligible, user)
             except service.CertificateError as exc:
                 raise JobError(f"Penerbitan berhenti: {exc}") from None
+            # Another admin issuing at the same moment created the rest: theirs to report.
+            issued += len(created)
+            already += len(eligible) - len(created)
         db.session.commit()  # this chunk's certificates and numbers are now permanent
-        issued += len(eligible)
         ctx.progress(
             start + len(part),
             message=f"{issued} sertifikat terbit sejauh ini.",

@@ -6,7 +6,7 @@ Plain functions: no request. They flush at most; the caller commits once.
 import logging
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from flask import current_app
@@ -14,8 +14,8 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
+from bimtek import numbering
 from bimtek.accounts.models import AuditLog, User, audit
-from bimtek.certificates import numbering
 from bimtek.certificates.completion import Completion, completion_for, completion_of
 from bimtek.certificates.models import (
     Certificate,
@@ -26,7 +26,7 @@ from bimtek.certificates.models import (
 from bimtek.extensions import db
 from bimtek.learning.models import Course
 from bimtek.settings.publicurl import is_loopback_url
-from bimtek.settings.service import current_office
+from bimtek.settings.service import Office, current_office
 from bimtek.timeutil import as_utc, utcnow
 
 log = logging.getLogger(__name__)
@@ -232,6 +232,14 @@ def issue_many(
     written with one statement per table, so a kecamatan costs a handful of statements.
     Caller checks the rule and commits.
     """
+    return _issue_many(course, users, actor, now)[0]
+
+
+def _issue_many(
+    course: Course, users: list[User], actor: User | None, now: datetime | None = None
+) -> tuple[list[Certificate], set[int]]:
+    """issue_many, and the ids of the users whose certificate this call created (a concurrent
+    issuer may have created some of the others between the caller's preview and now)."""
     for _ in range(3):
         existing = {
             c.user_id: c
@@ -246,7 +254,7 @@ def issue_many(
         }
         wanted = [u for u in dict((u.id, u) for u in users).values() if u.id not in existing]
         if not wanted:
-            return [existing[u.id] for u in users]
+            return [existing[u.id] for u in users], set()
         try:
             with db.session.begin_nested():
                 created = _insert_certificates(course, wanted, actor, now or utcnow())
@@ -256,7 +264,7 @@ def issue_many(
             log.info("concurrent issue for course %s; retrying", course.id)
             continue
         existing.update(created)
-        return [existing[u.id] for u in users]
+        return [existing[u.id] for u in users], set(created)
     raise CertificateError(
         "Sertifikat tidak dapat diterbitkan: nomor bentrok dengan nomor yang sudah ada. "
         "Periksa format nomor lalu coba lagi."
@@ -508,7 +516,11 @@ def issue_for_kecamatan(course: Course, kecamatan_kode: str, actor: User) -> Bul
             not_eligible += 1
         else:
             eligible.append(row.user)
-    issued = issue_many(course, eligible, actor) if eligible else []
+    certificates, created = _issue_many(course, eligible, actor) if eligible else ([], set())
+    # Only what this request created: another admin issuing the same kecamatan at the same
+    # moment created the rest, and reports and audits those itself.
+    issued = [c for c in certificates if c.user_id in created]
+    already += len(certificates) - len(issued)
     audit(
         actor,
         "certificate.issue_bulk",
@@ -624,4 +636,30 @@ def pakta_confirmations_of(user: User) -> list[tuple[PaktaConfirmation, str]]:
             .where(PaktaConfirmation.user_id == user.id)
             .order_by(PaktaConfirmation.confirmed_at.desc())
         ).all()
+    )
+
+
+# --- the sample certificate ---------------------------------------------------------------
+
+SAMPLE_CODE = "CONTOH"
+
+
+def sample_certificate(office: Office, public_url: str, today: date):
+    """A certificate as the office's next one would look, for an invented participant."""
+    from bimtek.certificates.pdf import CertificateText
+
+    return CertificateText(
+        number=office.number_example(today),
+        nama="Nama Peserta Contoh",
+        jabatan="Anggota PPS",
+        asal="Desa Contoh, Kecamatan Contoh",
+        course_title="Bimtek Kode Etik, Kode Perilaku dan Netralitas (contoh)",
+        hours_jp=8,
+        place=office.place,
+        issued_on=today,
+        signer_name=office.signer_name,
+        signer_title=office.signer_title,
+        signer_nip=office.signer_nip,
+        office_name=office.name,
+        verify_url=f"{public_url}/verifikasi/{SAMPLE_CODE}",
     )

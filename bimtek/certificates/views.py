@@ -19,7 +19,8 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from bimtek.certificates import numbering, service
+from bimtek import numbering
+from bimtek.certificates import service
 from bimtek.certificates.completion import Completion, completion_of
 from bimtek.certificates.forms import BulkIssueForm, PaktaForm, ReasonForm, RuleForm
 from bimtek.certificates.models import Certificate, PaktaConfirmation
@@ -28,7 +29,8 @@ from bimtek.jobs import service as jobs
 from bimtek.jobs.views import offer
 from bimtek.learning import service as learning
 from bimtek.learning.models import Course
-from bimtek.settings.service import current_office
+from bimtek.settings.forms import PreviewForm
+from bimtek.settings.service import current_office, mark_previewed
 from bimtek.timeutil import utc_to_local, utcnow
 from bimtek.web import attachment, role_required
 from bimtek.wilayah.models import Kecamatan
@@ -40,7 +42,7 @@ bp = Blueprint("certificates", __name__)
 @bp.record_once
 def _check_number_template(state) -> None:
     """A misspelt office number template stops the app at start, not at the first issue."""
-    from bimtek import ConfigurationError
+    from bimtek.config import ConfigurationError
 
     try:
         numbering.validate_template(state.app.config["BIMTEK_CERT_NUMBER_TEMPLATE"])
@@ -377,3 +379,22 @@ def certificate_record(user) -> dict:
         "certificates": service.certificates_of(user),
         "pakta": service.pakta_confirmations_of(user),
     }
+
+
+@bp.post("/admin/pengaturan/pratinjau-sertifikat")
+@role_required("admin")
+def settings_preview():
+    """A sample certificate with the office's saved settings. Seeing it unlocks the first issue."""
+    if not PreviewForm().validate_on_submit():
+        flash("Formulir kedaluwarsa. Muat ulang halaman lalu coba lagi.", "error")
+        return redirect(url_for("settings.edit"))
+    office = current_office()
+    today = utc_to_local(utcnow(), office.timezone).date()
+    from bimtek.certificates.pdf import render  # fpdf2 loads on first use, not at start
+
+    data = render(
+        service.sample_certificate(office, current_app.config["BIMTEK_PUBLIC_URL"], today)
+    )
+    mark_previewed(current_user)
+    db.session.commit()
+    return attachment(data, "contoh-sertifikat.pdf", "application/pdf", inline=True)

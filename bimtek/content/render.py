@@ -122,26 +122,3 @@ def render_markdown(source: str) -> Rendered:
 def render_inline(source: str) -> str:
     """Short Markdown (question stems, explanations), sanitised, without a TOC."""
     return render_markdown(source).html
-
-
-SOURCES_HEADINGS = ("sumber", "dasar hukum", "referensi", "daftar pustaka")
-
-
-def has_sources_section(toc: list[dict]) -> bool:
-    """The module's text has its own "## Sumber" (or "Dasar hukum …") section, so the page
-    need not list the front matter's sources a second time."""
-    return any(
-        item["level"] == 2 and item["name"].strip().lower().startswith(SOURCES_HEADINGS)
-        for item in toc
-    )
-
-
-def nest_toc(toc: list[dict]) -> list[dict]:
-    """Flat h2/h3 entries -> h2 entries with their h3 entries as children."""
-    tree: list[dict] = []
-    for item in toc:
-        if item["level"] == 2 or not tree:
-            tree.append({**item, "children": []})
-        else:
-            tree[-1]["children"].append(item)
-    return tree

@@ -2,13 +2,15 @@
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
 from flask_login import current_user
+from markupsafe import Markup
 
+from bimtek.attendance import hooks
 from bimtek.attendance.models import TrainingSession
 from bimtek.attendance.service import can_manage
 from bimtek.evaluation import queries, service
 from bimtek.evaluation.forms import evaluation_form
 from bimtek.evaluation.items import BY_KEY, GROUPS, SCALE, field_name, items_of
-from bimtek.evaluation.sheets import build_evaluation_workbook
+from bimtek.evaluation.sheets import build_evaluation_workbook, write_evaluation_sheet
 from bimtek.extensions import db
 from bimtek.settings.service import current_office, office_zone
 from bimtek.spreadsheet import XLSX_MEDIA_TYPE
@@ -16,6 +18,41 @@ from bimtek.timeutil import utcnow
 from bimtek.web import attachment, role_required
 
 bp = Blueprint("evaluation", __name__)
+
+
+def _participant_links(user, pairs, now) -> dict[int, tuple[str, str]]:
+    """ "Isi evaluasi" / "Ubah evaluasi" under each session whose form is open to this person."""
+    grace = int(current_app.config["BIMTEK_EVALUATION_GRACE_HOURS"])
+    done = queries.evaluated_session_ids(user)
+    links = {}
+    for session, attendance in pairs:
+        label = service.link_label(session, attendance, session.id in done, now, grace)
+        if label:
+            links[session.id] = (label, url_for("evaluation.fill", session_id=session.id))
+    return links
+
+
+def _session_panel(session: TrainingSession) -> Markup:
+    return Markup(  # noqa: S704 (a rendered template: autoescaped)
+        render_template(
+            "evaluation/_session_panel.html", session=session, counts=queries.counts(session)
+        )
+    )
+
+
+def _daftar_hadir_sheet(workbook, session: TrainingSession, timezone: str, office: str) -> None:
+    # The whole session's evaluation even on a per-kecamatan list: a few people's ratings on
+    # their own would no longer be anonymous.
+    write_evaluation_sheet(
+        workbook.create_sheet("Evaluasi"), queries.results(session), timezone, office
+    )
+
+
+@bp.record_once
+def _register_with_attendance(_state) -> None:
+    hooks.register(hooks.participant_links, _participant_links)
+    hooks.register(hooks.session_panels, _session_panel)
+    hooks.register(hooks.daftar_hadir_sheets, _daftar_hadir_sheet)
 
 
 def _grace() -> int:

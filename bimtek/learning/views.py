@@ -9,11 +9,14 @@ from bimtek.extensions import begin_write, db
 from bimtek.learning import service
 from bimtek.learning.forms import ConfirmForm, CourseForm
 from bimtek.learning.models import Course, Module, ModuleVersion
+from bimtek.learning.toc import has_sources_section, nest_toc
 from bimtek.quiz import service as quiz_service
 from bimtek.quiz.views import close_overdue_attempts
-from bimtek.web import role_required
+from bimtek.web import db_int, role_required
 
 bp = Blueprint("learning", __name__)
+bp.add_app_template_filter(nest_toc)
+bp.add_app_template_test(has_sources_section, "with_sources_section")
 
 
 def _course_for_user(course_id: int) -> Course:
@@ -29,7 +32,12 @@ def _course_for_user(course_id: int) -> Course:
 def home():
     courses = service.courses_for(current_user)
     progress = [service.course_progress(current_user, c) for c in courses]
-    return render_template("learning/home.html", progress=progress)
+    backup_warning = None
+    if current_user.role == "admin":
+        from bimtek.backup.service import backup_status
+
+        backup_warning = backup_status().warning
+    return render_template("learning/home.html", progress=progress, backup_warning=backup_warning)
 
 
 @bp.get("/kursus/<int:course_id>")
@@ -103,7 +111,7 @@ def mark_completed(course_id: int, slug: str):
     form = ConfirmForm()
     if not form.validate_on_submit():
         abort(400)
-    version_no = request.form.get("version", type=int)
+    version_no = request.form.get("version", type=db_int)
     version = service.current_module_version(module)
     if version_no is not None and version_no != version.version_no:
         # The page was opened on an older text; record what was actually read.

@@ -5,12 +5,13 @@ from wtforms import BooleanField, DateTimeLocalField, IntegerField, SelectField,
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from bimtek.quiz.models import QUIZ_KIND_LABELS, REVIEW_LABELS
+from bimtek.web import db_int
 
 
 class QuizForm(FlaskForm):
     kind = SelectField("Jenis", choices=list(QUIZ_KIND_LABELS.items()))
     module_id = SelectField(
-        "Modul (untuk kuis modul)", choices=[], coerce=int, validate_choice=False
+        "Modul (untuk kuis modul)", choices=[], coerce=db_int, validate_choice=False
     )
     title = StringField("Judul", validators=[DataRequired("Judul wajib diisi."), Length(max=200)])
     draw_count = IntegerField(

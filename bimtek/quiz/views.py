@@ -24,7 +24,7 @@ from bimtek.quiz.grading import TYPES
 from bimtek.quiz.models import Quiz
 from bimtek.settings.service import current_office, office_zone
 from bimtek.timeutil import iso, local_to_utc, utc_to_local, utcnow
-from bimtek.web import role_required
+from bimtek.web import db_int, role_required
 
 bp = Blueprint("quiz", __name__)
 
@@ -119,13 +119,17 @@ def save(attempt_id: int):
     """One answer, posted by quiz.js as the participant chooses it."""
     begin_write()
     payload = request.get_json(silent=True)
-    if payload is not None:
+    if isinstance(payload, dict):  # any other shape was refused before the view (web.py)
         position = payload.get("position")
         selected = payload.get("selected") or []
     else:
-        position = request.form.get("position", type=int)
+        position = request.form.get("position", type=db_int)
         selected = request.form.getlist("selected")
-    if not isinstance(position, int) or not isinstance(selected, list):
+    try:
+        position = db_int(position)
+    except ValueError:
+        position = None
+    if position is None or not isinstance(selected, list):
         return jsonify(ok=False, error="Permintaan tidak lengkap."), 400
     try:
         now = utcnow()
@@ -167,7 +171,12 @@ def submit_form(attempt_id: int):
         abort(400)
     wants_submit = request.form.get("action") == "kirim"
     if attempt.is_open:
-        positions = [int(p) for p in request.form.getlist("positions") if p.isdigit()]
+        positions = []
+        for value in request.form.getlist("positions"):
+            try:
+                positions.append(db_int(value))
+            except ValueError:
+                continue
         selections = {p: _selected_from_form(request.form, p) for p in positions}
         if service.is_overdue(attempt, utcnow()):
             # Too late for what this page carries: grade what was saved in time.

@@ -6,9 +6,8 @@ from bimtek.jobs.service import JobError, kind
 from bimtek.learning.models import Course
 from bimtek.reports import queries
 from bimtek.reports.rekap import RekapMeta, write_rekap, zip_split
-from bimtek.settings.service import office_zone
 from bimtek.spreadsheet import XLSX_MEDIA_TYPE
-from bimtek.timeutil import utcnow
+from bimtek.timeutil import office_zone, utcnow
 from bimtek.wilayah.models import Kecamatan
 
 STAFF = ("admin", "pelatih")

@@ -13,7 +13,7 @@ from bimtek.learning.service import course_progress
 from bimtek.quiz import service as quiz_service
 from bimtek.reports import queries
 from bimtek.timeutil import utcnow
-from bimtek.web import role_required
+from bimtek.web import db_int, role_required
 from bimtek.wilayah.models import Kecamatan
 
 bp = Blueprint("reports", __name__)
@@ -44,7 +44,7 @@ def dashboard():
     courses = _courses()
     if not courses:
         return render_template("reports/dashboard.html", courses=[], course=None)
-    course_id = request.args.get("kursus", type=int) or courses[0].id
+    course_id = request.args.get("kursus", type=db_int) or courses[0].id
     course = _course(course_id)
     groups, total, _ = queries.summarise(queries.course_facts(course, _scope()))
     return render_template(

@@ -4,7 +4,7 @@ from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
 
-from bimtek.certificates import numbering
+from bimtek import numbering
 from bimtek.settings.service import KODE_KAB_RE, NIP_RE, ZONE_CHOICES
 
 

@@ -12,8 +12,8 @@ from datetime import date, datetime
 from flask import current_app, g
 from sqlalchemy import select
 
+from bimtek import numbering
 from bimtek.accounts.models import User, audit
-from bimtek.certificates import numbering
 from bimtek.extensions import db
 from bimtek.settings.models import OFFICE_ROW_ID, OfficeSetting
 from bimtek.timeutil import utcnow, zone_abbreviation
@@ -250,29 +250,3 @@ def mark_previewed(actor: User | None) -> None:
     if first:
         audit(actor, "settings.preview", "office_setting", row.id)
     forget_office()
-
-
-# --- the sample certificate ---------------------------------------------------------------
-
-SAMPLE_CODE = "CONTOH"
-
-
-def sample_certificate(office: Office, public_url: str, today: date):
-    """A certificate as the office's next one would look, for an invented participant."""
-    from bimtek.certificates.pdf import CertificateText
-
-    return CertificateText(
-        number=office.number_example(today),
-        nama="Nama Peserta Contoh",
-        jabatan="Anggota PPS",
-        asal="Desa Contoh, Kecamatan Contoh",
-        course_title="Bimtek Kode Etik, Kode Perilaku dan Netralitas (contoh)",
-        hours_jp=8,
-        place=office.place,
-        issued_on=today,
-        signer_name=office.signer_name,
-        signer_title=office.signer_title,
-        signer_nip=office.signer_nip,
-        office_name=office.name,
-        verify_url=f"{public_url}/verifikasi/{SAMPLE_CODE}",
-    )

@@ -1,7 +1,6 @@
 """Pengaturan: the office's identity, zone and number format; a sample certificate; the
 warning when links and QR codes point at this machine only."""
 
-import io
 import logging
 from datetime import date
 
@@ -12,12 +11,11 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     url_for,
 )
 from flask_login import current_user
 
-from bimtek.certificates import numbering
+from bimtek import numbering, timeutil
 from bimtek.extensions import db
 from bimtek.settings import service
 from bimtek.settings.forms import PreviewForm, SettingsForm
@@ -27,6 +25,24 @@ from bimtek.web import role_required
 
 log = logging.getLogger(__name__)
 bp = Blueprint("settings", __name__)
+
+
+@bp.record_once
+def _provide_office_zone(state) -> None:
+    state.app.extensions["bimtek.office_zone"] = service.office_zone
+
+
+# Every time on every page is shown in the office's zone, read per request (Pengaturan may
+# change it).
+@bp.app_template_filter("waktu")
+def waktu_filter(value, fmt: str = "d MMMM y, HH.mm") -> str:
+    return timeutil.waktu(value, service.office_zone(), fmt)
+
+
+@bp.app_template_filter("tanggal")
+def tanggal_filter(value) -> str:
+    return timeutil.tanggal(value, service.office_zone())
+
 
 # What each number field means, with the value it takes in the example, in plain words.
 FIELD_HELP = (
@@ -87,30 +103,6 @@ def edit():
         public_url=current_app.config["BIMTEK_PUBLIC_URL"],
         loopback=is_loopback_url(current_app.config["BIMTEK_PUBLIC_URL"]),
     ), status
-
-
-@bp.post("/admin/pengaturan/pratinjau-sertifikat")
-@role_required("admin")
-def preview():
-    """A sample certificate with the saved settings. Seeing it unlocks the first issue."""
-    from bimtek.certificates.pdf import render
-
-    if not PreviewForm().validate_on_submit():
-        flash("Formulir kedaluwarsa. Muat ulang halaman lalu coba lagi.", "error")
-        return redirect(url_for(".edit"))
-    office = service.current_office()
-    text = service.sample_certificate(
-        office, current_app.config["BIMTEK_PUBLIC_URL"], _today(office)
-    )
-    data = render(text)
-    service.mark_previewed(current_user)
-    db.session.commit()
-    return send_file(
-        io.BytesIO(data),
-        mimetype="application/pdf",
-        as_attachment=False,
-        download_name="contoh-sertifikat.pdf",
-    )
 
 
 def public_url_warning() -> str | None:

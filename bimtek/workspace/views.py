@@ -25,7 +25,7 @@ from bimtek.learning.forms import ConfirmForm
 from bimtek.learning.models import Course, Module
 from bimtek.quiz.models import Question
 from bimtek.spreadsheet import XLSX_MEDIA_TYPE
-from bimtek.web import attachment, role_required
+from bimtek.web import attachment, db_int, no_store, role_required
 from bimtek.workspace import bankxlsx, materials, queries, service
 from bimtek.workspace.forms import (
     BankApplyForm,
@@ -234,8 +234,8 @@ def versions(module_id: int):
 @role_required(*STAFF)
 def diff(module_id: int):
     module = db.get_or_404(Module, module_id)
-    old = queries.version_of(module, request.args.get("dari", type=int) or 0)
-    new = queries.version_of(module, request.args.get("ke", type=int) or 0)
+    old = queries.version_of(module, request.args.get("dari", type=db_int) or 0)
+    new = queries.version_of(module, request.args.get("ke", type=db_int) or 0)
     if old is None or new is None:
         abort(404)
     return render_template(
@@ -252,7 +252,7 @@ def diff(module_id: int):
 @role_required(*STAFF)
 def module_export(module_id: int):
     module = db.get_or_404(Module, module_id)
-    version_no = request.args.get("versi", type=int) or module.current_version_no
+    version_no = request.args.get("versi", type=db_int) or module.current_version_no
     version = queries.version_of(module, version_no)
     if version is None:
         abort(404)
@@ -361,8 +361,7 @@ def material(material_id: int):
         conditional=True,
     )
     response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return no_store(response)
 
 
 # --- question banks ---------------------------------------------------------

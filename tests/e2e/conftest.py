@@ -13,7 +13,11 @@ from tests.conftest import close_app, make_test_app
 
 CHROMIUM = os.environ.get("BIMTEK_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parent.parent.parent / "test-artifacts"
+# Hosts under this domain resolve to this machine in the test browser, so a test can serve the
+# app on a public address that is not 127.0.0.1 (as a venue's phones see the office laptop).
+PUBLIC_DOMAIN = "bimtek.test"
 CHROMIUM_ARGS = [
+    f"--host-resolver-rules=MAP *.{PUBLIC_DOMAIN} 127.0.0.1",
     "--no-sandbox",  # root in CI containers
     "--disable-gpu",
     "--disable-quic",

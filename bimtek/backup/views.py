@@ -1,0 +1,77 @@
+"""The admin's backup page: the kept backups, a backup now, downloads."""
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    send_file,
+    url_for,
+)
+from flask_login import current_user
+
+from bimtek.accounts.models import audit
+from bimtek.backup import service
+from bimtek.backup.forms import BackupNowForm
+from bimtek.extensions import begin_write, db
+from bimtek.web import role_required
+
+bp = Blueprint("backup", __name__)
+
+
+@bp.get("/admin/cadangan")
+@role_required("admin")
+def index():
+    return render_template(
+        "backup/index.html",
+        status=service.backup_status(),
+        form=BackupNowForm(),
+        every=int(current_app.config["BIMTEK_BACKUP_EVERY"]),
+    )
+
+
+@bp.post("/admin/cadangan")
+@role_required("admin")
+def create():
+    form = BackupNowForm()
+    if not form.validate_on_submit():
+        abort(400)
+    db.session.commit()  # hold no write lock (SQLite) while the copy is made
+    try:
+        result = service.create_backup()
+        service.rotate()
+    except (service.BackupError, OSError) as exc:
+        current_app.logger.exception("backup from the admin page failed")
+        flash(f"Cadangan gagal dibuat: {exc}", "error")
+        return redirect(url_for("backup.index"))
+    audit(current_user, "backup.create", "backup", result.path.name, size=result.size)
+    db.session.commit()
+    flash(
+        f"Cadangan dibuat: {result.path.name} ({service.human_size(result.size)}, "
+        f"{result.seconds:.1f} detik).",
+        "success",
+    )
+    return redirect(url_for("backup.index"))
+
+
+@bp.get("/admin/cadangan/<name>")
+@role_required("admin")
+def download(name: str):
+    backup = service.find_backup(name)
+    if backup is None:
+        abort(404)
+    begin_write()
+    audit(current_user, "backup.download", "backup", backup.name)
+    db.session.commit()
+    response = send_file(
+        backup.path,
+        mimetype="application/gzip",
+        as_attachment=True,
+        download_name=backup.name,
+        conditional=False,
+        etag=False,
+    )
+    response.headers["Cache-Control"] = "no-store"  # personal data: never kept by a cache
+    return response
