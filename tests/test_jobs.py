@@ -449,3 +449,53 @@ def test_two_app_nodes_share_one_redis_queue(app, db_url, post_form, course_id, 
 def app_config_of(app) -> dict:
     keys = ("BIMTEK_UPLOAD_DIR", "BIMTEK_JOB_INLINE_SCALE", "BIMTEK_JOB_ISSUE_CHUNK")
     return {key: app.config[key] for key in keys}
+
+
+# --- participant import commit -----------------------------------------------------------
+
+
+def _uploaded_import(client, auth, make_staff, rows: int) -> int:
+    from tests.test_import import HEADER, person, xlsx
+    from tests.test_import_web import _import_id, upload
+
+    make_staff("admin", "operator", "rahasia-operator-1")
+    auth.login("operator", "rahasia-operator-1")
+    sheet = [HEADER] + [person(n, f"Peserta Impor {n:05d}", f"73220155069{n:05d}") for n in range(1, rows + 1)]  # fmt: skip
+    return _import_id(upload(client, xlsx(sheet)))
+
+
+def _imported(app) -> int:
+    with app.app_context():
+        g.db_reads_first = True
+        return db.session.scalar(
+            select(func.count()).select_from(User).where(User.nama.like("Peserta Impor %"))
+        )
+
+
+def test_a_large_import_commits_in_the_worker_all_or_nothing_when_killed(
+    app, client, auth, post_form, make_staff, wilayah, worker
+):
+    from bimtek.accounts.models import ParticipantImport
+
+    import_id = _uploaded_import(client, auth, make_staff, 6000)
+    page = f"/admin/peserta/impor/{import_id}"
+    job_id = job_id_from(post_form(client, f"{page}/konfirmasi", {"mode": "semua"}, form_page=page))
+    w = worker()
+    # Killed once the plan is made and the rows are being written.
+    wait_for(app, job_id, lambda j: j.progress_total is not None and j.status == "running",
+             worker_log=w.log)  # fmt: skip
+    w.kill()
+    assert job_row(app, job_id).status == "running"
+    assert _imported(app) == 0  # nobody: the one transaction never committed
+    with app.app_context():
+        assert db.session.get(ParticipantImport, import_id).status == "pending"
+    w2 = worker()
+    failed = wait_for(app, job_id, lambda j: j.status == "failed", worker_log=w2.log)
+    assert "Tidak ada peserta yang disimpan" in failed.error
+    # Confirmed again, it runs to the end: everyone, once.
+    again = job_id_from(post_form(client, f"{page}/konfirmasi", {"mode": "semua"}, form_page=page))
+    done = wait_for(app, again, lambda j: j.status == "done", seconds=180, worker_log=w2.log)
+    assert done.message.startswith("Impor selesai")
+    assert _imported(app) == 6000
+    with app.app_context():
+        assert db.session.get(ParticipantImport, import_id).status == "committed"

@@ -17,7 +17,6 @@ from flask import (
 )
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import bindparam, func, or_, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
 from bimtek.accounts import importer, service, signin_lock
@@ -34,6 +33,7 @@ from bimtek.accounts.forms import (
 from bimtek.accounts.import_sheets import build_template
 from bimtek.accounts.models import ParticipantImport, User
 from bimtek.extensions import begin_write, db, limiter, login_manager, writes_late
+from bimtek.jobs import service as jobs
 from bimtek.jobs.views import offer
 from bimtek.spreadsheet import XLSX_MEDIA_TYPE, SpreadsheetError
 from bimtek.storage import STORAGE_FULL_MESSAGE, is_storage_full
@@ -486,30 +486,26 @@ def import_confirm(import_id: int):
             "error",
         )
         return redirect(url_for("accounts.import_detail", import_id=record.id))
-    begin_write()
-    # Read again under the write lock (row lock on PostgreSQL): a double click commits once.
-    record = db.session.get(
-        ParticipantImport, import_id, with_for_update=True, populate_existing=True
+    # A few thousand rows are committed in this request; more by the worker (all or nothing
+    # either way, see bimtek/accounts/jobs.py).
+    started = jobs.start(
+        "import_commit",
+        {"import_id": record.id, "skip_invalid": skip_invalid},
+        current_user,
+        f"Impor peserta #{record.id} ({record.filename})",
+        len(plan.rows),
     )
-    if record.status != "pending":
-        flash("Impor ini sudah diproses.", "info")
-        return redirect(url_for("accounts.import_detail", import_id=import_id))
-    try:
-        importer.commit_plan(plan, record, current_user, skip_invalid=skip_invalid)
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        log.warning("import %s: conflicting write during commit, rolled back", import_id)
-        flash(
-            "Data peserta berubah saat impor berjalan (mis. NIK yang sama baru saja didaftarkan). "
-            "Tidak ada yang disimpan; buka pratinjau lagi lalu konfirmasi ulang.",
-            "error",
-        )
-        return redirect(url_for("accounts.import_detail", import_id=import_id))
-    importer.drop_upload(_upload_dir(), record)
-    db.session.commit()
-    flash(f"Impor selesai: {plan.summary()}.", "success")
-    return redirect(url_for("accounts.import_detail", import_id=record.id))
+    job = started.job
+    if not started.inline:
+        if started.existing:
+            flash("Impor ini sedang disimpan; ini halamannya.", "info")
+        return redirect(url_for("jobs.detail", job_id=job.id), code=303)
+    if job.status == "done":
+        log.info("import %s committed by user %s: %s", import_id, current_user.id, job.message)
+        flash(job.message, "success")
+    else:
+        flash(job.error or "Tidak ada yang diimpor.", "error")
+    return redirect(url_for("accounts.import_detail", import_id=import_id))
 
 
 @bp.post("/admin/peserta/impor/<int:import_id>/batal")
