@@ -52,6 +52,22 @@ with app.app_context():
     db.session.execute(insert(User), rows)
     quiz = db.session.scalars(select(Quiz).where(Quiz.course_id == 1, Quiz.kind == "post")).one()
     quiz.attempts_allowed = 1
+    # Where a real post-test burst starts: pre-test submitted and every module read (the course
+    # opens the post-test only then), so the start pays for the order check as in production.
+    from bimtek.learning.models import Course, ModuleProgress
+    from bimtek.quiz.models import Attempt
+    from bimtek.timeutil import utcnow
+    now = utcnow()
+    pre = db.session.scalars(select(Quiz).where(Quiz.course_id == 1, Quiz.kind == "pre")).one()
+    ids = list(db.session.scalars(select(User.id).where(User.nik.like("7322019%"))))
+    db.session.execute(insert(Attempt), [
+        dict(quiz_id=pre.id, user_id=i, attempt_no=1, seed=1, status="submitted", started_at=now,
+             submitted_at=now, question_count=15, correct_count=6, score=40.0, passed=False)
+        for i in ids])
+    versions = [cm.module.versions[-1].id for cm in db.session.get(Course, 1).course_modules]
+    db.session.execute(insert(ModuleProgress), [
+        dict(user_id=i, module_version_id=v, opened_at=now, completed_at=now)
+        for i in ids for v in versions])
     db.session.commit()
     print(quiz.id)
 """
@@ -183,7 +199,7 @@ def bench_bimtek(label: str, env: dict, participants: int, concurrency: int) -> 
         proc.terminate()
         proc.wait(10)
 
-    check = """
+    check = f"""
 from sqlalchemy import func, select
 from bimtek import create_app
 from bimtek.extensions import db
@@ -191,7 +207,7 @@ from bimtek.quiz.models import Attempt, AttemptAnswer
 app = create_app()
 with app.app_context():
     graded = db.session.scalar(select(func.count()).select_from(Attempt).where(
-        Attempt.status == "submitted", Attempt.score.is_not(None)))
+        Attempt.quiz_id == {quiz_id}, Attempt.status == "submitted", Attempt.score.is_not(None)))
     answered = db.session.scalar(select(func.count()).select_from(AttemptAnswer).where(
         AttemptAnswer.saved_at.is_not(None)))
     print(graded, answered)

@@ -193,8 +193,8 @@ def _demo_session(admin: User) -> None:
 
 
 def _demo_quizzes(course: Course, admin: User) -> None:
-    """A pre-test that shows only the score (its questions return in the post-test) and a
-    post-test with answers and explanations after submitting."""
+    """A pre-test that shows only the score and a post-test (a parallel form: other questions)
+    with answers and explanations once no attempt is left."""
     existing = {q.kind for q in quiz_service.course_quizzes(course)}
     if "pre" not in existing:
         quiz_service.save_quiz(
@@ -220,7 +220,7 @@ def _demo_quizzes(course: Course, admin: User) -> None:
                 draw_count=20,
                 time_limit_minutes=30,
                 attempts_allowed=2,
-                review_policy="after_submit",
+                review_policy="after_last",
             ),  # fmt: skip
             admin,
         )

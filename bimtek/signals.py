@@ -13,3 +13,7 @@ account_deactivated = _signals.signal("account-deactivated")
 # sender: the Course; kwargs: user. Something that can complete a course happened for this
 # participant (a module read, a post-test graded, attendance marked, a pakta confirmed).
 course_progress = _signals.signal("course-progress")
+
+# sender: None. The office saved its settings or saw the sample certificate: certificates that
+# waited for it may now be issued.
+office_confirmed = _signals.signal("office-confirmed")

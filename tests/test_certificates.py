@@ -9,7 +9,7 @@ import pypdf
 import pytest
 import zxingcpp
 from PIL import Image
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from bimtek.accounts.models import AuditLog, User
 from bimtek.certificates import service
@@ -142,14 +142,45 @@ def test_course_page_shows_missing_items_then_the_download(client, auth, app, de
     graduate(PPS_NIK)
     page = client.get(f"/kursus/{demo}").get_data(as_text=True)
     assert "telah memenuhi semua syarat" in page  # not automatic by default: the admin issues
-    with app.app_context():
-        db.session.get(Course, demo).auto_issue = True
+    with app.app_context():  # the admin turns automatic issuing on: who already qualifies gets it
+        course = db.session.get(Course, demo)
+        admin = db.session.scalars(select(User).where(User.username == "admin")).one()
+        rule = service.RuleSettings(True, True, 0, "", True, None)
+        service.save_rule(course, rule, admin)
         db.session.commit()
     page = client.get(f"/kursus/{demo}").get_data(as_text=True)
     assert "Unduh sertifikat (PDF)" in page
     certificate_id = int(re.search(r"/sertifikat/(\d+)/unduh", page).group(1))
     assert client.get(f"/sertifikat/{certificate_id}/unduh").status_code == 200
     assert "Unduh sertifikat" in client.get("/sertifikat").get_data(as_text=True)
+
+
+def test_the_event_that_completes_the_course_issues_the_certificate(
+    client, auth, app, demo, graduate, post_form
+):
+    """No page view needed: reading the last module issues it (a course set to automatic)."""
+    graduate(PPS_NIK)
+    with app.app_context():
+        course = db.session.get(Course, demo)
+        course.auto_issue = True
+        user = db.session.scalars(select(User).where(User.nik == PPS_NIK)).one()
+        last = course.modules[-1]
+        db.session.execute(
+            delete(ModuleProgress).where(
+                ModuleProgress.user_id == user.id,
+                ModuleProgress.module_version_id == last.versions[-1].id,
+            )
+        )
+        db.session.commit()
+        slug = last.slug
+        assert db.session.scalars(select(Certificate)).first() is None
+    auth.login(PPS_NIK, PASSWORD)
+    path = f"/kursus/{demo}/modul/{slug}"
+    response = post_form(client, path + "/selesai", {"version": "1"}, form_page=path)
+    assert response.status_code == 302
+    with app.app_context():
+        certificate = db.session.scalars(select(Certificate)).one()
+        assert certificate.user.nik == PPS_NIK and certificate.issued_by_id is None
 
 
 def test_verification_valid_unknown_without_login(client, issued):

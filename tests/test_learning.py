@@ -5,14 +5,27 @@ import re
 import pytest
 from sqlalchemy import func, select
 
+from bimtek.accounts.models import User
 from bimtek.demo import DEMO_COURSES
 from bimtek.extensions import db
 from bimtek.learning.models import Course, ModuleProgress
+from bimtek.quiz.models import Attempt, Quiz
+from bimtek.timeutil import utcnow
 from tests.conftest import ROOT, twin
 
 
 @pytest.fixture
-def pps(client, auth, demo):
+def pps(app, client, auth, demo):
+    """The demo PPS Anggota, signed in, who has submitted the pre-test: the modules of the demo
+    course open after it (the lock itself is tested in test_quiz_order.py)."""
+    with app.app_context():
+        user = db.session.scalars(select(User).where(User.nik == "7322011203950002")).one()
+        pre = db.session.scalars(select(Quiz).where(Quiz.course_id == 1, Quiz.kind == "pre")).one()
+        db.session.add(
+            Attempt(quiz_id=pre.id, user_id=user.id, seed=1, status="submitted",
+                    submitted_at=utcnow(), score=40.0, passed=False)
+        )  # fmt: skip
+        db.session.commit()
     auth.login("7322011203950002", "demo-peserta-2029")  # PPS Anggota, demo
     return client
 

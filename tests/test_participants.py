@@ -138,3 +138,33 @@ def test_each_problem_is_said_once(admin_client, post_form):
         as_text=True
     )
     assert page.count("Nama wajib diisi.") == 1
+
+
+def test_participants_list_is_a_fixed_number_of_queries(
+    app, client, auth, make_staff, make_peserta
+):
+    """50 participants on a page: the kecamatan and desa of each come with the page (the list
+    took 55 queries for 50 rows when they were loaded one by one)."""
+    from sqlalchemy import event
+
+    from bimtek.wilayah.models import Desa
+
+    make_staff("admin", "admin1", "rahasia-admin-1")
+    with app.app_context():  # people from 55 different desa, so nothing is shared between rows
+        places = db.session.execute(
+            select(Desa.kecamatan_kode, Desa.kode).order_by(Desa.kode).limit(55)
+        ).all()
+    for i, (kecamatan, desa) in enumerate(places):
+        make_peserta(nama=f"Peserta {i:02d}", kecamatan=kecamatan, desa=desa)
+    auth.login("admin1", "rahasia-admin-1")
+    statements: list[str] = []
+    with app.app_context():
+        engine = db.engine
+    listen = lambda *args: statements.append(args[2])  # noqa: E731  (cursor, statement, …)
+    event.listen(engine, "before_cursor_execute", listen)
+    try:
+        page = client.get("/admin/peserta").get_data(as_text=True)
+    finally:
+        event.remove(engine, "before_cursor_execute", listen)
+    assert page.count("Peserta ") >= 50 and "Halaman 1 dari 2" in page
+    assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) <= 6

@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 
 from bimtek.accounts.models import User
 from bimtek.extensions import db
+from bimtek.learning.models import Course
 from bimtek.quiz.models import Attempt, AttemptAnswer, Quiz
 from bimtek.timeutil import utcnow
 from tests.conftest import twin
@@ -18,8 +19,13 @@ CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 
 @pytest.fixture
 def demo(demo, app):
-    """The quizzes of the demo's course 1, by kind."""
+    """The demo course with its evaluation order switched off: these tests are about attempts
+    (saving, grading, deadlines), so they start the post-test directly. The order itself (pre-test
+    first, post-test after the modules) is tested in test_quiz_order.py. Returns its quizzes."""
     with app.app_context():
+        course = db.session.get(Course, 1)
+        course.pretest_first = course.posttest_after_modules = False
+        db.session.commit()
         return {q.kind: q.id for q in db.session.scalars(select(Quiz).where(Quiz.course_id == 1))}
 
 
@@ -95,7 +101,9 @@ def test_take_page_never_carries_answers_or_explanations(app, peserta, demo):
         for row in rows:
             explanation = re.sub(r"<[^>]+>", "", row.question_version.explanation_html).strip()[:60]
             assert explanation not in page
-    assert "kunci" not in page and "Pembahasan" not in page and "Sumber:" not in page
+    # The review's own labels (a question may well say "kunci gudang"): none on the take page.
+    assert "ok-tag" not in page and "Kunci jawaban" not in page
+    assert "Pembahasan" not in page and "Sumber:" not in page
     assert "is-answer" not in page and "answer" not in page.lower().replace("answered-count", "")
     assert page.count('class="question"') == 20
 
@@ -455,7 +463,6 @@ def test_demo_participants_see_both_tests_on_the_course_page(peserta):
 def test_nothing_is_graded_for_a_user_without_attempts(app, demo):
     with app.app_context():
         user = db.session.scalars(select(User).where(User.nik == PPS_NIK)).one()
-        from bimtek.learning.models import Course
         from bimtek.quiz.service import course_result
 
         result = course_result(db.session.get(Course, 1), user)

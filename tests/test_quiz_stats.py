@@ -114,16 +114,17 @@ def test_summarise_gains_with_missing_scores():
         (100, 100, True),  # pre = 100: g undefined, but it has both scores
     ]
     summary = summarise_gains(rows)
-    # mean_pre  = (40 + 60 + 80 + 50 + 100) / 5 = 66
-    # mean_post = (70 + 90 + 60 + 85 + 100) / 5 = 81
+    # Paired only (the 4 rows with both scores):
+    # mean_pre  = (40 + 60 + 80 + 100) / 4 = 70
+    # mean_post = (70 + 90 + 60 + 100) / 4 = 80
     # mean_gain = (0.5 + 0.75 − 1.0) / 3 = 0.0833…  → "rendah"
-    # gain_of_means over the 4 rows with both: pre 70, post 80 → (80 − 70) / (100 − 70) = 0.333…
-    # passed: 4 of the 5 rows with a post score
+    # gain_of_means: (80 − 70) / (100 − 70) = 0.333…
+    # passed: 4 of the 5 rows with a post score (passing needs no pre-test)
     assert summary == GainSummary(
         participants=6,
         with_both=4,
-        mean_pre=66.0,
-        mean_post=81.0,
+        mean_pre=70.0,
+        mean_post=80.0,
         mean_gain=pytest.approx(0.25 / 3),
         gain_of_means=pytest.approx(1 / 3),
         category="rendah",
@@ -143,18 +144,21 @@ def test_mean_of_gains_differs_from_gain_of_means():
     assert summary.pass_rate == 0.5
 
 
-def test_gain_of_means_uses_only_rows_with_both_scores():
-    # mean_pre is 50 over both pre scores, but the class gain compares the one complete row.
-    summary = summarise_gains(iter([(20, 60, True), (80, None, None)]))
-    assert summary.mean_pre == 50.0
-    assert summary.gain_of_means == pytest.approx(0.5)  # (60 − 20) / 80
-    assert summary.pass_rate == 1.0
+def test_means_compare_the_same_people():
+    # One participant took only the pre-test (10), another only the post-test (90), a third
+    # both (40 → 70). Unpaired means would read 25 → 80; paired, the one complete row counts.
+    summary = summarise_gains(iter([(10, None, None), (None, 90, True), (40, 70, True)]))
+    assert (summary.with_both, summary.mean_pre, summary.mean_post) == (1, 40.0, 70.0)
+    assert summary.gain_of_means == pytest.approx(0.5)  # (70 − 40) / 60
+    assert summary.mean_gain == pytest.approx(0.5)
+    assert summary.pass_rate == 1.0  # both post-test takers passed
 
 
 def test_summarise_gains_of_nobody():
     assert summarise_gains([]) == GainSummary(0, 0, None, None, None, None, None, 0, None)
     only_pre = summarise_gains([(30, None, None)])
-    assert (only_pre.mean_pre, only_pre.mean_post, only_pre.pass_rate) == (30.0, None, None)
+    assert (only_pre.with_both, only_pre.mean_pre, only_pre.mean_post) == (0, None, None)
+    assert only_pre.pass_rate is None
 
 
 # --- item_statistics ----------------------------------------------------------------------------

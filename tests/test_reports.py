@@ -136,8 +136,9 @@ def test_rekap_workbook_reads_back(app, client, auth, world):
     malangke = by_name["Malangke"]
     col = {name: i for i, name in enumerate(header)}
     assert malangke[col["Peserta"]].value == 4
-    assert malangke[col["Rata-rata pre"]].value == 45  # (40 + 50) / 2
-    assert malangke[col["Rata-rata post"]].value == 67.5  # (85 + 50) / 2
+    assert malangke[col["n berpasangan (pre dan post)"]].value == 2  # Aminah and Baso
+    assert malangke[col["Rata-rata pre (berpasangan)"]].value == 45  # (40 + 50) / 2
+    assert malangke[col["Rata-rata post (berpasangan)"]].value == 67.5  # (85 + 50) / 2
     assert malangke[col["Kehadiran"]].number_format == "0%"
     assert by_name["Jumlah"][col["Peserta"]].value == 6
     sheet = next(wb[t] for t in wb.sheetnames if t.startswith("Malangke"))

@@ -1,6 +1,7 @@
 """Question banks in the browser: add, edit, retire; YAML and xlsx import (dry run) and export."""
 
 import io
+import re
 import shutil
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from bimtek.extensions import db
 from bimtek.learning.models import Module
 from bimtek.quiz.models import Question, QuestionVersion
 from bimtek.workspace.bankxlsx import HEADERS
+from tests.conftest import Auth
 
 ROOT = Path(__file__).resolve().parent.parent
 SLUG = "kode-etik-penyelenggara"
@@ -123,7 +125,7 @@ def test_yaml_export_round_trips_every_shipped_bank(app, client, trainer):
         }
 
 
-def test_yaml_import_dry_run_then_apply(app, client, post_form, trainer):
+def test_yaml_import_dry_run_then_apply(app, client, post_form, trainer, make_staff):
     mid = module_id(app)
     exported = client.get(f"/ruang-kerja/modul/{mid}/soal/ekspor.yaml").get_data(as_text=True)
     data = yaml.safe_load(exported)
@@ -142,19 +144,30 @@ def test_yaml_import_dry_run_then_apply(app, client, post_form, trainer):
     assert response.status_code == 200
     assert "1 soal baru" in page and "ke-950" in page and "1 soal berubah" in page
     assert f'1 soal dipensiunkan (tidak ada di berkas): <span class="mono small">{removed}' in page
-    # Dry run: nothing written yet.
+    # Dry run: nothing written yet; the checked text stays on the server, the page carries its
+    # token only (what is applied is what was previewed).
     with app.app_context():
         assert db.session.scalars(select(Question).where(Question.qid == "ke-950")).first() is None
-    response = post_form(
-        client,
-        f"/ruang-kerja/modul/{mid}/soal/terapkan",
-        {"bank_text": text, "source_name": f"{SLUG}.yaml"},
-        form_page=f"/ruang-kerja/modul/{mid}/soal",
-        follow_redirects=True,
-    )
+    assert "Pertanyaan yang diperbarui?" not in page.split("<form", 1)[-1]
+    token = re.search(r'name="token" type="hidden" value="([^"]+)"', page).group(1)
+    apply = f"/ruang-kerja/modul/{mid}/soal/terapkan"
+    # Another trainer cannot apply it.
+    other = app.test_client()
+    make_staff("pelatih", "pelatih2", "rahasia-pelatih-2")
+    Auth(other, post_form).login("pelatih2", "rahasia-pelatih-2")
+    refused = post_form(other, apply, {"token": token}, form_page=f"/ruang-kerja/modul/{mid}/soal",
+                        follow_redirects=True)  # fmt: skip
+    assert "sudah diterapkan atau kedaluwarsa" in refused.get_data(as_text=True)
+    assert question(app, removed).retired is False
+    response = post_form(client, apply, {"token": token}, form_page=f"/ruang-kerja/modul/{mid}/soal",
+                         follow_redirects=True)  # fmt: skip
     assert "1 soal baru, 1 versi baru, 1 dipensiunkan" in response.get_data(as_text=True)
     assert question(app, removed).retired
     assert question(app, "ke-950").module_id == mid
+    # Applied once: the token is spent.
+    again = post_form(client, apply, {"token": token}, form_page=f"/ruang-kerja/modul/{mid}/soal",
+                      follow_redirects=True)  # fmt: skip
+    assert "sudah diterapkan atau kedaluwarsa" in again.get_data(as_text=True)
 
 
 def test_yaml_import_errors_name_the_line_and_write_nothing(app, client, post_form, trainer):

@@ -7,6 +7,7 @@ from wtforms.validators import DataRequired, EqualTo, Length, Optional, Validati
 
 from bimtek.accounts import service
 from bimtek.accounts.roles import BADAN, JABATAN
+from bimtek.forms import ConfirmForm
 from bimtek.spreadsheet import XLSX_MEDIA_TYPE
 
 
@@ -113,10 +114,6 @@ class ImportUploadForm(FlaskForm):
         description="Maksimal 10 MB dan 50.000 baris. Gunakan templat agar kolom NIK berformat teks.",
         render_kw={"accept": ".xlsx," + XLSX_MEDIA_TYPE},
     )
-
-
-class ConfirmForm(FlaskForm):
-    """A confirmation: only the CSRF token and the pressed button."""
 
 
 class CredentialsForm(FlaskForm):

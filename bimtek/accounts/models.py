@@ -17,6 +17,7 @@ from bimtek.accounts.roles import (  # noqa: F401  (re-exported)
     ROLE_LABELS,
     ROLES,
 )
+from bimtek.enums import Role, one_of
 from bimtek.extensions import db
 from bimtek.timeutil import utcnow
 from bimtek.wilayah.models import Desa, Kecamatan
@@ -28,7 +29,7 @@ def new_session_token() -> str:
 
 class User(UserMixin, db.Model):
     __table_args__ = (
-        CheckConstraint("role IN ('peserta', 'pelatih', 'admin')", name="role"),
+        CheckConstraint(one_of("role", Role), name="role"),
         CheckConstraint("nik IS NOT NULL OR username IS NOT NULL", name="login_name"),
     )
 

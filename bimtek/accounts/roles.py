@@ -1,6 +1,8 @@
 """Roles, badan and jabatan: plain values shared by forms, content checks and imports."""
 
-ROLES = ("peserta", "pelatih", "admin")
+from bimtek.enums import Role
+
+ROLES = tuple(Role)
 ROLE_LABELS = {"peserta": "Peserta", "pelatih": "Pelatih", "admin": "Admin KPU"}
 BADAN = ("PPK", "PPS", "KPPS", "Sekretariat PPK", "Sekretariat PPS")
 JABATAN = ("Ketua", "Anggota", "Sekretaris", "Staf")

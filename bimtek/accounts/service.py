@@ -6,13 +6,14 @@ import unicodedata
 from dataclasses import dataclass
 from functools import cache
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from bimtek import signals
 from bimtek.accounts import passwords
 from bimtek.accounts.models import User, audit
 from bimtek.accounts.roles import BADAN, BADAN_NEEDS_DESA, JABATAN_BY_BADAN, ROLES
+from bimtek.enums import Role
 from bimtek.extensions import db
 from bimtek.timeutil import utcnow
 from bimtek.wilayah.models import Desa, Kecamatan
@@ -346,7 +347,7 @@ def update_participant(user: User, data: ParticipantData, actor: User | None) ->
     The row stays the same, so a new NIK keeps the participant's attempts, attendance and
     certificates (they point at the user id, never at the NIK).
     """
-    if user.role != "peserta":
+    if user.role != Role.PESERTA:
         raise AccountError("Hanya data peserta yang diubah di sini.")
     problems = validate_participant(data, existing=user)
     if problems:
@@ -387,7 +388,7 @@ def reset_password(user: User, actor: User | None) -> str:
 
 def _active_admins() -> int:
     return db.session.scalar(
-        select(func.count()).select_from(User).where(User.role == "admin", User.active.is_(True))
+        select(func.count()).select_from(User).where(User.role == Role.ADMIN, User.active.is_(True))
     )
 
 
@@ -397,7 +398,7 @@ def deactivate(user: User, actor: User | None) -> bool:
         raise AccountError("Anda tidak dapat menonaktifkan akun Anda sendiri.")
     if not user.active:
         return False
-    if user.role == "admin" and _active_admins() <= 1:
+    if user.role == Role.ADMIN and _active_admins() <= 1:
         raise AccountError("Ini admin aktif terakhir: buat atau aktifkan admin lain dulu.")
     user.active = False
     user.end_all_sessions()
@@ -426,3 +427,18 @@ def find_account(ref: str) -> User | None:
     if ref.startswith("#") and ref[1:].isdigit():
         return db.session.get(User, int(ref[1:]))
     return find_by_login(ref)
+
+
+# Rows per statement when an import or a credentials sheet writes many users at once.
+BULK_ROWS = 1000
+
+
+def update_users_in_bulk(values: list[dict]) -> None:
+    """UPDATE many users by primary key (dicts with "id"), BULK_ROWS per statement; the bulk
+    UPDATE bypasses the loaded objects, so those are reloaded on next use."""
+    for start in range(0, len(values), BULK_ROWS):
+        db.session.execute(update(User), values[start : start + BULK_ROWS])
+    ids = {v["id"] for v in values}
+    for obj in list(db.session.identity_map.values()):
+        if isinstance(obj, User) and obj.id in ids:
+            db.session.expire(obj)

@@ -32,9 +32,10 @@ from bimtek.accounts.forms import (
 )
 from bimtek.accounts.import_sheets import build_template
 from bimtek.accounts.models import ParticipantImport, User
+from bimtek.enums import Role
 from bimtek.extensions import begin_write, db, limiter, login_manager, writes_late
 from bimtek.jobs import service as jobs
-from bimtek.jobs.views import offer
+from bimtek.jobs.web import offer
 from bimtek.spreadsheet import XLSX_MEDIA_TYPE, SpreadsheetError
 from bimtek.storage import STORAGE_FULL_MESSAGE, is_storage_full
 from bimtek.timeutil import utcnow
@@ -47,7 +48,8 @@ from bimtek.web import (
     refused_input,
     role_required,
 )
-from bimtek.wilayah.models import Desa, Kecamatan
+from bimtek.wilayah import queries as wilayah_queries
+from bimtek.wilayah.models import Kecamatan
 
 log = logging.getLogger(__name__)
 bp = Blueprint("accounts", __name__)
@@ -154,23 +156,18 @@ def change_password():
 
 
 def _wilayah_choices(form: ParticipantForm) -> list[Kecamatan]:
-    kecamatan = db.session.scalars(select(Kecamatan).order_by(Kecamatan.nama)).all()
+    kecamatan = wilayah_queries.kecamatan_list()
     form.kecamatan_kode.choices = [("", "— pilih —")] + [
         (k.kode, f"{k.nama} ({k.kode})") for k in kecamatan
     ]
     form.desa_kode.choices = [("", "— tidak ada —")] + [
-        (d.kode, f"{d.label} — Kec. {d.kecamatan.nama}")
-        for d in db.session.scalars(
-            select(Desa)
-            .options(joinedload(Desa.kecamatan))
-            .order_by(Desa.kecamatan_kode, Desa.nama)
-        )
+        (d.kode, f"{d.label} — Kec. {d.kecamatan.nama}") for d in wilayah_queries.desa_list()
     ]
     return kecamatan
 
 
 @bp.route("/admin/peserta", methods=["GET", "POST"])
-@role_required("admin")
+@role_required(Role.ADMIN)
 def participants():
     """The list, and the search. The search is POSTed: a NIK typed into it never appears in a
     URL, so it stays out of access logs, browser history and Referer headers. A GET ?q= (an
@@ -187,26 +184,32 @@ def participants():
         if any(ch.isdigit() for ch in query):
             flash("Cari NIK lewat kotak pencarian di bawah, bukan lewat alamat halaman.", "info")
             query = ""
-    size = current_app.config["BIMTEK_PAGE_SIZE"]
-    stmt = select(User).where(User.role == "peserta")
+    # "Asal" shows kecamatan and desa: loaded with the page, not one query per row.
+    stmt = (
+        select(User)
+        .where(User.role == Role.PESERTA)
+        .options(joinedload(User.kecamatan), joinedload(User.desa))
+        .order_by(User.nama, User.id)
+    )
     if query:
         like = f"%{query.lower()}%"
         stmt = stmt.where(or_(func.lower(User.nama).like(like), User.nik == query))
-    total = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
-    users = db.session.scalars(stmt.order_by(User.nama).offset((page - 1) * size).limit(size)).all()
+    pagination = db.paginate(
+        stmt, page=page, per_page=current_app.config["BIMTEK_PAGE_SIZE"], error_out=False
+    )
     return render_template(
         "accounts/participants.html",
         search_form=search_form,
-        users=users,
+        users=pagination.items,
         q=query,
-        page=page,
-        pages=max((total + size - 1) // size, 1),
-        total=total,
+        page=pagination.page,
+        pages=max(pagination.pages, 1),
+        total=pagination.total,
     )
 
 
 @bp.route("/admin/peserta/baru", methods=["GET", "POST"])
-@role_required("admin")
+@role_required(Role.ADMIN)
 def participant_new():
     form = ParticipantForm()
     kecamatan = _wilayah_choices(form)
@@ -227,13 +230,13 @@ def participant_new():
 
 def _peserta_or_404(user_id: int) -> User:
     user = db.get_or_404(User, user_id)
-    if user.role != "peserta":
+    if user.role != Role.PESERTA:
         abort(404)
     return user
 
 
 @bp.get("/admin/peserta/<int:user_id>")
-@role_required("admin")
+@role_required(Role.ADMIN)
 def participant_detail(user_id: int):
     user = _peserta_or_404(user_id)
     return render_template(
@@ -245,7 +248,7 @@ def participant_detail(user_id: int):
 
 
 @bp.route("/admin/peserta/<int:user_id>/ubah", methods=["GET", "POST"])
-@role_required("admin")
+@role_required(Role.ADMIN)
 def participant_edit(user_id: int):
     user = _peserta_or_404(user_id)
     # From the stored participant on GET only: a POST is the request's data alone.
@@ -270,7 +273,7 @@ def participant_edit(user_id: int):
 
 
 @bp.route("/admin/peserta/<int:user_id>/atur-ulang-sandi", methods=["GET", "POST"])
-@role_required("admin")
+@role_required(Role.ADMIN)
 def participant_reset_password(user_id: int):
     """GET asks for confirmation; POST issues a new initial password and shows it once."""
     user = _peserta_or_404(user_id)
@@ -292,7 +295,7 @@ def participant_reset_password(user_id: int):
 
 
 @bp.route("/admin/peserta/<int:user_id>/nonaktifkan", methods=["GET", "POST"])
-@role_required("admin")
+@role_required(Role.ADMIN)
 def participant_deactivate(user_id: int):
     user = _peserta_or_404(user_id)
     form = ConfirmForm()
@@ -313,7 +316,7 @@ def participant_deactivate(user_id: int):
 
 
 @bp.post("/admin/peserta/<int:user_id>/aktifkan")
-@role_required("admin")
+@role_required(Role.ADMIN)
 def participant_reactivate(user_id: int):
     user = _peserta_or_404(user_id)
     if not ConfirmForm().validate_on_submit():
@@ -325,7 +328,7 @@ def participant_reactivate(user_id: int):
 
 
 @bp.post("/admin/peserta/<int:user_id>/buka-kunci")
-@role_required("admin")
+@role_required(Role.ADMIN)
 def participant_unlock(user_id: int):
     user = _peserta_or_404(user_id)
     if not ConfirmForm().validate_on_submit():
@@ -375,13 +378,9 @@ def _own_pending(import_id: int) -> ParticipantImport:
 
 
 @bp.get("/admin/peserta/templat.xlsx")
-@role_required("admin")
+@role_required(Role.ADMIN)
 def import_template():
-    rows = db.session.execute(
-        select(Kecamatan.kode, Kecamatan.nama, Desa.kode, Desa.nama, Desa.jenis)
-        .outerjoin(Desa, Desa.kecamatan_kode == Kecamatan.kode)
-        .order_by(Kecamatan.kode, Desa.kode)
-    ).all()
+    rows = wilayah_queries.kecamatan_desa_rows()
     wilayah = [
         (kec_kode, kec_nama, desa_kode, f"{'Kel.' if jenis == 'kelurahan' else 'Desa'} {nama}")
         if desa_kode
@@ -392,7 +391,7 @@ def import_template():
 
 
 @bp.route("/admin/peserta/impor", methods=["GET", "POST"])
-@role_required("admin")
+@role_required(Role.ADMIN)
 @writes_late
 def import_upload():
     form = ImportUploadForm()
@@ -440,7 +439,7 @@ def import_upload():
 
 
 @bp.get("/admin/peserta/impor/<int:import_id>")
-@role_required("admin")
+@role_required(Role.ADMIN)
 def import_detail(import_id: int):
     record = db.get_or_404(ParticipantImport, import_id)
     if record.status == "committed":
@@ -467,7 +466,7 @@ def import_detail(import_id: int):
 
 
 @bp.post("/admin/peserta/impor/<int:import_id>/konfirmasi")
-@role_required("admin")
+@role_required(Role.ADMIN)
 @writes_late
 def import_confirm(import_id: int):
     record = _own_pending(import_id)
@@ -509,7 +508,7 @@ def import_confirm(import_id: int):
 
 
 @bp.post("/admin/peserta/impor/<int:import_id>/batal")
-@role_required("admin")
+@role_required(Role.ADMIN)
 def import_discard(import_id: int):
     record = _own_pending(import_id)
     if not ImportConfirmForm().validate_on_submit():
@@ -521,7 +520,7 @@ def import_discard(import_id: int):
 
 
 @bp.post("/admin/peserta/impor/<int:import_id>/sandi-awal.xlsx")
-@role_required("admin")
+@role_required(Role.ADMIN)
 def import_credentials(import_id: int):
     record = db.get_or_404(ParticipantImport, import_id)
     if record.status != "committed":

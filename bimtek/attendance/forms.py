@@ -16,7 +16,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional, Vali
 
 from bimtek.accounts.roles import BADAN
 from bimtek.attendance.models import STATUS_LABELS
-from bimtek.learning.forms import MultiCheckboxField
+from bimtek.forms import MultiCheckboxField
 from bimtek.web import db_int
 
 _NIK_LINE = re.compile(r"[0-9]{16}", flags=re.ASCII)

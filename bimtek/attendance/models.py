@@ -7,11 +7,12 @@ from sqlalchemy import JSON, CheckConstraint, ForeignKey, String, Text, UniqueCo
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bimtek.accounts.models import User
+from bimtek.enums import AttendanceStatus, CheckinMethod, one_of
 from bimtek.extensions import db
 from bimtek.learning.models import Course
 from bimtek.timeutil import utcnow
 
-STATUSES = ("hadir", "terlambat", "izin", "sakit", "alpa")
+STATUSES = tuple(AttendanceStatus)
 STATUS_LABELS = {
     "hadir": "Hadir",
     "terlambat": "Terlambat",
@@ -19,9 +20,9 @@ STATUS_LABELS = {
     "sakit": "Sakit",
     "alpa": "Alpa",
 }
-PRESENT = ("hadir", "terlambat")
-NEEDS_REASON = ("izin", "sakit")
-METHODS = ("kode", "qr", "manual")
+PRESENT = (AttendanceStatus.HADIR, AttendanceStatus.TERLAMBAT)
+NEEDS_REASON = (AttendanceStatus.IZIN, AttendanceStatus.SAKIT)
+METHODS = tuple(CheckinMethod)
 METHOD_LABELS = {"kode": "Kode di ponsel", "qr": "Pindai QR", "manual": "Dicatat pelatih"}
 
 
@@ -77,8 +78,8 @@ class Attendance(db.Model):
 
     __table_args__ = (
         UniqueConstraint("session_id", "user_id"),
-        CheckConstraint("status IN ('hadir', 'terlambat', 'izin', 'sakit', 'alpa')", name="status"),
-        CheckConstraint("method IN ('kode', 'qr', 'manual')", name="method"),
+        CheckConstraint(one_of("status", AttendanceStatus), name="status"),
+        CheckConstraint(one_of("method", CheckinMethod), name="method"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

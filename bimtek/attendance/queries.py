@@ -17,6 +17,7 @@ from bimtek.attendance.models import (
     SessionTrainer,
     TrainingSession,
 )
+from bimtek.enums import Role
 from bimtek.extensions import db
 from bimtek.timeutil import utcnow
 from bimtek.wilayah.models import Desa, Kecamatan
@@ -25,7 +26,7 @@ from bimtek.wilayah.models import Desa, Kecamatan
 def sessions_for(user: User) -> list[TrainingSession]:
     """Sessions a staff member may see: all for admins, their own for trainers."""
     query = select(TrainingSession).options(joinedload(TrainingSession.course))
-    if user.role != "admin":
+    if user.role != Role.ADMIN:
         mine = select(SessionTrainer.session_id).where(SessionTrainer.user_id == user.id)
         query = query.where(
             (TrainingSession.id.in_(mine)) | (TrainingSession.created_by_id == user.id)
@@ -240,3 +241,27 @@ def export_rows(sessions: list[TrainingSession]) -> Iterable[ExportRow]:
     ).unique()
     for session_id, user, attendance in rows:
         yield ExportRow(by_id[session_id], user, attendance)
+
+
+def active_trainers() -> list[User]:
+    """Trainers who can be put on a session."""
+    return list(
+        db.session.scalars(
+            select(User).where(User.role == Role.PELATIH, User.active.is_(True)).order_by(User.nama)
+        )
+    )
+
+
+def invited_by_nik(session: TrainingSession) -> list[str]:
+    """The NIKs invited by hand (not by the session's badan/kecamatan rule)."""
+    return list(
+        db.session.scalars(
+            select(User.nik)
+            .join(SessionInvite, SessionInvite.user_id == User.id)
+            .where(
+                SessionInvite.session_id == session.id,
+                SessionInvite.by_rule.is_(False),
+                User.nik.is_not(None),
+            )
+        )
+    )

@@ -20,6 +20,7 @@ from bimtek.attendance.models import (
     SessionInvite,
     TrainingSession,
 )
+from bimtek.enums import Role
 from bimtek.extensions import db
 from bimtek.learning.models import Course
 from bimtek.timeutil import utcnow
@@ -58,7 +59,7 @@ def save_session(
         users_by_nik = {
             u.nik: u
             for u in db.session.scalars(
-                select(User).where(User.nik.in_(data.invite_niks), User.role == "peserta")
+                select(User).where(User.nik.in_(data.invite_niks), User.role == Role.PESERTA)
             )
         }
         unknown = [nik for nik in data.invite_niks if nik not in users_by_nik]
@@ -81,7 +82,7 @@ def save_session(
     session.invite_badan = list(data.invite_badan)
     session.invite_kecamatan = list(data.invite_kecamatan)
     trainer_ids = set(data.trainer_ids)
-    if actor.role == "pelatih":
+    if actor.role == Role.PELATIH:
         trainer_ids.add(actor.id)  # a trainer who creates a session runs it
     session.trainers = list(
         db.session.scalars(
@@ -108,7 +109,7 @@ def _rule_clause(session: TrainingSession):
     """Participants the session's rule invites: the badan (default: the course's audience)
     and kecamatan (default: all) chosen."""
     badan = session.invite_badan or session.course.audience
-    clause = and_(User.role == "peserta", User.active.is_(True), User.badan.in_(badan))
+    clause = and_(User.role == Role.PESERTA, User.active.is_(True), User.badan.in_(badan))
     if session.invite_kecamatan:
         clause = and_(clause, User.kecamatan_kode.in_(session.invite_kecamatan))
     return clause
@@ -165,9 +166,9 @@ def sync_invites(session: TrainingSession) -> tuple[int, int]:
 
 def can_manage(session: TrainingSession, user: User) -> bool:
     """Admins manage every session; a trainer manages the sessions they run or created."""
-    if user.role == "admin":
+    if user.role == Role.ADMIN:
         return True
-    if user.role != "pelatih":
+    if user.role != Role.PELATIH:
         return False
     return session.created_by_id == user.id or any(t.id == user.id for t in session.trainers)
 
@@ -265,7 +266,7 @@ def check_in(
     method: str = "kode",
 ) -> CheckIn:
     """Record a participant present with the code from the projector, or refuse (AttendanceError)."""
-    if user.role != "peserta":
+    if user.role != Role.PESERTA:
         raise AttendanceError("Presensi dengan kode hanya untuk peserta.")
     if not is_invited(session, user):
         if not matches_rule(session, user):
@@ -305,6 +306,7 @@ def check_in(
     if existing is None and _insert_ignoring_duplicate(values):
         _record_change(session.id, user.id, None, None, status, method, None, now)
         db.session.flush()
+        signals.course_progress.send(session.course, user=user)
         return CheckIn(_attendance(session.id, user.id), created=True)
     current = _attendance(session.id, user.id, lock=True)
     if current.status in PRESENT:  # the other tap of a double tap won
@@ -316,6 +318,7 @@ def check_in(
     current.reason = None
     _record_change(session.id, user.id, None, old, status, method, None, now)
     db.session.flush()
+    signals.course_progress.send(session.course, user=user)
     return CheckIn(current, created=True)
 
 
@@ -416,6 +419,9 @@ def mark(
         count=changed,
         reason=reason,
     )
+    if status in PRESENT and session.course.auto_issue:  # attendance may complete the course
+        for user_id in sorted(invited):
+            signals.course_progress.send(session.course, user=db.session.get(User, user_id))
     return MarkResult(changed, unchanged)
 
 

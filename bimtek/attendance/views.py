@@ -16,27 +16,26 @@ from flask import (
 )
 from flask_login import current_user, login_required
 from markupsafe import Markup
-from sqlalchemy import select
 
-from bimtek.accounts.models import User
 from bimtek.attendance import codes, hooks, queries, service
 from bimtek.attendance import jobs as attendance_jobs
 from bimtek.attendance.forms import CheckInForm, MarkForm, SessionForm
-from bimtek.attendance.models import PRESENT, STATUS_LABELS, SessionInvite, TrainingSession
+from bimtek.attendance.models import PRESENT, STATUS_LABELS, TrainingSession
+from bimtek.enums import STAFF, Role
 from bimtek.extensions import begin_write, db, limiter, writes_late
-from bimtek.jobs.views import offer
-from bimtek.learning.forms import ConfirmForm
-from bimtek.learning.models import Course
+from bimtek.forms import ConfirmForm
+from bimtek.jobs.web import offer
+from bimtek.learning import service as learning
 from bimtek.settings.service import current_office, office_zone
 from bimtek.spreadsheet import XLSX_MEDIA_TYPE
 from bimtek.timeutil import local_to_utc, utc_to_local, utcnow
 from bimtek.web import attachment, db_int, public_url, role_required
+from bimtek.wilayah import queries as wilayah_queries
 from bimtek.wilayah.models import Kecamatan
 
 bp = Blueprint("attendance", __name__)
 
 DEVICE_COOKIE = "bimtek_perangkat"
-STAFF = ("admin", "pelatih")
 
 
 def _period() -> int:
@@ -70,7 +69,7 @@ def _xlsx(data: bytes, filename: str):
 @bp.get("/sesi")
 @login_required
 def sessions():
-    if current_user.role == "peserta":
+    if current_user.role == Role.PESERTA:
         now = utcnow()
         mine = queries.participant_sessions(current_user)
         return render_template(
@@ -79,7 +78,7 @@ def sessions():
             links=_links(mine, now),
             now=now,
         )
-    courses = db.session.scalars(select(Course).order_by(Course.title)).all()
+    courses = learning.courses_by_title()
     return render_template(
         "attendance/sessions.html",
         sessions=queries.sessions_for(current_user),
@@ -99,36 +98,17 @@ def _session_form(session: TrainingSession | None):
     zone = current_office().zone_label
     form.starts_at.label.text = f"Mulai (waktu setempat, {zone})"
     form.ends_at.label.text = f"Selesai (waktu setempat, {zone})"
-    form.course_id.choices = [
-        (c.id, c.title) for c in db.session.scalars(select(Course).order_by(Course.title))
-    ]
+    form.course_id.choices = [(c.id, c.title) for c in learning.courses_by_title()]
     form.invite_kecamatan.choices = [
-        (k.kode, f"{k.nama} ({k.kode})")
-        for k in db.session.scalars(select(Kecamatan).order_by(Kecamatan.nama))
+        (k.kode, f"{k.nama} ({k.kode})") for k in wilayah_queries.kecamatan_list()
     ]
-    form.trainers.choices = [
-        (u.id, u.nama)
-        for u in db.session.scalars(
-            select(User).where(User.role == "pelatih", User.active.is_(True)).order_by(User.nama)
-        )
-    ]
+    form.trainers.choices = [(u.id, u.nama) for u in queries.active_trainers()]
     if request.method == "GET":
         if session is not None:
             form.starts_at.data = utc_to_local(session.starts_at, tz)
             form.ends_at.data = utc_to_local(session.ends_at, tz)
             form.trainers.data = [t.id for t in session.trainers]
-            form.invite_niks.data = "\n".join(
-                u.nik
-                for u in db.session.scalars(
-                    select(User)
-                    .join(SessionInvite, SessionInvite.user_id == User.id)
-                    .where(
-                        SessionInvite.session_id == session.id,
-                        SessionInvite.by_rule.is_(False),
-                    )
-                )
-                if u.nik
-            )
+            form.invite_niks.data = "\n".join(queries.invited_by_nik(session))
         elif request.args.get("kursus", type=db_int):
             form.course_id.data = request.args.get("kursus", type=db_int)
     if not form.course_id.choices:
@@ -208,7 +188,7 @@ def refresh_invites(session_id: int):
 @login_required
 def session(session_id: int):
     session = db.get_or_404(TrainingSession, session_id)
-    if current_user.role == "peserta":
+    if current_user.role == Role.PESERTA:
         if not service.is_invited(session, current_user):
             abort(404)
         return redirect(url_for("attendance.checkin", s=session.id))
@@ -312,7 +292,7 @@ def checkin():
 
 
 def _checkin_page(form, now, wanted: int | None, status: int = 200):
-    if current_user.role != "peserta":
+    if current_user.role != Role.PESERTA:
         flash(
             "Presensi dengan kode hanya untuk peserta. Pelatih membuka halaman proyektor.", "error"
         )
@@ -380,7 +360,7 @@ def checkin_post():
         wanted = None
     if not form.validate_on_submit():
         return _checkin_page(form, now, wanted, status=400)
-    if current_user.role != "peserta":
+    if current_user.role != Role.PESERTA:
         abort(403)
     if wanted:
         candidates = [db.session.get(TrainingSession, wanted)]

@@ -15,14 +15,29 @@ from flask_login import current_user
 from bimtek.accounts.models import audit
 from bimtek.backup import service
 from bimtek.backup.forms import BackupNowForm
+from bimtek.enums import Role
 from bimtek.extensions import begin_write, db
+from bimtek.learning import hooks
 from bimtek.web import role_required
 
 bp = Blueprint("backup", __name__)
 
 
+def _home_notice(user) -> list[tuple[str, str, str]]:
+    """An admin's home page says when the last backup is missing or more than a day old."""
+    if user.role != Role.ADMIN:
+        return []
+    warning = service.backup_status().warning
+    return [(warning, "Buka Cadangan data", url_for("backup.index"))] if warning else []
+
+
+@bp.record_once
+def _register_with_learning(_state) -> None:
+    hooks.register(hooks.home_notices, _home_notice)
+
+
 @bp.get("/admin/cadangan")
-@role_required("admin")
+@role_required(Role.ADMIN)
 def index():
     return render_template(
         "backup/index.html",
@@ -33,7 +48,7 @@ def index():
 
 
 @bp.post("/admin/cadangan")
-@role_required("admin")
+@role_required(Role.ADMIN)
 def create():
     form = BackupNowForm()
     if not form.validate_on_submit():
@@ -57,7 +72,7 @@ def create():
 
 
 @bp.get("/admin/cadangan/<name>")
-@role_required("admin")
+@role_required(Role.ADMIN)
 def download(name: str):
     backup = service.find_backup(name)
     if backup is None:

@@ -19,6 +19,7 @@ from sqlalchemy import case, func, or_, select
 from bimtek.accounts.models import User
 from bimtek.attendance.queries import attendance_rates
 from bimtek.certificates.models import Certificate, PaktaConfirmation
+from bimtek.enums import Role
 from bimtek.extensions import db
 from bimtek.learning.models import Course, ModuleProgress, ModuleVersion
 from bimtek.quiz.models import Attempt, Quiz
@@ -122,7 +123,7 @@ def rule_of(course: Course) -> Rule:
 def audience_ids(course: Course, where=None) -> list[int]:
     """Active participants whose badan the course is for (and who meet `where`, if given)."""
     query = select(User.id).where(
-        User.role == "peserta",
+        User.role == Role.PESERTA,
         User.active.is_(True),
         User.badan.in_(course.audience or []),
     )

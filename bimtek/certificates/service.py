@@ -14,7 +14,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from bimtek import numbering
+from bimtek import numbering, signals
 from bimtek.accounts.models import AuditLog, User, audit
 from bimtek.certificates.completion import Completion, completion_for, completion_of
 from bimtek.certificates.models import (
@@ -23,6 +23,7 @@ from bimtek.certificates.models import (
     CertificateVersion,
     PaktaConfirmation,
 )
+from bimtek.enums import Role
 from bimtek.extensions import db
 from bimtek.learning.models import Course
 from bimtek.settings.publicurl import is_loopback_url
@@ -83,9 +84,12 @@ def save_rule(course: Course, settings: RuleSettings, actor: User) -> Course:
     course.require_post_pass = settings.require_post_pass
     course.min_attendance_pct = settings.min_attendance_pct
     course.pakta_text = pakta
+    turned_on = settings.auto_issue and not course.auto_issue
     course.auto_issue = settings.auto_issue
     course.cert_number_template = template
     db.session.flush()
+    if turned_on:
+        issue_pending_automatic(course)
     audit(
         actor,
         "course.completion_rule",
@@ -136,6 +140,7 @@ def confirm_pakta(course: Course, user: User, completion: Completion) -> PaktaCo
             db.session.add(row)
     except IntegrityError:  # a double tap confirmed it in between
         row = pakta_confirmation(course, user)
+    signals.course_progress.send(course, user=user)
     return row
 
 
@@ -423,13 +428,61 @@ def revoke(certificate: Certificate, actor: User, reason: str) -> Certificate:
 
 def auto_issue_if_complete(course: Course, user: User) -> Certificate | None:
     """For courses set to issue automatically: the certificate once the rule is met."""
-    if not course.auto_issue or user.role != "peserta":
+    if not course.auto_issue or user.role != Role.PESERTA:
         return None
     if not current_office().confirmed:
-        return None  # issued on a later visit, once the office has checked its settings
+        return None  # issued when the office has checked its settings (office_confirmed)
     if not completion_of(course, user).complete:
         return None
     return issue(course, user, None)
+
+
+@signals.course_progress.connect
+def issue_when_complete(course: Course, user: User | None = None, **_) -> None:
+    """A module read, a post-test graded, attendance recorded, a pakta confirmed: the event that
+    completes the course issues its certificate, whether or not the participant opens a page
+    again. Runs in the sender's transaction; costs nothing for a course that does not issue
+    automatically."""
+    if course.auto_issue and user is not None and certificate_of(course, user.id) is None:
+        auto_issue_if_complete(course, user)
+
+
+def issue_pending_automatic(course: Course | None = None) -> int:
+    """Everyone who already meets the rule of a course that issues automatically (or of
+    `course`) and has no certificate yet: when a course turns automatic issuing on, or the
+    office confirms its settings. Returns how many were issued."""
+    if not current_office().confirmed:
+        return 0
+    courses = (
+        [course]
+        if course is not None
+        else db.session.scalars(select(Course).where(Course.auto_issue.is_(True))).all()
+    )
+    issued = 0
+    for each in courses:
+        if not each.auto_issue:
+            continue
+        complete = [uid for uid, done in completion_for(each).items() if done.complete]
+        if not complete:
+            continue
+        have = set(db.session.scalars(
+            select(Certificate.user_id).where(
+                Certificate.course_id == each.id, Certificate.user_id.in_(complete)
+            )
+        ))  # fmt: skip
+        users = db.session.scalars(
+            select(User)
+            .where(User.id.in_([u for u in complete if u not in have]))
+            .order_by(User.id)
+        ).all()
+        if users:
+            issued += len(_issue_many(each, list(users), None)[1])
+    return issued
+
+
+@signals.office_confirmed.connect
+def _issue_what_waited_for_the_office(_sender=None, **_) -> None:
+    issue_pending_automatic()
 
 
 # --- bulk, per kecamatan ---------------------------------------------------
@@ -454,7 +507,7 @@ def kecamatan_participants(course: Course, kecamatan_kode: str) -> list[User]:
         db.session.scalars(
             select(User)
             .where(
-                User.role == "peserta",
+                User.role == Role.PESERTA,
                 User.active.is_(True),
                 User.badan.in_(course.audience or []),
                 User.kecamatan_kode == kecamatan_kode,

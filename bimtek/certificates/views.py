@@ -16,23 +16,26 @@ from flask import (
     url_for,
 )
 from flask_login import current_user, login_required
-from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from bimtek import numbering
+from bimtek.certificates import jobs as _jobs  # noqa: F401  (registers its jobs)
 from bimtek.certificates import service
 from bimtek.certificates.completion import Completion, completion_of
 from bimtek.certificates.forms import BulkIssueForm, PaktaForm, ReasonForm, RuleForm
 from bimtek.certificates.models import Certificate, PaktaConfirmation
-from bimtek.extensions import begin_write, db, limiter
+from bimtek.enums import Role
+from bimtek.extensions import db, limiter
 from bimtek.jobs import service as jobs
-from bimtek.jobs.views import offer
+from bimtek.jobs.web import offer
+from bimtek.learning import hooks
 from bimtek.learning import service as learning
 from bimtek.learning.models import Course
 from bimtek.settings.forms import PreviewForm
 from bimtek.settings.service import current_office, mark_previewed
 from bimtek.timeutil import utc_to_local, utcnow
 from bimtek.web import attachment, role_required
+from bimtek.wilayah import queries as wilayah_queries
 from bimtek.wilayah.models import Kecamatan
 
 log = logging.getLogger(__name__)
@@ -82,30 +85,36 @@ class CourseStatus:
     pakta_form: PaktaForm | None
 
 
-def course_status(course: Course) -> CourseStatus | None:
-    """For learning.course: what is missing, the pakta form, the certificate. Issues the
-    certificate when the course issues automatically and the rule is now met."""
-    if not current_user.is_authenticated or current_user.role != "peserta":
+def course_status(course: Course, user) -> CourseStatus | None:
+    """For the course page: what is still missing, the pakta form, the certificate. Reads only:
+    the certificate is issued when the event that completes the course happens (see
+    service.issue_when_complete), not when a page is shown."""
+    if not user.is_authenticated or user.role != Role.PESERTA:
         return None
-    completion = completion_of(course, current_user)
-    certificate = service.certificate_of(course, current_user.id)
-    if certificate is None and course.auto_issue and completion.complete:
-        begin_write()
-        certificate = service.auto_issue_if_complete(course, current_user)
-        db.session.commit()
-        completion = completion_of(course, current_user)
-    pakta = service.pakta_confirmation(course, current_user)
+    pakta = service.pakta_confirmation(course, user)
     return CourseStatus(
-        completion=completion,
-        certificate=certificate,
+        completion=completion_of(course, user),
+        certificate=service.certificate_of(course, user.id),
         pakta_text=course.pakta_text or "",
         pakta=pakta,
         pakta_form=PaktaForm() if service.pakta_required(course) and pakta is None else None,
     )
 
 
+def _course_panels(course: Course, user) -> list[hooks.Panel]:
+    status = course_status(course, user)
+    if status is None:
+        return []
+    return [hooks.Panel("end", "certificates/_course_block.html", {"cert_status": status})]
+
+
+@bp.record_once
+def _register_with_learning(_state) -> None:
+    hooks.register(hooks.course_panels, _course_panels)
+
+
 @bp.post("/kursus/<int:course_id>/pakta")
-@role_required("peserta")
+@role_required(Role.PESERTA)
 def confirm_pakta(course_id: int):
     course = db.get_or_404(Course, course_id)
     if not learning.can_open(current_user, course) or not service.pakta_required(course):
@@ -140,7 +149,7 @@ def download(certificate_id: int):
     certificate = db.get_or_404(
         Certificate, certificate_id, options=[selectinload(Certificate.versions)]
     )
-    if current_user.role != "admin":
+    if current_user.role != Role.ADMIN:
         if certificate.user_id != current_user.id or certificate.revoked:
             abort(404)
     return _pdf_response(service.render_pdf(certificate), service.filename_for(certificate))
@@ -150,7 +159,7 @@ def download(certificate_id: int):
 
 
 @bp.route("/admin/kursus/<int:course_id>/kelulusan", methods=["GET", "POST"])
-@role_required("admin")
+@role_required(Role.ADMIN)
 def rule(course_id: int):
     course = db.get_or_404(Course, course_id)
     form = RuleForm(obj=course) if request.method == "GET" else RuleForm()
@@ -203,10 +212,10 @@ def _kecamatan_or_none(kode: str | None) -> Kecamatan | None:
 
 
 @bp.get("/admin/kursus/<int:course_id>/sertifikat")
-@role_required("admin")
+@role_required(Role.ADMIN)
 def preview(course_id: int):
     course = db.get_or_404(Course, course_id)
-    kecamatan_list = db.session.scalars(select(Kecamatan).order_by(Kecamatan.nama)).all()
+    kecamatan_list = wilayah_queries.kecamatan_list()
     kecamatan = _kecamatan_or_none(request.args.get("kecamatan"))
     if request.args.get("kecamatan") and kecamatan is None:
         abort(404)
@@ -228,7 +237,7 @@ def preview(course_id: int):
 
 
 @bp.post("/admin/kursus/<int:course_id>/sertifikat/terbitkan")
-@role_required("admin")
+@role_required(Role.ADMIN)
 def issue_bulk(course_id: int):
     course = db.get_or_404(Course, course_id)
     form = BulkIssueForm()
@@ -283,7 +292,7 @@ def issue_bulk(course_id: int):
 
 
 @bp.route("/admin/kursus/<int:course_id>/sertifikat.zip", methods=["GET", "POST"])
-@role_required("admin")
+@role_required(Role.ADMIN)
 def kecamatan_zip(course_id: int):
     course = db.get_or_404(Course, course_id)
     kecamatan = _kecamatan_or_none(request.args.get("kecamatan"))
@@ -310,7 +319,7 @@ def _certificate(certificate_id: int) -> Certificate:
 
 
 @bp.get("/admin/sertifikat/<int:certificate_id>")
-@role_required("admin")
+@role_required(Role.ADMIN)
 def detail(certificate_id: int):
     certificate = _certificate(certificate_id)
     return render_template(
@@ -323,7 +332,7 @@ def detail(certificate_id: int):
 
 
 @bp.post("/admin/sertifikat/<int:certificate_id>/cabut")
-@role_required("admin")
+@role_required(Role.ADMIN)
 def revoke(certificate_id: int):
     certificate = _certificate(certificate_id)
     form = ReasonForm(prefix="cabut")
@@ -342,7 +351,7 @@ def revoke(certificate_id: int):
 
 
 @bp.post("/admin/sertifikat/<int:certificate_id>/terbitkan-ulang")
-@role_required("admin")
+@role_required(Role.ADMIN)
 def reissue(certificate_id: int):
     certificate = _certificate(certificate_id)
     form = ReasonForm(prefix="ulang")
@@ -382,7 +391,7 @@ def certificate_record(user) -> dict:
 
 
 @bp.post("/admin/pengaturan/pratinjau-sertifikat")
-@role_required("admin")
+@role_required(Role.ADMIN)
 def settings_preview():
     """A sample certificate with the office's saved settings. Seeing it unlocks the first issue."""
     if not PreviewForm().validate_on_submit():

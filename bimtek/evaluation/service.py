@@ -10,6 +10,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from bimtek.accounts.models import User
 from bimtek.attendance.models import PRESENT, Attendance, TrainingSession
 from bimtek.attendance.service import is_invited
+from bimtek.enums import Role
 from bimtek.evaluation.items import BY_KEY, COMMENT_MAX, ITEMS, SCORES, clean_comment
 from bimtek.evaluation.models import Evaluation, EvaluationAnswer
 from bimtek.extensions import db
@@ -86,7 +87,7 @@ def standing(
     session: TrainingSession, user: User, now: datetime, grace_hours: int
 ) -> Standing | None:
     """None when this is not the user's session (not a participant, not invited): a 404."""
-    if user.role != "peserta" or not is_invited(session, user):
+    if user.role != Role.PESERTA or not is_invited(session, user):
         return None
     attendance = _attendance(session.id, user.id)
     start, end = opens_at(session, attendance), closes_at(session, grace_hours)

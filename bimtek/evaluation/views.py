@@ -7,6 +7,7 @@ from markupsafe import Markup
 from bimtek.attendance import hooks
 from bimtek.attendance.models import TrainingSession
 from bimtek.attendance.service import can_manage
+from bimtek.enums import STAFF, Role
 from bimtek.evaluation import queries, service
 from bimtek.evaluation.forms import evaluation_form
 from bimtek.evaluation.items import BY_KEY, GROUPS, SCALE, field_name, items_of
@@ -97,7 +98,7 @@ def _stored_form(session, where):
 
 
 @bp.get("/sesi/<int:session_id>/evaluasi")
-@role_required("peserta")
+@role_required(Role.PESERTA)
 def fill(session_id: int):
     session, where = _my_session(session_id)
     refusal = where.refusal()
@@ -106,7 +107,7 @@ def fill(session_id: int):
 
 
 @bp.post("/sesi/<int:session_id>/evaluasi")
-@role_required("peserta")
+@role_required(Role.PESERTA)
 def submit(session_id: int):
     session, where = _my_session(session_id)
     refusal = where.refusal()
@@ -147,7 +148,7 @@ def _managed_session(session_id: int) -> TrainingSession:
 
 
 @bp.get("/sesi/<int:session_id>/evaluasi/hasil")
-@role_required("admin", "pelatih")
+@role_required(*STAFF)
 def results(session_id: int):
     session = _managed_session(session_id)
     return render_template(
@@ -161,7 +162,7 @@ def results(session_id: int):
 
 
 @bp.get("/sesi/<int:session_id>/evaluasi.xlsx")
-@role_required("admin", "pelatih")
+@role_required(*STAFF)
 def results_xlsx(session_id: int):
     session = _managed_session(session_id)
     data = build_evaluation_workbook(

@@ -26,7 +26,6 @@ from flask import current_app, g
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from bimtek.accounts.models import User
 from bimtek.extensions import db
 from bimtek.jobs.models import ACTIVE, Job
 from bimtek.timeutil import utcnow
@@ -86,16 +85,9 @@ def kind(
 
 
 def spec_of(kind_name: str) -> Kind:
-    _load_kinds()
+    """Kinds register when their feature's module is imported (each feature's views import
+    its jobs module, so create_app registers them all, in the web and in the worker)."""
     return KINDS[kind_name]
-
-
-def _load_kinds() -> None:
-    """Every feature's job kinds (imported here so the worker registers them all)."""
-    from bimtek.accounts import jobs as _accounts  # noqa: F401
-    from bimtek.attendance import jobs as _attendance  # noqa: F401
-    from bimtek.certificates import jobs as _certificates  # noqa: F401
-    from bimtek.reports import jobs as _reports  # noqa: F401
 
 
 # --- the job row's own transactions -------------------------------------------
@@ -154,7 +146,7 @@ class Started:
     inline: bool = False
 
 
-def start(kind_name: str, params: dict, user: User, title: str, size: int | None = None):
+def start(kind_name: str, params: dict, user, title: str, size: int | None = None):
     """Queue a job (or hand back the identical one still active). Runs it at once, inside
     this call, when `size` is at most the kind's inline limit times BIMTEK_JOB_INLINE_SCALE.
     """
@@ -199,6 +191,10 @@ def start(kind_name: str, params: dict, user: User, title: str, size: int | None
     return Started(get(job_id), existing=False, inline=inline)
 
 
+def active_job(kind_name: str, params: dict) -> Job | None:
+    return _active(active_key(kind_name, params))
+
+
 def _active(key: str) -> Job | None:
     return db.session.scalars(
         select(Job).where(Job.active_key == key).execution_options(populate_existing=True)
@@ -211,7 +207,7 @@ def get(job_id: int) -> Job | None:
     ).one_or_none()
 
 
-def recent_for(user: User, limit: int = 30) -> list[Job]:
+def recent_for(user, limit: int = 30) -> list[Job]:
     return list(
         db.session.scalars(
             select(Job)
@@ -222,7 +218,7 @@ def recent_for(user: User, limit: int = 30) -> list[Job]:
     )
 
 
-def can_see(job: Job, user: User) -> bool:
+def can_see(job: Job, user) -> bool:
     return job.started_by_id == user.id or user.role == "admin"
 
 
@@ -312,7 +308,6 @@ class Context:
 
 def run(job_id: int) -> None:
     """Run one job to its end. Called by the worker, or in the request for a small job."""
-    _load_kinds()
     claimed = _set_if(
         job_id,
         "queued",
@@ -326,7 +321,7 @@ def run(job_id: int) -> None:
     db.session.commit()  # a fresh snapshot, which sees the row as claimed
     job = get(job_id)
     spec = KINDS.get(job.kind)
-    user = db.session.get(User, job.started_by_id)
+    user = job.started_by  # the accounts feature's User, through the relationship
     if spec is None or user is None or not user.active or user.role not in spec.roles:
         _finish(job_id, "failed", error=NOT_ALLOWED)
         db.session.rollback()
@@ -381,7 +376,6 @@ def _set_if(job_id: int, current: str, **values) -> bool:
 def recover_interrupted(this_host_only_dead: bool = True) -> int:
     """Mark failed the jobs a dead worker left "running": those started on this host by a
     process that no longer exists, and any whose heartbeat stopped long ago."""
-    _load_kinds()
     host = socket.gethostname()
     stale_before = utcnow() - STALE_AFTER
     failed = 0

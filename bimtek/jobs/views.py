@@ -1,34 +1,19 @@
-"""/tugas: the user's jobs, one job's page (progress, result, error), download and cancel;
-and `offer`, which the export views use to start a job or answer at once when it is small."""
+"""/tugas: the user's jobs, one job's page (progress, result, error), download and cancel."""
 
 from datetime import timedelta
 
-from flask import (
-    Blueprint,
-    abort,
-    current_app,
-    flash,
-    redirect,
-    render_template,
-    request,
-    send_file,
-    url_for,
-)
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
-from flask_wtf import FlaskForm
 
+from bimtek.enums import STAFF
 from bimtek.extensions import db
 from bimtek.jobs import service
 from bimtek.jobs.models import Job
+from bimtek.jobs.web import JobForm, send_result
 from bimtek.timeutil import utcnow
 from bimtek.web import role_required
 
 bp = Blueprint("jobs", __name__)
-STAFF = ("admin", "pelatih")
-
-
-class JobForm(FlaskForm):
-    """CSRF only: start or cancel."""
 
 
 def _job(job_id: int) -> Job:
@@ -36,80 +21,6 @@ def _job(job_id: int) -> Job:
     if job is None or not service.can_see(job, current_user):
         abort(404)  # someone else's job does not exist for you
     return job
-
-
-def _no_store(response):
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
-def _send_result(job: Job):
-    path = service.result_path(job)
-    if path is None:
-        abort(404)
-    return _no_store(
-        send_file(
-            path,
-            mimetype=job.result_mime or "application/octet-stream",
-            as_attachment=True,
-            download_name=job.result_name or path.name,
-            max_age=0,
-            conditional=False,
-            etag=False,
-        )
-    )
-
-
-def _send_once(job: Job):
-    """A small job's result, answered in the request that ran it, is not kept: as before jobs
-    existed, the file goes to the browser only (a credentials sheet stays off the disk)."""
-    path = service.result_path(job)
-    handle = open(path, "rb")  # noqa: SIM115 (send_file closes it)
-    service.forget_result(job, "Berkas langsung diunduh; jalankan lagi bila perlu.")
-    return _no_store(
-        send_file(
-            handle,
-            mimetype=job.result_mime or "application/octet-stream",
-            as_attachment=True,
-            download_name=job.result_name or path.name,
-        )
-    )
-
-
-def offer(kind: str, params: dict, title: str, size: int | None, what: str):
-    """The common answer of every export that may take long.
-
-    GET of a small one: run it now (the same job code, inline) and send the file, as the link
-    always did. GET of a large one: a page saying how large it is, with a button (POST) that
-    queues it. POST: start it (or find the same one still running) and go to its page, or send
-    the file straight away when it was small enough to run inline.
-    """
-    spec = service.spec_of(kind)
-    limit = spec.inline_limit * float(current_app.config.get("BIMTEK_JOB_INLINE_SCALE", 1.0))
-    if request.method == "GET" and (size is None or size > limit):
-        running = service._active(service.active_key(kind, params))
-        return render_template(
-            "jobs/start.html",
-            title=title,
-            what=what,
-            size=size,
-            unit=spec.unit,
-            running=running,
-            form=JobForm(),
-        )
-    if request.method == "POST" and not JobForm().validate_on_submit():
-        abort(400)
-    try:
-        started = service.start(kind, params, current_user, title, size)
-    except service.JobError as exc:
-        flash(str(exc), "error")
-        return redirect(url_for("jobs.index"))
-    job = started.job
-    if started.inline and job.status == "done" and job.result_path:
-        return _send_once(job)
-    if started.existing:
-        flash("Tugas yang sama sedang berjalan; ini halamannya.", "info")
-    return redirect(url_for("jobs.detail", job_id=job.id), code=303)
 
 
 @bp.get("/tugas")
@@ -136,8 +47,7 @@ def detail(job_id: int):
 @bp.get("/tugas/<int:job_id>/unduh")
 @login_required
 def download(job_id: int):
-    job = _job(job_id)
-    return _send_result(job)
+    return send_result(_job(job_id))
 
 
 @bp.post("/tugas/<int:job_id>/batal")

@@ -1,16 +1,11 @@
 """Course forms."""
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, IntegerField, SelectMultipleField, StringField, TextAreaField
+from wtforms import BooleanField, IntegerField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange
-from wtforms.widgets import CheckboxInput, ListWidget
 
 from bimtek.accounts.roles import BADAN
-
-
-class MultiCheckboxField(SelectMultipleField):
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
+from bimtek.forms import MultiCheckboxField
 
 
 class CourseForm(FlaskForm):
@@ -34,7 +29,22 @@ class CourseForm(FlaskForm):
         validators=[DataRequired("Pilih minimal satu modul.")],
     )
     active = BooleanField("Aktif (tampil bagi peserta)", default=True)
-
-
-class ConfirmForm(FlaskForm):
-    """A button that changes something: only the CSRF token travels."""
+    pretest_first = BooleanField(
+        "Pre-test lebih dulu",
+        default=True,
+        description="Modul baru dapat dibuka setelah peserta mengirim pre-test, agar pre-test "
+        "mengukur pengetahuan awal.",
+    )
+    posttest_after_modules = BooleanField(
+        "Post-test setelah semua modul",
+        default=True,
+        description="Post-test baru dapat dimulai setelah peserta menandai semua modul selesai "
+        "dibaca.",
+    )
+    parallel_forms = BooleanField(
+        "Pre-test dan post-test tanpa soal yang sama",
+        default=True,
+        description="Soal tiap modul dibagi dua: pre-test diundi dari separuh pertama, post-test "
+        "dari separuh lainnya. Jika bank soal terlalu kecil, post-test dapat memuat soal "
+        "pre-test (halaman pengaturan kuis memberi tahu).",
+    )

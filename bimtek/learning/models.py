@@ -64,6 +64,11 @@ class Course(db.Model):
     pakta_text: Mapped[str] = mapped_column(Text, default="", server_default="")
     auto_issue: Mapped[bool] = mapped_column(default=False, server_default=sa_false())
     cert_number_template: Mapped[str | None] = mapped_column(String(120))
+    # Evaluation order (quiz feature): the pre-test before the modules, the post-test after
+    # them, and pre-/post-test as parallel forms without a shared question.
+    pretest_first: Mapped[bool] = mapped_column(default=True, server_default=sa_true())
+    posttest_after_modules: Mapped[bool] = mapped_column(default=True, server_default=sa_true())
+    parallel_forms: Mapped[bool] = mapped_column(default=True, server_default=sa_true())
 
     course_modules: Mapped[list["CourseModule"]] = relationship(
         back_populates="course",

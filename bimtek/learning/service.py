@@ -7,7 +7,9 @@ from sqlalchemy.exc import IntegrityError
 
 from bimtek.accounts.models import User, audit
 from bimtek.accounts.roles import BADAN
+from bimtek.enums import STAFF, Role
 from bimtek.extensions import db
+from bimtek.learning import hooks
 from bimtek.learning.models import Course, CourseModule, Module, ModuleProgress, ModuleVersion
 from bimtek.timeutil import utcnow
 
@@ -23,13 +25,13 @@ def courses_for(user: User) -> list[Course]:
     courses = db.session.scalars(
         select(Course).where(Course.active.is_(True)).order_by(Course.created_at, Course.id)
     ).all()
-    if user.role != "peserta":
+    if user.role != Role.PESERTA:
         return list(courses)
     return [c for c in courses if user.badan in (c.audience or [])]
 
 
 def can_open(user: User, course: Course) -> bool:
-    if user.role in ("admin", "pelatih"):
+    if user.role in STAFF:
         return True
     return course.active and user.badan in (course.audience or [])
 
@@ -99,6 +101,12 @@ def course_progress(user: User, course: Course) -> CourseProgress:
     return CourseProgress(course=course, modules=statuses)
 
 
+def module_lock_reason(course: Course, user: User) -> str | None:
+    """Why this participant may not open the course's modules yet (None: they may). The
+    features that gate them (the pre-test) register in learning.hooks."""
+    return hooks.module_lock(course, user)
+
+
 def find_progress(user: User, version: ModuleVersion) -> ModuleProgress | None:
     return db.session.scalars(
         select(ModuleProgress).where(
@@ -144,8 +152,12 @@ def save_course(
     module_ids: list[int],
     active: bool,
     actor: User,
+    pretest_first: bool | None = None,
+    posttest_after_modules: bool | None = None,
+    parallel_forms: bool | None = None,
 ) -> Course:
-    """Create or update a course; modules keep the order given. Caller commits."""
+    """Create or update a course; modules keep the order given. Caller commits.
+    The evaluation settings left as None keep their value (a new course: on)."""
     title = " ".join((title or "").split())
     if not title:
         raise CourseError("Judul kursus wajib diisi.", "title")
@@ -167,6 +179,15 @@ def save_course(
     course.audience = [b for b in BADAN if b in audience]
     course.hours_jp = hours_jp
     course.active = active
+    for name, value in (
+        ("pretest_first", pretest_first),
+        ("posttest_after_modules", posttest_after_modules),
+        ("parallel_forms", parallel_forms),
+    ):
+        if value is not None:
+            setattr(course, name, value)
+        elif getattr(course, name) is None:
+            setattr(course, name, True)
     wanted = list(dict.fromkeys(module_ids))
     by_module = {cm.module_id: cm for cm in course.course_modules}
     for cm in list(course.course_modules):
@@ -198,3 +219,20 @@ def current_module_version(module: Module) -> ModuleVersion:
             ModuleVersion.version_no == module.current_version_no,
         )
     ).one()
+
+
+def courses_by_title() -> list[Course]:
+    return list(db.session.scalars(select(Course).order_by(Course.title)))
+
+
+def all_courses() -> list[Course]:
+    """Every course, oldest first (the admin's list)."""
+    return list(db.session.scalars(select(Course).order_by(Course.created_at, Course.id)))
+
+
+def all_modules() -> list[Module]:
+    return list(db.session.scalars(select(Module).order_by(Module.sort_order, Module.slug)))
+
+
+def modules_by_id(ids: list[int]) -> list[Module]:
+    return list(db.session.scalars(select(Module).where(Module.id.in_(ids))))

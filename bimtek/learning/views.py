@@ -4,14 +4,14 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from bimtek.certificates.views import course_status
+from bimtek import signals
+from bimtek.enums import STAFF, Role
 from bimtek.extensions import begin_write, db
-from bimtek.learning import service
-from bimtek.learning.forms import ConfirmForm, CourseForm
-from bimtek.learning.models import Course, Module, ModuleVersion
+from bimtek.forms import ConfirmForm
+from bimtek.learning import hooks, service
+from bimtek.learning.forms import CourseForm
+from bimtek.learning.models import Course, ModuleVersion
 from bimtek.learning.toc import has_sources_section, nest_toc
-from bimtek.quiz import service as quiz_service
-from bimtek.quiz.views import close_overdue_attempts
 from bimtek.web import db_int, role_required
 
 bp = Blueprint("learning", __name__)
@@ -32,12 +32,13 @@ def _course_for_user(course_id: int) -> Course:
 def home():
     courses = service.courses_for(current_user)
     progress = [service.course_progress(current_user, c) for c in courses]
-    backup_warning = None
-    if current_user.role == "admin":
-        from bimtek.backup.service import backup_status
-
-        backup_warning = backup_status().warning
-    return render_template("learning/home.html", progress=progress, backup_warning=backup_warning)
+    next_steps = {c.id: hooks.next_step(c, current_user) for c in courses}
+    return render_template(
+        "learning/home.html",
+        progress=progress,
+        next_steps=next_steps,
+        notices=hooks.notices_for(current_user),
+    )
 
 
 @bp.get("/kursus/<int:course_id>")
@@ -45,18 +46,12 @@ def home():
 def course(course_id: int):
     course = _course_for_user(course_id)
     progress = service.course_progress(current_user, course)
-    quizzes = [
-        q for q in quiz_service.course_quizzes(course) if q.active or current_user.role != "peserta"
-    ]
-    close_overdue_attempts()
-    states = [quiz_service.quiz_state(q, current_user) for q in quizzes]
     return render_template(
         "learning/course.html",
         course=course,
         progress=progress,
-        states=states,
-        result=quiz_service.course_result(course, current_user),
-        cert_status=course_status(course),
+        panels=hooks.panels_for(course, current_user),
+        module_lock=service.module_lock_reason(course, current_user),
     )
 
 
@@ -68,6 +63,10 @@ def module(course_id: int, slug: str):
     status = next((m for m in progress.modules if m.module.slug == slug), None)
     if status is None:
         abort(404)
+    lock = service.module_lock_reason(course, current_user)
+    if lock:
+        flash(lock, "info")
+        return redirect(url_for(".course", course_id=course.id))
     version = service.current_module_version(status.module)
     previous = progress.modules[status.position - 1] if status.position > 0 else None
     following = (
@@ -76,7 +75,7 @@ def module(course_id: int, slug: str):
         else None
     )
     completed_this_version = False
-    if current_user.role == "peserta":
+    if current_user.role == Role.PESERTA:
         row = service.find_progress(current_user, version)
         if row is None:  # first visit: the only time this GET writes
             begin_write()
@@ -93,11 +92,7 @@ def module(course_id: int, slug: str):
         following=following,
         completed_this_version=completed_this_version,
         form=ConfirmForm(),
-        module_quizzes=[
-            q
-            for q in quiz_service.course_quizzes(course)
-            if q.kind == "module" and q.module_id == status.module.id and q.active
-        ],
+        module_links=hooks.links_under_module(course, status.module, current_user),
     )
 
 
@@ -111,6 +106,10 @@ def mark_completed(course_id: int, slug: str):
     form = ConfirmForm()
     if not form.validate_on_submit():
         abort(400)
+    lock = service.module_lock_reason(course, current_user)
+    if lock:
+        flash(lock, "error")
+        return redirect(url_for(".course", course_id=course.id))
     version_no = request.form.get("version", type=db_int)
     version = service.current_module_version(module)
     if version_no is not None and version_no != version.version_no:
@@ -122,6 +121,7 @@ def mark_completed(course_id: int, slug: str):
         ).one_or_none()
         version = older or version
     service.mark_completed(current_user, version)
+    signals.course_progress.send(course, user=current_user)
     db.session.commit()
     flash(f"Modul “{module.title}” ditandai selesai.", "success")
     progress = service.course_progress(current_user, course)
@@ -135,30 +135,30 @@ def mark_completed(course_id: int, slug: str):
 
 
 def _module_choices(form: CourseForm) -> None:
-    modules = db.session.scalars(select(Module).order_by(Module.sort_order, Module.slug)).all()
+    modules = service.all_modules()
     form.modules.choices = [(m.id, f"{m.sort_order:02d}. {m.title}") for m in modules]
 
 
 def _ordered_module_ids(ids: list[int]) -> list[int]:
-    modules = db.session.scalars(select(Module).where(Module.id.in_(ids))).all()
+    modules = service.modules_by_id(ids)
     return [m.id for m in sorted(modules, key=lambda m: (m.sort_order, m.slug))]
 
 
 @bp.get("/admin/kursus")
-@role_required("admin")
+@role_required(Role.ADMIN)
 def courses():
-    all_courses = db.session.scalars(select(Course).order_by(Course.created_at, Course.id)).all()
+    all_courses = service.all_courses()
     return render_template("learning/courses.html", courses=all_courses)
 
 
 @bp.route("/admin/kursus/baru", methods=["GET", "POST"])
-@role_required("admin")
+@role_required(Role.ADMIN)
 def course_new():
     return _course_form(None)
 
 
 @bp.route("/admin/kursus/<int:course_id>/ubah", methods=["GET", "POST"])
-@role_required("admin")
+@role_required(Role.ADMIN)
 def course_edit(course_id: int):
     return _course_form(db.get_or_404(Course, course_id))
 
@@ -179,6 +179,9 @@ def _course_form(course: Course | None):
                 module_ids=_ordered_module_ids(form.modules.data),
                 active=form.active.data,
                 actor=current_user,
+                pretest_first=form.pretest_first.data,
+                posttest_after_modules=form.posttest_after_modules.data,
+                parallel_forms=form.parallel_forms.data,
             )
         except service.CourseError as exc:
             db.session.rollback()
@@ -192,7 +195,7 @@ def _course_form(course: Course | None):
 
 
 @bp.get("/admin/modul")
-@role_required("admin", "pelatih")
+@role_required(*STAFF)
 def modules():
-    all_modules = db.session.scalars(select(Module).order_by(Module.sort_order, Module.slug)).all()
+    all_modules = service.all_modules()
     return render_template("learning/modules.html", modules=all_modules)

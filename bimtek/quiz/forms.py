@@ -31,7 +31,9 @@ class QuizForm(FlaskForm):
     pass_mark = IntegerField(
         "Nilai lulus", default=70, validators=[NumberRange(0, 100, "Nilai lulus harus 0–100.")]
     )
-    review_policy = SelectField("Pembahasan", choices=list(REVIEW_LABELS.items()))
+    review_policy = SelectField(
+        "Pembahasan", choices=list(REVIEW_LABELS.items()), default="after_last"
+    )
     opens_at = DateTimeLocalField(
         "Dibuka (waktu setempat)", format="%Y-%m-%dT%H:%M", validators=[Optional()]
     )

@@ -5,15 +5,20 @@ from datetime import datetime
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from bimtek.enums import QuizKind, one_of
 from bimtek.extensions import db
 from bimtek.timeutil import utcnow
 
-QUIZ_KINDS = ("pre", "post", "module")
+QUIZ_KINDS = tuple(QuizKind)
 QUIZ_KIND_LABELS = {"pre": "Pre-test", "post": "Post-test", "module": "Kuis modul"}
-REVIEW_POLICIES = ("score", "after_submit", "after_close")
+REVIEW_POLICIES = ("score", "after_last", "after_submit", "after_close")
 REVIEW_LABELS = {
     "score": "Skor saja",
-    "after_submit": "Jawaban dan pembahasan setelah dikirim",
+    # The default: a key shown after a failed attempt with a retry left would be the retry's
+    # answer sheet (the retry draws other questions where it can, but not always all of them).
+    "after_last": "Jawaban dan pembahasan setelah tidak ada kesempatan lagi "
+    "(kesempatan habis, sudah lulus, atau kuis ditutup)",
+    "after_submit": "Jawaban dan pembahasan setelah setiap kiriman",
     "after_close": "Jawaban dan pembahasan setelah kuis ditutup",
 }
 
@@ -62,9 +67,10 @@ class QuestionVersion(db.Model):
 
 class Quiz(db.Model):
     __table_args__ = (
-        CheckConstraint("kind IN ('pre', 'post', 'module')", name="kind"),
+        CheckConstraint(one_of("kind", QuizKind), name="kind"),
         CheckConstraint(
-            "review_policy IN ('score', 'after_submit', 'after_close')", name="review_policy"
+            "review_policy IN ('score', 'after_last', 'after_submit', 'after_close')",
+            name="review_policy",
         ),
     )
 
@@ -79,7 +85,7 @@ class Quiz(db.Model):
     time_limit_minutes: Mapped[int | None]
     attempts_allowed: Mapped[int] = mapped_column(default=1)
     pass_mark: Mapped[int] = mapped_column(default=70)
-    review_policy: Mapped[str] = mapped_column(String(16), default="after_submit")
+    review_policy: Mapped[str] = mapped_column(String(16), default="after_last")
     opens_at: Mapped[datetime | None]
     closes_at: Mapped[datetime | None]
     active: Mapped[bool] = mapped_column(default=True)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from bimtek.accounts.models import User
+from bimtek.enums import Role
 from bimtek.extensions import db
 from bimtek.learning.models import Course
 from bimtek.quiz import stats
@@ -79,7 +80,7 @@ def item_analysis(quiz: Quiz) -> list[ItemRow]:
             .where(
                 Attempt.quiz_id == quiz.id,
                 Attempt.score.is_not(None),
-                User.role == "peserta",
+                User.role == Role.PESERTA,
             )
         ).all()
     )
@@ -151,11 +152,12 @@ def _course_scores(course: Course) -> dict[int, dict]:
 
 
 def kecamatan_summary(course: Course) -> list[KecamatanRow]:
-    """Per kecamatan: participants of the course's audience, mean pre/post, N-gain, pass rate."""
+    """Per kecamatan: participants of the course's audience, mean pre/post and N-gain over the
+    paired participants (pre-test and best post-test), pass rate."""
     scores = _course_scores(course)
     people = db.session.execute(
         select(User.id, User.kecamatan_kode).where(
-            User.role == "peserta", User.active.is_(True), User.badan.in_(course.audience or [])
+            User.role == Role.PESERTA, User.active.is_(True), User.badan.in_(course.audience or [])
         )
     ).all()
     by_kecamatan: dict[str, list] = defaultdict(list)

@@ -1,18 +1,22 @@
 """Quiz rules: drawing questions, attempts that lose no answer, grading exactly once."""
 
+import hashlib
 import random
 import secrets
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import and_, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import load_only
 from sqlalchemy.orm.attributes import set_committed_value
 
+from bimtek import signals
 from bimtek.accounts.models import User, audit
+from bimtek.enums import Role
 from bimtek.extensions import db
+from bimtek.learning import service as learning
 from bimtek.learning.models import Course
 from bimtek.quiz import stats
 from bimtek.quiz.grading import TYPES, score_percent
@@ -54,7 +58,7 @@ class QuizSettings:
     time_limit_minutes: int | None = None
     attempts_allowed: int = 1
     pass_mark: int = 70
-    review_policy: str = "after_submit"
+    review_policy: str = "after_last"
     opens_at: datetime | None = None
     closes_at: datetime | None = None
     module_id: int | None = None
@@ -162,6 +166,145 @@ def draw_questions(
     return chosen
 
 
+def _draw_in_tiers(
+    tiers: list[list[QuestionVersion]], count: int, rng: random.Random, shuffle: bool
+) -> list[QuestionVersion]:
+    """`count` questions from the first tier, topped up from the next ones when it runs short
+    (each tier spread over the modules as draw_questions does), then ordered as one draw.
+    The last tier is the whole pool: its order is the order of an unshuffled quiz."""
+    chosen: list[QuestionVersion] = []
+    taken: set[int] = set()
+    for tier in tiers:
+        if len(chosen) >= count:
+            break
+        rest = [v for v in tier if v.question_id not in taken]
+        picked = draw_questions(rest, count - len(chosen), rng, shuffle=shuffle)
+        chosen += picked
+        taken.update(v.question_id for v in picked)
+    if shuffle:
+        rng.shuffle(chosen)
+    else:
+        position = {v.question_id: i for i, v in enumerate(tiers[-1])}
+        chosen.sort(key=lambda v: position[v.question_id])
+    return chosen
+
+
+# Parallel forms. The pre-test and the post-test of a course draw from two fixed halves of the
+# pooled bank ("form A" and "form B"), the same halves for every participant: every pre-test
+# comes from form A and every post-test from form B, so the class's pre and post means compare
+# two fixed forms of equal make-up (each module split in half) instead of one form against a
+# per-person remainder, and the split never depends on the order people took the tests in.
+# The split ranks each module's questions by a hash seeded with the course id and gives the
+# first half to form A: stable across requests and servers, different per course, and adding a
+# question to a bank moves at most the one question at the boundary.
+FORM_PRE, FORM_POST = "A", "B"
+
+
+def _form_rank(course_id: int, qid: str) -> str:
+    return hashlib.sha256(f"bimtek-form:{course_id}:{qid}".encode()).hexdigest()
+
+
+def form_split(course_id: int, pool: list[QuestionVersion]) -> dict[int, str]:
+    """question id -> "A" (pre-test form) or "B" (post-test form); form A gets the odd one."""
+    by_module: dict[int, list[QuestionVersion]] = defaultdict(list)
+    for version in pool:
+        by_module[version.question.module_id].append(version)
+    forms: dict[int, str] = {}
+    for versions in by_module.values():
+        ranked = sorted(versions, key=lambda v: _form_rank(course_id, v.question.qid))
+        half = (len(ranked) + 1) // 2
+        for index, version in enumerate(ranked):
+            forms[version.question_id] = FORM_PRE if index < half else FORM_POST
+    return forms
+
+
+def uses_parallel_forms(quiz: Quiz) -> bool:
+    course = quiz.course or db.session.get(Course, quiz.course_id)
+    return quiz.kind in ("pre", "post") and course.parallel_forms
+
+
+@dataclass
+class FormReport:
+    """What the admin's quiz settings page says about where a pre-/post-test draws from."""
+
+    parallel: bool
+    form_size: int
+    pool_size: int
+    draw_count: int
+
+    @property
+    def enough(self) -> bool:
+        return self.form_size >= self.draw_count
+
+    @property
+    def message(self) -> str:
+        if not self.parallel:
+            return (
+                "Bentuk paralel tidak dipakai (pengaturan kursus): pre-test dan post-test "
+                f"mengundi dari semua {self.pool_size} soal, jadi dapat memuat soal yang sama."
+            )
+        if self.enough:
+            return (
+                "Bentuk paralel: pre-test dan post-test tidak berbagi soal. Bentuk kuis ini "
+                f"berisi {self.form_size} dari {self.pool_size} soal; diundi {self.draw_count}."
+            )
+        return (
+            f"Bank soal terlalu kecil untuk bentuk paralel: bentuk kuis ini hanya berisi "
+            f"{self.form_size} soal, kurang dari {self.draw_count} soal yang diundi. "
+            "Kekurangannya diambil dari soal bentuk lain, jadi post-test dapat memuat soal "
+            "yang sudah muncul di pre-test. Tambah soal di bank atau kurangi jumlah soal."
+        )
+
+
+def form_report(quiz: Quiz) -> FormReport | None:
+    """None for a module quiz (it has no parallel form)."""
+    if quiz.kind not in ("pre", "post"):
+        return None
+    pool = question_pool(quiz)
+    parallel = uses_parallel_forms(quiz)
+    if not parallel:
+        return FormReport(False, len(pool), len(pool), quiz.draw_count)
+    wanted = FORM_PRE if quiz.kind == "pre" else FORM_POST
+    forms = form_split(quiz.course_id, pool)
+    size = sum(1 for v in pool if forms[v.question_id] == wanted)
+    return FormReport(True, size, len(pool), quiz.draw_count)
+
+
+def _seen_questions(quiz: Quiz, user: User) -> set[int]:
+    """Questions this participant was already served: in earlier attempts of this quiz, and
+    with parallel forms also in the course's other test (the pre-test, for a post-test)."""
+    quiz_ids = [quiz.id]
+    if uses_parallel_forms(quiz):
+        quiz_ids = select(Quiz.id).where(
+            Quiz.course_id == quiz.course_id, Quiz.kind.in_(("pre", "post"))
+        )
+    return set(
+        db.session.scalars(
+            select(QuestionVersion.question_id)
+            .join(AttemptAnswer, AttemptAnswer.question_version_id == QuestionVersion.id)
+            .join(Attempt, Attempt.id == AttemptAnswer.attempt_id)
+            .where(Attempt.user_id == user.id, Attempt.quiz_id.in_(quiz_ids))
+        )
+    )
+
+
+def draw_for(quiz: Quiz, user: User, rng: random.Random) -> list[QuestionVersion]:
+    """The questions of a new attempt, in order of preference:
+    with parallel forms, this test's form not yet seen by the participant, then anything they
+    have not seen, then the rest; without, unseen questions first, then the rest. A retry thus
+    gets fresh questions as far as the bank allows, and a bank too small for two forms still
+    gives a full test (with overlap) instead of a short one."""
+    pool = question_pool(quiz)
+    seen = _seen_questions(quiz, user)
+    unseen = [v for v in pool if v.question_id not in seen]
+    tiers = [unseen, pool]
+    if uses_parallel_forms(quiz):
+        wanted = FORM_PRE if quiz.kind == "pre" else FORM_POST
+        forms = form_split(quiz.course_id, pool)
+        tiers.insert(0, [v for v in unseen if forms[v.question_id] == wanted])
+    return _draw_in_tiers(tiers, quiz.draw_count, rng, quiz.shuffle_questions)
+
+
 # --- state -----------------------------------------------------------------------------
 
 
@@ -172,6 +315,8 @@ class QuizState:
     open_attempt: Attempt | None
     can_start: bool
     reason: str | None  # why the participant cannot start, in Indonesian
+    # No further attempt will ever be possible (used up, passed, closed): the key may be shown.
+    final: bool = False
 
     @property
     def best(self) -> Attempt | None:
@@ -215,23 +360,55 @@ def quiz_state(quiz: Quiz, user: User, now: datetime | None = None) -> QuizState
     now = now or utcnow()
     attempts = user_attempts(quiz, user)
     open_attempt = next((a for a in attempts if a.is_open and not is_overdue(a, now)), None)
-    reason = None
+    reason, final = None, False
     if open_attempt is None:
+        passed = any(a.passed for a in attempts if a.score is not None)
         if not quiz.active:
             reason = "Kuis ini belum diaktifkan."
         elif quiz.opens_at and now < quiz.opens_at:
             reason = "Kuis belum dibuka."
         elif quiz.closes_at and now >= quiz.closes_at:
-            reason = "Kuis sudah ditutup."
+            reason, final = "Kuis sudah ditutup.", True
         elif len(attempts) >= quiz.attempts_allowed:
-            reason = (
-                "Pre-test hanya dapat dikerjakan satu kali."
-                if quiz.kind == "pre"
-                else "Kesempatan mengerjakan sudah habis."
+            reason, final = (
+                (
+                    "Pre-test hanya dapat dikerjakan satu kali."
+                    if quiz.kind == "pre"
+                    else "Kesempatan mengerjakan sudah habis."
+                ),
+                True,
             )
+        elif quiz.kind != "pre" and passed:
+            # Full marks or a pass: no retry is offered (the best score is the one that counts).
+            reason, final = f"Anda sudah lulus {quiz.kind_label.lower()} ini.", True
         elif quiz.kind == "pre" and _has_post_attempt(quiz, user):
-            reason = "Pre-test tidak dapat dikerjakan setelah post-test dimulai."
-    return QuizState(quiz, attempts, open_attempt, open_attempt is None and reason is None, reason)
+            reason, final = "Pre-test tidak dapat dikerjakan setelah post-test dimulai.", True
+        else:
+            reason = order_lock(quiz, user, now)
+    return QuizState(
+        quiz, attempts, open_attempt, open_attempt is None and reason is None, reason, final
+    )
+
+
+def order_lock(quiz: Quiz, user: User, now: datetime | None = None) -> str | None:
+    """Why the course's order keeps this participant from starting the quiz yet, or None.
+
+    The course's settings: the pre-test before the modules and their quizzes, the post-test
+    after every module is read (and after the pre-test). Staff trying a quiz are never held.
+    """
+    if user.role != Role.PESERTA or quiz.kind == "pre":
+        return None
+    course = quiz.course or db.session.get(Course, quiz.course_id)
+    if pending_pretest(course, user, now) is not None:
+        return "Kerjakan pre-test terlebih dahulu."
+    if quiz.kind == "post" and course.posttest_after_modules:
+        progress = learning.course_progress(user, course)
+        left = progress.total - progress.done
+        if left:
+            return (
+                f"Post-test terbuka setelah semua modul selesai dibaca: tinggal {left} modul lagi."
+            )
+    return None
 
 
 def _has_post_attempt(quiz: Quiz, user: User) -> bool:
@@ -262,7 +439,7 @@ def start_attempt(quiz: Quiz, user: User, now: datetime | None = None) -> Attemp
         raise QuizError(state.reason)
     seed = secrets.randbits(31)
     rng = random.Random(seed)
-    chosen = draw_questions(question_pool(quiz), quiz.draw_count, rng, quiz.shuffle_questions)
+    chosen = draw_for(quiz, user, rng)
     if not chosen:
         raise QuizError("Belum ada soal untuk kuis ini. Hubungi pelatih.")
     deadline = None
@@ -540,6 +717,10 @@ def finish_attempt(
         connection.execute(_STORE_MARK, marks)
     for name, value in values.items():  # what the database now holds, without reloading it
         set_committed_value(attempt, name, value)
+    if attempt.quiz.kind == "post" and attempt.quiz.course_id is not None:
+        signals.course_progress.send(
+            attempt.quiz.course, user=db.session.get(User, attempt.user_id)
+        )
     return True
 
 
@@ -551,6 +732,10 @@ def can_review(attempt: Attempt, now: datetime | None = None) -> bool:
     policy = attempt.quiz.review_policy
     if policy == "after_submit":
         return True
+    if policy == "after_last":
+        # Not while a retry is possible or running: the key would be the retry's answer sheet.
+        state = quiz_state(attempt.quiz, db.session.get(User, attempt.user_id), now)
+        return state.open_attempt is None and state.final
     if policy == "after_close":
         return attempt.quiz.closes_at is not None and now >= attempt.quiz.closes_at
     return False
@@ -591,3 +776,39 @@ def course_result(course: Course, user: User) -> CourseResult:
     posts = [r for r in rows if r.kind == "post"]
     best = max(posts, key=lambda r: r.score) if posts else None
     return CourseResult(pre, best.score if best else None, best.passed if best else None)
+
+
+# --- the course's order: pre-test first -------------------------------------------------
+
+
+def pending_pretest(course: Course, user: User, now: datetime | None = None) -> Quiz | None:
+    """The pre-test this participant still has to submit before the modules open, or None.
+
+    Only with the course's "pre-test first" setting, for participants, and for a pre-test that
+    can still be taken: once it has closed, or once the participant has started the post-test
+    (from before this rule existed), waiting for it would lock the course for good.
+    """
+    if user.role != Role.PESERTA or not course.pretest_first:
+        return None
+    # One query: the course's pre-/post-tests, each with this participant's attempts (if any).
+    rows = db.session.execute(
+        select(Quiz, Attempt.status)
+        .outerjoin(Attempt, and_(Attempt.quiz_id == Quiz.id, Attempt.user_id == user.id))
+        .where(Quiz.course_id == course.id, Quiz.kind.in_(("pre", "post")))
+        .order_by(Quiz.id)
+    ).all()
+    pre = next((q for q, _ in rows if q.kind == "pre" and q.active), None)
+    if pre is None or (pre.closes_at and (now or utcnow()) >= pre.closes_at):
+        return None
+    for quiz, status in rows:
+        if status is not None and (quiz.kind == "post" or status != "open"):
+            return None
+    return pre
+
+
+PRETEST_FIRST = "Kerjakan pre-test terlebih dahulu. Modul terbuka setelah pre-test dikirim."
+
+
+def pretest_gate(course: Course, user: User) -> str | None:
+    """learning.hooks.module_gates: the modules open once the pre-test is submitted."""
+    return PRETEST_FIRST if pending_pretest(course, user) is not None else None

@@ -77,15 +77,17 @@ def n_gain_category(g: float | None) -> str | None:
 
 @dataclass(frozen=True)
 class GainSummary:
-    """Pre-test/post-test results of one training.
+    """Pre-test/post-test results of one training, over PAIRED participants.
 
-    mean_gain is the mean of the individual gains (participants whose g is defined).
-    gain_of_means is Hake's class-level <g>: n_gain(mean pre, mean post), where both means are
-    taken over the rows that have BOTH scores, so it is not n_gain(mean_pre, mean_post) of this
-    summary when some rows miss one score. The two usually differ; category uses mean_gain,
-    although Hake drew his bands for the class-level <g>.
-    passed counts rows with a post score whose passed flag is True; pass_rate = passed / rows with
-    a post score.
+    with_both (n) counts the rows with both a pre and a post score. mean_pre, mean_post,
+    mean_gain and gain_of_means are taken over those rows only: a mean pre over everyone who
+    took the pre-test beside a mean post over everyone who took the post-test compares
+    different people ("10,0 → 50,0" where the 50 came from others) and says nothing about gain.
+    mean_gain is the mean of the individual gains (pairs whose g is defined, i.e. pre < 100);
+    gain_of_means is Hake's class-level <g> = n_gain(mean_pre, mean_post). The two usually
+    differ; category uses mean_gain, although Hake drew his bands for the class-level <g>.
+    passed counts rows with a post score whose passed flag is True; pass_rate = passed / rows
+    with a post score (paired or not: passing does not need a pre-test).
     """
 
     participants: int
@@ -104,17 +106,17 @@ def summarise_gains(rows: Iterable[tuple[float | None, float | None, bool | None
     rows = list(rows)
     both = [(pre, post) for pre, post, _ in rows if pre is not None and post is not None]
     with_post = [passed for _, post, passed in rows if post is not None]
-    mean_gain = mean_or_none(n_gain(pre, post) for pre, post, _ in rows)
+    mean_gain = mean_or_none(n_gain(pre, post) for pre, post in both)
+    mean_pre = mean_or_none(pre for pre, _ in both)
+    mean_post = mean_or_none(post for _, post in both)
     passed = sum(1 for p in with_post if p)
     return GainSummary(
         participants=len(rows),
         with_both=len(both),
-        mean_pre=mean_or_none(pre for pre, _, _ in rows),
-        mean_post=mean_or_none(post for _, post, _ in rows),
+        mean_pre=mean_pre,
+        mean_post=mean_post,
         mean_gain=mean_gain,
-        gain_of_means=n_gain(
-            mean_or_none(pre for pre, _ in both), mean_or_none(post for _, post in both)
-        ),
+        gain_of_means=n_gain(mean_pre, mean_post),
         category=n_gain_category(mean_gain),
         passed=passed,
         pass_rate=passed / len(with_post) if with_post else None,

@@ -14,9 +14,11 @@ from flask import (
 )
 from flask_login import current_user, login_required
 
+from bimtek.enums import STAFF, Role
 from bimtek.extensions import begin_write, db, writes_late
+from bimtek.forms import ConfirmForm
+from bimtek.learning import hooks
 from bimtek.learning import service as learning
-from bimtek.learning.forms import ConfirmForm
 from bimtek.learning.models import Course
 from bimtek.quiz import queries, service
 from bimtek.quiz.forms import QuizForm
@@ -29,10 +31,56 @@ from bimtek.web import db_int, role_required
 bp = Blueprint("quiz", __name__)
 
 
+def _course_panels(course, user) -> list[hooks.Panel]:
+    """The pre-test before the modules, the post-test (and the N-gain) after them."""
+    quizzes = [q for q in service.course_quizzes(course) if q.active or user.role != Role.PESERTA]
+    close_overdue_attempts()
+    states = [service.quiz_state(q, user) for q in quizzes]
+    pre = [s for s in states if s.quiz.kind == "pre"]
+    rest = [s for s in states if s.quiz.kind != "pre"]
+    panels = []
+    if pre:
+        lock = service.pretest_gate(course, user)
+        panels.append(hooks.Panel("before_modules", "quiz/_course_pre.html",
+                                  {"pre_states": pre, "module_lock": lock}))  # fmt: skip
+    if rest or pre or user.role in STAFF:
+        panels.append(hooks.Panel("after_modules", "quiz/_course_post.html", {
+            "states": rest, "has_pre": bool(pre), "result": service.course_result(course, user),
+        }))  # fmt: skip
+    return panels
+
+
+def _next_step(course, user):
+    pre = service.pending_pretest(course, user)
+    if pre is None:
+        return None
+    return (
+        f"Mulai: {pre.title}",
+        url_for("quiz.start", quiz_id=pre.id),
+        "Pre-test lebih dulu untuk mengukur pengetahuan awal; modul terbuka sesudahnya.",
+    )
+
+
+def _module_links(course, module, user) -> list[tuple[str, str]]:
+    return [
+        (f"Kuis modul: {q.title}", url_for("quiz.start", quiz_id=q.id))
+        for q in service.course_quizzes(course)
+        if q.kind == "module" and q.module_id == module.id and q.active
+    ]
+
+
+@bp.record_once
+def _register_with_learning(_state) -> None:
+    hooks.register(hooks.course_panels, _course_panels)
+    hooks.register(hooks.module_gates, service.pretest_gate)
+    hooks.register(hooks.next_steps, _next_step)
+    hooks.register(hooks.module_links, _module_links)
+
+
 def _quiz_for_user(quiz_id: int) -> Quiz:
     quiz = db.get_or_404(Quiz, quiz_id)
     if not learning.can_open(current_user, quiz.course) or (
-        not quiz.active and current_user.role == "peserta"
+        not quiz.active and current_user.role == Role.PESERTA
     ):
         abort(404)
     return quiz
@@ -204,6 +252,7 @@ def result(attempt_id: int):
         return redirect(url_for(".take", attempt_id=attempt.id))
     reveal = service.can_review(attempt)
     course = attempt.quiz.course
+    progress = learning.course_progress(current_user, course)
     return render_template(
         "quiz/result.html",
         attempt=attempt,
@@ -212,6 +261,7 @@ def result(attempt_id: int):
         reveal=reveal,
         course_result=service.course_result(course, current_user),
         state=service.quiz_state(attempt.quiz, current_user),
+        next_module=progress.next_module() if attempt.quiz.kind == "pre" else None,
     )
 
 
@@ -227,22 +277,26 @@ def _to_local(value: datetime | None) -> datetime | None:
 
 
 @bp.get("/admin/kursus/<int:course_id>/kuis")
-@role_required("admin", "pelatih")
+@role_required(*STAFF)
 def course_quizzes(course_id: int):
     course = db.get_or_404(Course, course_id)
+    quizzes = service.course_quizzes(course)
     return render_template(
-        "quiz/course_quizzes.html", course=course, quizzes=service.course_quizzes(course)
+        "quiz/course_quizzes.html",
+        course=course,
+        quizzes=quizzes,
+        reports={q.id: service.form_report(q) for q in quizzes},
     )
 
 
 @bp.route("/admin/kursus/<int:course_id>/kuis/baru", methods=["GET", "POST"])
-@role_required("admin")
+@role_required(Role.ADMIN)
 def quiz_new(course_id: int):
     return _quiz_form(db.get_or_404(Course, course_id), None)
 
 
 @bp.route("/admin/kuis/<int:quiz_id>/ubah", methods=["GET", "POST"])
-@role_required("admin")
+@role_required(Role.ADMIN)
 def quiz_edit(quiz_id: int):
     quiz = db.get_or_404(Quiz, quiz_id)
     return _quiz_form(quiz.course, quiz)
@@ -286,11 +340,14 @@ def _quiz_form(course: Course, quiz: Quiz | None):
             flash(f"{saved.kind_label} “{saved.title}” tersimpan.", "success")
             return redirect(url_for(".course_quizzes", course_id=course.id))
     status = 400 if request.method == "POST" else 200
-    return render_template("quiz/quiz_form.html", form=form, course=course, quiz=quiz), status
+    report = service.form_report(quiz) if quiz is not None else None
+    return render_template(
+        "quiz/quiz_form.html", form=form, course=course, quiz=quiz, report=report
+    ), status
 
 
 @bp.get("/admin/kuis/<int:quiz_id>/analisis")
-@role_required("admin", "pelatih")
+@role_required(*STAFF)
 def analysis(quiz_id: int):
     quiz = db.get_or_404(Quiz, quiz_id)
     return render_template(
@@ -298,6 +355,6 @@ def analysis(quiz_id: int):
         quiz=quiz,
         items=queries.item_analysis(quiz),
         kecamatan=queries.kecamatan_summary(quiz.course),
-        attempts=queries.attempt_rows(quiz) if current_user.role == "admin" else None,
+        attempts=queries.attempt_rows(quiz) if current_user.role == Role.ADMIN else None,
         types=TYPES,
     )

@@ -12,6 +12,7 @@ from bimtek.accounts.models import User
 from bimtek.accounts.roles import BADAN
 from bimtek.attendance.models import SessionInvite, SessionTrainer, TrainingSession
 from bimtek.certificates.completion import completion_for, in_kecamatan
+from bimtek.enums import Role
 from bimtek.extensions import db
 from bimtek.learning.models import Course
 from bimtek.quiz import stats
@@ -67,7 +68,7 @@ class Scope:
 
 
 def scope_for(staff: User) -> Scope:
-    if staff.role == "admin":
+    if staff.role == Role.ADMIN:
         return Scope(None)
     mine = select(SessionTrainer.session_id).where(SessionTrainer.user_id == staff.id)
     own = select(TrainingSession.id).where(TrainingSession.created_by_id == staff.id)
@@ -111,7 +112,7 @@ CHUNK_PEOPLE = 10_000
 
 def _audience(course: Course):
     return and_(
-        User.role == "peserta", User.active.is_(True), User.badan.in_(course.audience or [])
+        User.role == Role.PESERTA, User.active.is_(True), User.badan.in_(course.audience or [])
     )
 
 
@@ -220,8 +221,7 @@ class Summary:
     by_badan: Counter = field(default_factory=Counter)
     _modules: list[float] = field(default_factory=lambda: [0, 0.0])  # count, sum
     _attendance: list[float] = field(default_factory=lambda: [0, 0.0])
-    _pre: list[float] = field(default_factory=lambda: [0, 0.0])
-    _post: list[float] = field(default_factory=lambda: [0, 0.0])
+    # Pre/post figures over participants with both tests only (see stats.GainSummary).
     _gain: list[float] = field(default_factory=lambda: [0, 0.0])
     _both: list[float] = field(default_factory=lambda: [0, 0.0, 0.0])  # count, sum pre, post
     with_post: int = 0
@@ -244,10 +244,8 @@ class Summary:
         self.by_badan[f.badan or "—"] += 1
         self._add(self._modules, f.modules_fraction)
         self._add(self._attendance, f.attendance)
-        self._add(self._pre, f.pre)
-        self._add(self._post, f.post)
-        self._add(self._gain, f.gain)
         if f.pre is not None and f.post is not None:
+            self._add(self._gain, f.gain)
             self._both[0] += 1
             self._both[1] += f.pre
             self._both[2] += f.post
@@ -264,8 +262,6 @@ class Summary:
         for mine, theirs in (
             (self._modules, other._modules),
             (self._attendance, other._attendance),
-            (self._pre, other._pre),
-            (self._post, other._post),
             (self._gain, other._gain),
             (self._both, other._both),
         ):
@@ -289,13 +285,15 @@ class Summary:
         """The same figures as stats.summarise_gains over the participants' rows."""
         both = self._both
         mean_gain = self._mean(self._gain)
+        mean_pre = both[1] / both[0] if both[0] else None
+        mean_post = both[2] / both[0] if both[0] else None
         return stats.GainSummary(
             participants=self.participants,
             with_both=int(both[0]),
-            mean_pre=self._mean(self._pre),
-            mean_post=self._mean(self._post),
+            mean_pre=mean_pre,
+            mean_post=mean_post,
             mean_gain=mean_gain,
-            gain_of_means=stats.n_gain(both[1] / both[0], both[2] / both[0]) if both[0] else None,
+            gain_of_means=stats.n_gain(mean_pre, mean_post),
             category=stats.n_gain_category(mean_gain),
             passed=self.passed,
             pass_rate=self.passed / self.with_post if self.with_post else None,
@@ -340,3 +338,8 @@ def audience_count(course: Course, scope: Scope | None = None, kecamatan_kode: s
     if kecamatan_kode:
         where.append(User.kecamatan_kode == kecamatan_kode)
     return db.session.scalar(select(func.count(User.id)).where(*where)) or 0
+
+
+def courses() -> list[Course]:
+    """The courses a report can be about, in the order they were made."""
+    return list(db.session.scalars(select(Course).order_by(Course.id)))

@@ -93,9 +93,10 @@ def _summary_columns(meta: RekapMeta) -> list[tuple[str, int]]:
         + [
             ("Modul selesai (rata-rata %)", 12),
             ("Kehadiran", 10),
-            ("Rata-rata pre", 10),
-            ("Rata-rata post", 10),
-            ("Rata-rata N-gain", 10),
+            ("n berpasangan (pre dan post)", 12),
+            ("Rata-rata pre (berpasangan)", 12),
+            ("Rata-rata post (berpasangan)", 12),
+            ("Rata-rata N-gain (berpasangan)", 12),
             ("Kategori N-gain", 11),
             ("Lulus post-test", 10),
             ("Tuntas", 9),
@@ -112,6 +113,7 @@ def _summary_row(ws, number, s: Summary, badan: list[str]) -> list:
         + [
             _number(ws, s.modules_pct, PERCENT),
             _number(ws, s.attendance_pct, PERCENT),
+            gains.with_both,
             _number(ws, gains.mean_pre, SCORE),
             _number(ws, gains.mean_post, SCORE),
             _number(ws, gains.mean_gain, GAIN),

@@ -2,22 +2,22 @@
 
 from flask import Blueprint, abort, render_template, request
 from flask_login import current_user
-from sqlalchemy import select
 
 from bimtek.accounts.models import User
 from bimtek.attendance.queries import participant_sessions
+from bimtek.enums import STAFF, Role
 from bimtek.extensions import db
-from bimtek.jobs.views import offer
+from bimtek.jobs.web import offer
 from bimtek.learning.models import Course
 from bimtek.learning.service import course_progress
 from bimtek.quiz import service as quiz_service
+from bimtek.reports import jobs as _jobs  # noqa: F401  (registers the rekap jobs)
 from bimtek.reports import queries
 from bimtek.timeutil import utcnow
 from bimtek.web import db_int, role_required
 from bimtek.wilayah.models import Kecamatan
 
 bp = Blueprint("reports", __name__)
-STAFF = ("admin", "pelatih")
 
 
 @bp.app_template_filter("chart")
@@ -27,7 +27,7 @@ def chart_items(groups: list[queries.Summary], attribute: str) -> list[tuple[str
 
 
 def _courses() -> list[Course]:
-    return list(db.session.scalars(select(Course).order_by(Course.id)))
+    return queries.courses()
 
 
 def _course(course_id: int) -> Course:
@@ -53,7 +53,7 @@ def dashboard():
         course=course,
         groups=groups,
         total=total,
-        scoped=current_user.role != "admin",
+        scoped=current_user.role != Role.ADMIN,
     )
 
 
@@ -80,7 +80,7 @@ def kecamatan(course_id: int, kode: str):
 def participant(course_id: int, user_id: int):
     course = _course(course_id)
     user = db.get_or_404(User, user_id)
-    if user.role != "peserta" or not _scope().allows(user.id):
+    if user.role != Role.PESERTA or not _scope().allows(user.id):
         abort(404)
     quizzes = [
         (q, quiz_service.user_attempts(q, user)) for q in quiz_service.course_quizzes(course)

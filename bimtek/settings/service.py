@@ -12,7 +12,7 @@ from datetime import date, datetime
 from flask import current_app, g
 from sqlalchemy import select
 
-from bimtek import numbering
+from bimtek import numbering, signals
 from bimtek.accounts.models import User, audit
 from bimtek.extensions import db
 from bimtek.settings.models import OFFICE_ROW_ID, OfficeSetting
@@ -238,6 +238,7 @@ def save_office(values: OfficeValues, actor: User | None) -> OfficeSetting:
     db.session.flush()
     audit(actor, "settings.save", "office_setting", row.id, changed=changed)
     forget_office()
+    signals.office_confirmed.send(None)  # certificates that waited for the office
     return row
 
 
@@ -250,3 +251,5 @@ def mark_previewed(actor: User | None) -> None:
     if first:
         audit(actor, "settings.preview", "office_setting", row.id)
     forget_office()
+    if first:
+        signals.office_confirmed.send(None)

@@ -16,6 +16,7 @@ from flask import (
 from flask_login import current_user
 
 from bimtek import numbering, timeutil
+from bimtek.enums import STAFF, Role
 from bimtek.extensions import db
 from bimtek.settings import service
 from bimtek.settings.forms import PreviewForm, SettingsForm
@@ -71,7 +72,7 @@ def _example(office: service.Office, template: str) -> str | None:
 
 
 @bp.route("/admin/pengaturan", methods=["GET", "POST"])
-@role_required("admin")
+@role_required(Role.ADMIN)
 def edit():
     office = service.current_office()
     form = SettingsForm(obj=office) if request.method == "GET" else SettingsForm()
@@ -108,7 +109,7 @@ def edit():
 def public_url_warning() -> str | None:
     """For staff pages: the public URL is this machine only while the visitor is elsewhere,
     so every link and QR code shown would open the visitor's own device."""
-    if not current_user.is_authenticated or current_user.role not in ("admin", "pelatih"):
+    if not current_user.is_authenticated or current_user.role not in STAFF:
         return None
     url = current_app.config["BIMTEK_PUBLIC_URL"]
     if not is_loopback_url(url) or is_loopback_host(request.remote_addr):

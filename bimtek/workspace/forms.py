@@ -2,12 +2,12 @@
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import IntegerField, SelectField, StringField, TextAreaField
+from wtforms import HiddenField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from bimtek.accounts.roles import BADAN
 from bimtek.content.banks import DIFFICULTIES
-from bimtek.learning.forms import MultiCheckboxField
+from bimtek.forms import MultiCheckboxField
 from bimtek.quiz.grading import OPTION_KEYS, TYPES
 
 
@@ -143,5 +143,6 @@ class BankImportForm(FlaskForm):
 
 
 class BankApplyForm(FlaskForm):
-    bank_text = TextAreaField()
-    source_name = StringField()
+    """Apply a previewed bank: the token of the text the dry run checked and kept."""
+
+    token = HiddenField()

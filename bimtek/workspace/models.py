@@ -6,11 +6,12 @@ from sqlalchemy import JSON, CheckConstraint, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bimtek.accounts.models import User
+from bimtek.enums import MaterialKind, one_of
 from bimtek.extensions import db
 from bimtek.learning.models import Course, Module
 from bimtek.timeutil import utcnow
 
-MATERIAL_KINDS = ("pdf", "pptx", "docx", "xlsx", "png", "jpeg")
+MATERIAL_KINDS = tuple(MaterialKind)
 
 
 class ModuleDraft(db.Model):
@@ -41,7 +42,7 @@ class Material(db.Model):
 
     __table_args__ = (
         CheckConstraint("(course_id IS NULL) <> (module_id IS NULL)", name="one_owner"),
-        CheckConstraint("kind IN ('pdf', 'pptx', 'docx', 'xlsx', 'png', 'jpeg')", name="kind"),
+        CheckConstraint(one_of("kind", MaterialKind), name="kind"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -3,6 +3,7 @@
 from sqlalchemy import func, select
 
 from bimtek.accounts.models import User
+from bimtek.enums import STAFF
 from bimtek.extensions import db
 from bimtek.learning import service as learning
 from bimtek.learning.models import Course, CourseModule, Module, ModuleVersion
@@ -81,7 +82,7 @@ def materials_of(*, course: Course | None = None, module: Module | None = None) 
 def can_download(user: User, material: Material) -> bool:
     """Staff, and participants of a course the material belongs to (for a module's material:
     any course they may open that contains the module)."""
-    if user.role in ("admin", "pelatih"):
+    if user.role in STAFF:
         return True
     if material.course_id is not None:
         return learning.can_open(user, material.course)

@@ -8,6 +8,8 @@ installation produces the same module.
 """
 
 import difflib
+import json
+import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +28,7 @@ from bimtek.content.versions import (
 from bimtek.extensions import db
 from bimtek.learning.models import Module, ModuleVersion
 from bimtek.quiz.models import Question, QuestionVersion
+from bimtek.storage import write_atomic
 from bimtek.timeutil import utcnow
 from bimtek.workspace import bankxlsx
 from bimtek.workspace.materials import StoredFile, UploadRefused, check_name, read_limited
@@ -605,3 +608,44 @@ def bank_upload(module: Module, filename: str | None, stream) -> tuple[str, str 
         raise UploadRefused(f"Berkas “{name}” bukan bank soal: unggah berkas .yaml atau .xlsx.")
     except UploadRefused as exc:
         return name, None, [str(exc)]
+
+
+# --- a checked bank waiting for "Terapkan" -------------------------------------------------
+# Like a participant import, the dry run keeps what it checked on the server and the confirm
+# carries only its name: the text never travels back through the browser, so what is applied is
+# exactly what was previewed, and only by the trainer who uploaded it.
+
+PENDING_BANK_HOURS = 24
+
+
+def _pending_dir(upload_dir: str) -> Path:
+    return Path(upload_dir) / "bank-impor"
+
+
+def keep_pending_bank(upload_dir: str, module: Module, actor: User, name: str, text: str) -> str:
+    """Store a checked bank for its confirm; returns its token."""
+    folder = _pending_dir(upload_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("*.json"):  # what nobody confirmed within a day
+        if old.stat().st_mtime < utcnow().timestamp() - PENDING_BANK_HOURS * 3600:
+            old.unlink(missing_ok=True)
+    token = secrets.token_urlsafe(16)
+    record = {"module_id": module.id, "user_id": actor.id, "name": name, "text": text}
+    write_atomic(folder / f"{token}.json", json.dumps(record, ensure_ascii=False).encode())
+    return token
+
+
+def take_pending_bank(upload_dir: str, token: str, module: Module, actor: User):
+    """(name, text) of the bank this trainer checked for this module, removed from storage;
+    None when there is no such bank (another user's, another module's, applied, expired)."""
+    if not token or not all(ch.isalnum() or ch in "-_" for ch in token) or len(token) > 64:
+        return None
+    path = _pending_dir(upload_dir) / f"{token}.json"
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if record.get("module_id") != module.id or record.get("user_id") != actor.id:
+        return None
+    path.unlink(missing_ok=True)
+    return record["name"], record["text"]

@@ -20,8 +20,9 @@ from flask_login import current_user, login_required
 from bimtek.content.banks import parse_bank
 from bimtek.content.itemcheck import question_warnings
 from bimtek.content.render import render_markdown
+from bimtek.enums import STAFF
 from bimtek.extensions import db
-from bimtek.learning.forms import ConfirmForm
+from bimtek.forms import ConfirmForm
 from bimtek.learning.models import Course, Module
 from bimtek.quiz.models import Question
 from bimtek.spreadsheet import XLSX_MEDIA_TYPE
@@ -39,7 +40,6 @@ from bimtek.workspace.models import Material, ModuleDraft
 log = logging.getLogger(__name__)
 
 bp = Blueprint("workspace", __name__, url_prefix="/ruang-kerja")
-STAFF = ("admin", "pelatih")
 
 
 @bp.app_template_global()
@@ -513,19 +513,22 @@ def bank_import(module_id: int):
     name, bank_text, errors = service.bank_upload(
         module, upload.filename if upload else None, upload.stream if upload else None
     )
-    bank_file, plan = None, None
+    bank_file, plan, token = None, None, None
     if bank_text is not None and not errors:
         bank_file, problems = _parse_for(module, bank_text, name)
         errors = [f"{name} baris {e.line}: {e.reason}" for e in problems]
         if bank_file is not None:
             plan = service.plan_bank(bank_file, module)
+            token = service.keep_pending_bank(
+                current_app.config["BIMTEK_UPLOAD_DIR"], module, current_user, name, bank_text
+            )
     return render_template(
         "workspace/bank_import.html",
         module=module,
         name=name,
         errors=errors,
         plan=plan,
-        apply_form=BankApplyForm(bank_text=bank_text, source_name=name),
+        apply_form=BankApplyForm(token=token),
     ), (400 if errors else 200)
 
 
@@ -543,8 +546,15 @@ def bank_apply(module_id: int):
     form = BankApplyForm()
     if not form.validate_on_submit():
         abort(400)
-    name = form.source_name.data or "unggahan"
-    bank_file, problems = _parse_for(module, form.bank_text.data or "", name)
+    pending = service.take_pending_bank(
+        current_app.config["BIMTEK_UPLOAD_DIR"], form.token.data, module, current_user
+    )
+    if pending is None:
+        flash("Pratinjau ini sudah diterapkan atau kedaluwarsa. Unggah berkasnya lagi.", "error")
+        return redirect(url_for(".bank", module_id=module.id))
+    name, text = pending
+    # Checked again: the bank may have changed since the preview (another trainer's edit).
+    bank_file, problems = _parse_for(module, text, name)
     if bank_file is None:
         for problem in problems[:20]:
             flash(f"{name} baris {problem.line}: {problem.reason}", "error")

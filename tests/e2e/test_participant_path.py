@@ -1,4 +1,5 @@
-"""A participant signs in, is made to change the password, opens a module and marks it read."""
+"""A participant signs in, is made to change the password, takes the pre-test, opens a module
+and marks it read."""
 
 import pytest
 from sqlalchemy import select
@@ -47,7 +48,16 @@ def test_first_sign_in_change_password_read_and_mark(live_app, page, new_peserta
     assert page.get_by_text("Kata sandi sudah diganti").is_visible()
     assert page.locator("progress").first.get_attribute("value") == "0"
 
-    page.get_by_role("link", name="Mulai: Kode Etik Penyelenggara Pemilu").click()
+    # The pre-test comes first: the modules open after it, and its result leads to module 1.
+    page.get_by_role("link", name="Mulai: Pre-test").first.click()
+    page.get_by_role("button", name="Mulai Pre-test").click()
+    page.wait_for_url("**/ujian/*")
+    page.once("dialog", lambda dialog: dialog.accept())  # nothing answered: asked first
+    page.get_by_role("button", name="Kirim jawaban").click()
+    page.wait_for_url("**/ujian/*/hasil")
+    assert page.get_by_test_id("score").inner_text() == "0"
+    assert page.get_by_text("Belum lulus").count() == 0
+    page.get_by_role("link", name="Mulai modul 1: Kode Etik Penyelenggara Pemilu").click()
     page.wait_for_url("**/modul/kode-etik-penyelenggara")
     assert page.get_by_role("heading", level=1).inner_text() == "Kode Etik Penyelenggara Pemilu"
     # Readable on a 360-px phone: nothing wider than the screen.

@@ -1,7 +1,7 @@
 """jobs: the job table behind /tugas (background exports and bulk actions)
 
 Revision ID: 0012
-Revises: 0008
+Revises: 0009
 Create Date: 2026-12-01 04:30:00.000000
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0012'
-down_revision = '0008'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 

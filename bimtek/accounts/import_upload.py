@@ -1,0 +1,134 @@
+"""A participant upload between its preview and its confirm: the sheet as read (ParsedSheet),
+kept as JSON under BIMTEK_UPLOAD_DIR/imports, so neither the preview nor the confirm parses the
+workbook again; uploads nobody confirmed are discarded after a day."""
+
+import json
+import secrets
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from bimtek.accounts.models import ParticipantImport
+from bimtek.extensions import db
+from bimtek.spreadsheet import (
+    Header,
+    SpreadsheetError,
+)
+from bimtek.storage import write_atomic
+from bimtek.timeutil import utcnow
+
+
+@dataclass
+class ParsedRow:
+    row: int
+    cells: dict[str, Any]  # field -> the cell's value (str, int, float, bool or None)
+    kinds: dict[str, str] = field(default_factory=dict)  # field -> 'f' formula | 'e' error
+
+
+@dataclass
+class ParsedSheet:
+    """What the workbook said, read once: enough to plan again without parsing it."""
+
+    sheet: str
+    header: Header
+    rows: list[ParsedRow]
+
+    def to_dict(self) -> dict:
+        return {
+            "version": 1,
+            "sheet": self.sheet,
+            "header": {
+                "row": self.header.row,
+                "columns": self.header.columns,
+                "labels": self.header.labels,
+            },
+            "rows": [[r.row, r.cells, r.kinds] for r in self.rows],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ParsedSheet":
+        if data.get("version") != 1:
+            raise SpreadsheetError(
+                "Hasil baca berkas unggahan tidak dikenal. Unggah ulang berkasnya."
+            )
+        header = Header(data["header"]["row"], data["header"]["columns"], data["header"]["labels"])
+        return cls(data["sheet"], header, [ParsedRow(n, c, k) for n, c, k in data["rows"]])
+
+
+# ---- the upload between preview and confirm ---------------------------------------------------
+
+STALE_AFTER = timedelta(days=1)
+
+
+def _imports_dir(upload_dir: str | Path) -> Path:
+    return Path(upload_dir) / "imports"
+
+
+def store_upload(upload_dir: str | Path, parsed: ParsedSheet, sha256: str) -> str:
+    """Keep the upload, as parsed, under a random name until it is confirmed or discarded.
+
+    The rows as read (JSON), not the workbook: the preview and the confirm plan from them
+    without parsing the workbook again. Written whole or not at all (storage.write_atomic);
+    a full disk raises OSError (ENOSPC) and leaves nothing behind.
+    """
+    folder = _imports_dir(upload_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    name = secrets.token_urlsafe(24) + ".json"
+    payload = {"sha256": sha256, "parsed": parsed.to_dict()}
+    text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+    write_atomic(folder / name, text.encode("utf-8"))
+    return name
+
+
+def read_upload(upload_dir: str | Path, record: ParticipantImport) -> ParsedSheet:
+    """The stored upload as parsed, checked against the hash taken when it arrived."""
+    missing = SpreadsheetError(
+        "Berkas unggahan sudah tidak tersimpan (kedaluwarsa setelah sehari atau sudah "
+        "dipakai). Unggah ulang berkasnya."
+    )
+    if not record.stored_name or not record.stored_name.endswith(".json"):
+        raise missing  # an upload kept as .xlsx by an older version: upload it again
+    try:
+        stored = json.loads((_imports_dir(upload_dir) / record.stored_name).read_text("utf-8"))
+    except FileNotFoundError:
+        raise missing from None
+    except ValueError:
+        stored = {}
+    if stored.get("sha256") != record.sha256 or "parsed" not in stored:
+        raise SpreadsheetError("Berkas unggahan berubah sejak pratinjau. Unggah ulang berkasnya.")
+    return ParsedSheet.from_dict(stored["parsed"])
+
+
+def drop_upload(upload_dir: str | Path, record: ParticipantImport, status: str | None = None):
+    """Delete the stored file (after the commit that made it unneeded, or on discard)."""
+    if record.stored_name:
+        (_imports_dir(upload_dir) / record.stored_name).unlink(missing_ok=True)
+        record.stored_name = None
+    if status:
+        record.status = status
+
+
+def discard_stale(upload_dir: str | Path) -> int:
+    """Pending imports older than a day are discarded and their files deleted. Caller commits."""
+    cutoff = utcnow() - STALE_AFTER
+    stale = db.session.scalars(
+        select(ParticipantImport).where(
+            ParticipantImport.status == "pending", ParticipantImport.created_at < cutoff
+        )
+    ).all()
+    for record in stale:
+        drop_upload(upload_dir, record, "discarded")
+    known = set(
+        db.session.scalars(
+            select(ParticipantImport.stored_name).where(ParticipantImport.stored_name.is_not(None))
+        )
+    )
+    folder = _imports_dir(upload_dir)
+    if folder.is_dir():  # files whose record never committed (a crash between write and commit)
+        for path in folder.iterdir():  # uploads (.json, .xlsx before) and killed writes (.part)
+            if path.name not in known and path.stat().st_mtime < cutoff.timestamp():
+                path.unlink(missing_ok=True)
+    return len(stale)
