@@ -10,7 +10,7 @@ SECRET  = $${BIMTEK_SECRET_KEY:-$$(cat instance/secret_key)}
 # (WEB_CONCURRENCY, default 2) when they go to a shared store such as redis://.
 GUNICORN_ARGS = -c python:bimtek.gunicorn_conf
 
-.PHONY: run test lint format install install-test serve init demo clean
+.PHONY: run test lint format install install-test serve worker init demo clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,9 +48,16 @@ serve: install instance/secret_key
 	echo "bimtek: links and QR codes point to $$public_url  (BIMTEK_PUBLIC_URL)"; \
 	export BIMTEK_PUBLIC_URL="$$public_url" BIMTEK_SECRET_KEY=$(SECRET); \
 	$(BIN)/bimtek backup --loop & backup=$$!; \
-	trap 'kill $$backup 2>/dev/null; wait $$backup' EXIT; \
+	$(WORKER) & worker=$$!; \
+	trap 'kill $$backup $$worker 2>/dev/null; wait $$backup $$worker' EXIT; \
 	trap 'exit 130' INT TERM; \
 	$(BIN)/gunicorn $(GUNICORN_ARGS) --bind $(HOST):$(PORT) "bimtek:create_app()"
+
+# Background jobs (large rekap, certificate zips, bulk issue): `make serve` starts this beside
+# gunicorn and stops it with gunicorn. Queue: BIMTEK_QUEUE_URL (default a SQLite file).
+WORKER = $(BIN)/bimtek worker
+worker: install instance/secret_key
+	BIMTEK_SECRET_KEY=$(SECRET) exec $(WORKER)
 
 run: demo serve
 

@@ -45,6 +45,7 @@ def register_commands(app) -> None:
     app.cli.add_command(wilayah_group)
     app.cli.add_command(export_group)
     app.cli.add_command(peserta_group)
+    app.cli.add_command(worker_command)
 
     from bimtek.backup.commands import backup_command, restore_command
 
@@ -521,3 +522,23 @@ def export_rekap(out: Path, course_id, kecamatan_kode, split_dir):
             lambda kode, nama: str(split_dir / split_name(kode, nama)),
         )
         click.echo(f"{split_dir}: {len(written)} berkas, satu per kecamatan.")
+
+
+@click.command("worker")
+@click.option("--workers", default=2, show_default=True, help="Jobs run at the same time.")
+@click.option(
+    "--nice",
+    default=10,
+    show_default=True,
+    help="Lower CPU priority, so pages stay quick while a big export runs (0: same as the web).",
+)
+@with_appcontext
+def worker_command(workers: int, nice: int):
+    """Run background jobs (rekap, certificate zips, bulk issue) until stopped."""
+    from bimtek.jobs.queue import run_worker
+
+    if nice and hasattr(os, "nice"):
+        os.nice(nice)
+    app = current_app._get_current_object()
+    click.echo(f"bimtek: worker with {workers} threads on the job queue (Ctrl+C to stop)")
+    run_worker(app, workers=workers)

@@ -32,6 +32,11 @@ ENVIRONMENT_KEYS = {
     "BIMTEK_KODE_KAB": "BIMTEK_KODE_KAB",
     "BIMTEK_VERIFY_LIMIT": "BIMTEK_VERIFY_LIMIT",
     "BIMTEK_EVALUATION_GRACE_HOURS": "BIMTEK_EVALUATION_GRACE_HOURS",
+    "BIMTEK_QUEUE_URL": "BIMTEK_QUEUE_URL",
+    "BIMTEK_QUEUE_NAME": "BIMTEK_QUEUE_NAME",
+    "BIMTEK_JOB_RESULT_DAYS": "BIMTEK_JOB_RESULT_DAYS",
+    "BIMTEK_JOB_INLINE_SCALE": "BIMTEK_JOB_INLINE_SCALE",
+    "BIMTEK_JOB_ISSUE_CHUNK": "BIMTEK_JOB_ISSUE_CHUNK",
     "BIMTEK_BACKUP_DIR": "BIMTEK_BACKUP_DIR",
     "BIMTEK_BACKUP_EVERY": "BIMTEK_BACKUP_EVERY",
 }
@@ -39,6 +44,8 @@ INTEGER_KEYS = {
     "BIMTEK_CHECKIN_PERIOD",
     "BIMTEK_UPLOAD_MAX_BYTES",
     "BIMTEK_EVALUATION_GRACE_HOURS",
+    "BIMTEK_JOB_RESULT_DAYS",
+    "BIMTEK_JOB_ISSUE_CHUNK",
     "BIMTEK_BACKUP_EVERY",
 }
 
@@ -102,6 +109,15 @@ def defaults(instance_path: str) -> dict:
         # Participants may fill in and change the session evaluation until this many hours
         # after the session ends (evening sessions: the next morning still counts).
         "BIMTEK_EVALUATION_GRACE_HOURS": 24,
+        # Background jobs. Queue: unset = a SQLite file in the instance folder (one machine);
+        # redis://… when several app nodes share one queue. Results are kept this many days.
+        "BIMTEK_QUEUE_URL": "",
+        "BIMTEK_QUEUE_NAME": "bimtek",  # keeps two installations on one Redis apart
+        "BIMTEK_JOB_RESULT_DAYS": 7,
+        # Small jobs (about 2 s of work) run inside the request; 0 sends every job to the worker.
+        "BIMTEK_JOB_INLINE_SCALE": 1.0,
+        # Bulk issue commits this many certificates at a time (a killed worker loses one chunk).
+        "BIMTEK_JOB_ISSUE_CHUNK": 200,
         # Backups (`bimtek backup`, the admin page, the loop `make run` starts): the folder
         # (point it at a USB disk or a synced folder) and seconds between automatic backups.
         "BIMTEK_BACKUP_DIR": os.path.join(instance_path, "cadangan"),
@@ -117,6 +133,8 @@ def from_environment(environ=os.environ) -> dict:
             found[config_key] = value
     for key in INTEGER_KEYS & found.keys():
         found[key] = int(found[key])
+    if "BIMTEK_JOB_INLINE_SCALE" in found:
+        found["BIMTEK_JOB_INLINE_SCALE"] = float(found["BIMTEK_JOB_INLINE_SCALE"])
     if "BIMTEK_DEMO" in found:
         found["BIMTEK_DEMO"] = found["BIMTEK_DEMO"].lower() in {"1", "true", "yes"}
     return found

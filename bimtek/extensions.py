@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from flask import current_app, g, has_request_context, request
+from flask import current_app, g, has_app_context, has_request_context, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -102,6 +102,9 @@ def _sqlite_on_begin(conn):
         and not g.get("db_write", False)
         # a @writes_late view reads first; its begin_write() takes the lock later
         and (request.method in _READ_ONLY_METHODS or _writes_late(request.endpoint))
+    ) or (
+        # a background job that only reads (an export): never hold the write lock for it
+        has_app_context() and g.get("db_reads_first", False) and not g.get("db_write", False)
     )
     conn.exec_driver_sql("BEGIN" if reads_first else "BEGIN IMMEDIATE")
 

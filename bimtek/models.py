@@ -15,6 +15,7 @@ from bimtek.certificates.models import (
     PaktaConfirmation,
 )
 from bimtek.evaluation.models import Evaluation, EvaluationAnswer
+from bimtek.jobs.models import Job
 from bimtek.learning.models import Course, CourseModule, Module, ModuleProgress, ModuleVersion
 from bimtek.quiz.models import Attempt, AttemptAnswer, Question, QuestionVersion, Quiz
 from bimtek.settings.models import OfficeSetting
@@ -24,7 +25,7 @@ from bimtek.workspace.models import Material, ModuleDraft
 __all__ = [
     "Attempt", "AttemptAnswer", "Attendance", "AttendanceChange", "AuditLog", "Certificate",
     "CertificateCounter", "CertificateVersion", "Course", "CourseModule", "Desa", "Evaluation",
-    "EvaluationAnswer", "ImportedAccount",
+    "EvaluationAnswer", "ImportedAccount", "Job",
     "Kabupaten", "Kecamatan", "Material", "Module", "ModuleDraft", "ModuleProgress", "ModuleVersion",
     "OfficeSetting", "PaktaConfirmation", "ParticipantImport", "Provinsi", "Question",
     "QuestionVersion", "Quiz", "SessionInvite", "SessionTrainer", "TrainingSession", "User",

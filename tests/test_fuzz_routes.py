@@ -163,10 +163,12 @@ def _real_ids(app, peserta_login):
             "certificate_id": 1,
             "draft_id": 1,
             "material_id": 1,
+            "job_id": 1,
             "slug": slug,
             "kode": "73.22.01",
             "code": "tidak-ada",
             "name": "bimtek-cadangan-20260101-000000.tar.gz",
+            "token": "tidak-ada-token-ini",
         }
 
 

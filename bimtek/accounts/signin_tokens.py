@@ -11,6 +11,7 @@ import secrets
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
+from flask import current_app
 from sqlalchemy import delete, insert, select, update
 
 from bimtek.accounts.models import SignInToken, User
@@ -97,3 +98,9 @@ def redeem(token: str, now: datetime | None = None) -> User:
     user.must_change_password = True
     user.last_login_at = now
     return user
+
+
+def sign_in_url(token: str) -> str:
+    """The address a slip's QR code opens: /masuk/<token> (accounts.token_sign_in) on
+    BIMTEK_PUBLIC_URL. Built without a request, so a background job can print it too."""
+    return f"{current_app.config['BIMTEK_PUBLIC_URL']}/masuk/{token}"

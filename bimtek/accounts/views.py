@@ -19,10 +19,10 @@ from flask import (
 from flask_login import current_user, login_required, login_user, logout_user
 from markupsafe import Markup
 from sqlalchemy import bindparam, func, or_, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
 from bimtek.accounts import importer, service, signin_lock, signin_tokens
+from bimtek.accounts import jobs as account_jobs
 from bimtek.accounts.forms import (
     ChangePasswordForm,
     ConfirmForm,
@@ -32,13 +32,15 @@ from bimtek.accounts.forms import (
     LoginForm,
     ParticipantForm,
 )
-from bimtek.accounts.import_sheets import build_credentials, build_template
+from bimtek.accounts.import_sheets import build_template
 from bimtek.accounts.models import ParticipantImport, User
 from bimtek.enums import Role
 from bimtek.extensions import begin_write, db, limiter, login_manager, writes_late
+from bimtek.jobs import service as jobs
+from bimtek.jobs.web import offer
 from bimtek.spreadsheet import XLSX_MEDIA_TYPE, SpreadsheetError
 from bimtek.storage import STORAGE_FULL_MESSAGE, is_storage_full
-from bimtek.timeutil import office_zone, utcnow, waktu
+from bimtek.timeutil import utcnow
 from bimtek.web import (
     attachment,
     checks_own_input,
@@ -128,7 +130,7 @@ def login():
 
 
 def _token_link(token: str) -> str:
-    return public_url("accounts.token_sign_in", token=token)
+    return signin_tokens.sign_in_url(token)
 
 
 def _qr_svg(url: str) -> Markup:
@@ -540,30 +542,26 @@ def import_confirm(import_id: int):
             "error",
         )
         return redirect(url_for("accounts.import_detail", import_id=record.id))
-    begin_write()
-    # Read again under the write lock (row lock on PostgreSQL): a double click commits once.
-    record = db.session.get(
-        ParticipantImport, import_id, with_for_update=True, populate_existing=True
+    # A few thousand rows are committed in this request; more by the worker (all or nothing
+    # either way, see bimtek/accounts/jobs.py).
+    started = jobs.start(
+        "import_commit",
+        {"import_id": record.id, "skip_invalid": skip_invalid},
+        current_user,
+        f"Impor peserta #{record.id} ({record.filename})",
+        len(plan.rows),
     )
-    if record.status != "pending":
-        flash("Impor ini sudah diproses.", "info")
-        return redirect(url_for("accounts.import_detail", import_id=import_id))
-    try:
-        importer.commit_plan(plan, record, current_user, skip_invalid=skip_invalid)
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        log.warning("import %s: conflicting write during commit, rolled back", import_id)
-        flash(
-            "Data peserta berubah saat impor berjalan (mis. NIK yang sama baru saja didaftarkan). "
-            "Tidak ada yang disimpan; buka pratinjau lagi lalu konfirmasi ulang.",
-            "error",
-        )
-        return redirect(url_for("accounts.import_detail", import_id=import_id))
-    importer.drop_upload(_upload_dir(), record)
-    db.session.commit()
-    flash(f"Impor selesai: {plan.summary()}.", "success")
-    return redirect(url_for("accounts.import_detail", import_id=record.id))
+    job = started.job
+    if not started.inline:
+        if started.existing:
+            flash("Impor ini sedang disimpan; ini halamannya.", "info")
+        return redirect(url_for("jobs.detail", job_id=job.id), code=303)
+    if job.status == "done":
+        log.info("import %s committed by user %s: %s", import_id, current_user.id, job.message)
+        flash(job.message, "success")
+    else:
+        flash(job.error or "Tidak ada yang diimpor.", "error")
+    return redirect(url_for("accounts.import_detail", import_id=import_id))
 
 
 @bp.post("/admin/peserta/impor/<int:import_id>/batal")
@@ -590,10 +588,11 @@ def import_credentials(import_id: int):
             abort(400)
         flash(form.confirm.errors[0], "error")  # no password changed
         return redirect(url_for("accounts.import_detail", import_id=record.id))
-    credentials = importer.issue_initial_passwords(record, current_user)
-    issued = waktu(utcnow(), office_zone())
-    data = build_credentials(credentials, issued, qr_link=_token_link)
-    db.session.commit()
-    log.info("import %s: %s initial passwords issued by user %s", import_id, len(credentials),
-             current_user.id)  # fmt: skip
-    return attachment(data, f"kata-sandi-awal-impor-{record.id}.xlsx", XLSX_MEDIA_TYPE)
+    # Small imports: the sheet at once (the same job code, inline); large: a background job.
+    return offer(
+        "credentials",
+        {"import_id": record.id},
+        f"Lembar kata sandi awal — impor #{record.id}",
+        account_jobs.pending_count(record),
+        "Lembar kata sandi ini",
+    )

@@ -18,12 +18,13 @@ from flask_login import current_user, login_required
 from markupsafe import Markup
 
 from bimtek.attendance import codes, hooks, queries, service
+from bimtek.attendance import jobs as attendance_jobs
 from bimtek.attendance.forms import CheckInForm, MarkForm, SessionForm
 from bimtek.attendance.models import PRESENT, STATUS_LABELS, TrainingSession
-from bimtek.attendance.sheets import build_attendance_export, build_daftar_hadir
 from bimtek.enums import STAFF, Role
 from bimtek.extensions import begin_write, db, limiter, writes_late
 from bimtek.forms import ConfirmForm
+from bimtek.jobs.web import offer
 from bimtek.learning import service as learning
 from bimtek.settings.service import current_office, office_zone
 from bimtek.spreadsheet import XLSX_MEDIA_TYPE
@@ -435,25 +436,24 @@ def daftar_hadir(session_id: int):
     )
 
 
-@bp.get("/sesi/<int:session_id>/daftar-hadir.xlsx")
+@bp.route("/sesi/<int:session_id>/daftar-hadir.xlsx", methods=["GET", "POST"])
 @role_required(*STAFF)
 def daftar_hadir_xlsx(session_id: int):
+    """Small: the workbook at once. Large: a background job (bimtek/attendance/jobs.py)."""
     session = _managed_session(session_id)
     kecamatan = _kecamatan_filter(session)
-    rows = queries.invitee_rows(session, kecamatan.kode if kecamatan else None)
-    data = build_daftar_hadir(
-        session,
-        rows,
-        current_office().name,
-        _timezone(),
-        kecamatan_label=f"{kecamatan.nama} ({kecamatan.kode})" if kecamatan else None,
-        extra_sheets=hooks.daftar_hadir_sheets,
+    kode = kecamatan.kode if kecamatan else None
+    where = f", Kec. {kecamatan.nama}" if kecamatan else ""
+    return offer(
+        "daftar_hadir",
+        {"session_id": session.id, "kecamatan": kode},
+        f"Daftar hadir (.xlsx) — {session.title}{where}",
+        attendance_jobs.invitee_count([session.id], kode),
+        "Daftar hadir ini",
     )
-    suffix = f"-{kecamatan.kode}" if kecamatan else ""
-    return _xlsx(data, f"daftar-hadir-sesi-{session.id}{suffix}.xlsx")
 
 
-@bp.get("/sesi/kehadiran.xlsx")
+@bp.route("/sesi/kehadiran.xlsx", methods=["GET", "POST"])
 @role_required(*STAFF)
 def attendance_export():
     """One row per participant per session, over the sessions this user may see."""
@@ -461,6 +461,11 @@ def attendance_export():
     course_id = request.args.get("kursus", type=db_int)
     if course_id:
         sessions = [s for s in sessions if s.course_id == course_id]
-    data = build_attendance_export(queries.export_rows(sessions), _timezone())
-    name = f"kehadiran-kursus-{course_id}.xlsx" if course_id else "kehadiran.xlsx"
-    return _xlsx(data, name)
+    mine = None if current_user.role == "admin" else current_user.id
+    return offer(
+        "attendance_export",
+        {"course_id": course_id, "scope_user": mine},
+        "Ekspor kehadiran (.xlsx)" + (f" — kursus {course_id}" if course_id else ""),
+        attendance_jobs.invitee_count([s.id for s in sessions]) if sessions else 0,
+        "Ekspor kehadiran ini",
+    )

@@ -1,9 +1,7 @@
 """Certificates: public verification, participants' downloads, the admin's rule, preview,
 bulk issue, zip, revoke and reissue."""
 
-import io
 import logging
-import zipfile
 from dataclasses import dataclass
 
 from flask import (
@@ -21,12 +19,15 @@ from flask_login import current_user, login_required
 from sqlalchemy.orm import selectinload
 
 from bimtek import numbering
+from bimtek.certificates import jobs as _jobs  # noqa: F401  (registers its jobs)
 from bimtek.certificates import service
 from bimtek.certificates.completion import Completion, completion_of
 from bimtek.certificates.forms import BulkIssueForm, PaktaForm, ReasonForm, RuleForm
 from bimtek.certificates.models import Certificate, PaktaConfirmation
 from bimtek.enums import Role
 from bimtek.extensions import db, limiter
+from bimtek.jobs import service as jobs
+from bimtek.jobs.web import offer
 from bimtek.learning import hooks
 from bimtek.learning import service as learning
 from bimtek.learning.models import Course
@@ -258,57 +259,55 @@ def issue_bulk(course_id: int):
             "error",
         )
         return redirect(back)
-    try:
-        result = service.issue_for_kecamatan(course, kecamatan.kode, current_user)
-    except service.SettingsNotConfirmed as exc:
-        db.session.rollback()
-        flash(f"Tidak ada sertifikat yang diterbitkan. {exc}", "error")
-        return redirect(url_for("settings.edit"))
-    except service.CertificateError as exc:
-        db.session.rollback()
-        flash(f"Tidak ada sertifikat yang diterbitkan: {exc}", "error")
-    else:
-        db.session.commit()
-        log.info(
-            "user %s issued %d certificates for course %s, kecamatan %s",
-            current_user.id,
-            len(result.issued),
-            course.id,
-            kecamatan.kode,
-        )
+    if not current_office().confirmed:
         flash(
-            f"{len(result.issued)} sertifikat diterbitkan untuk Kec. {kecamatan.nama}. "
-            f"{result.not_eligible} peserta belum memenuhi syarat; "
-            f"{result.already} sudah memiliki sertifikat.",
-            "success",
+            "Tidak ada sertifikat yang diterbitkan. Periksa dulu identitas kantor di Pengaturan "
+            "(nama kantor, penandatangan, tempat, zona waktu, format nomor): simpan pengaturan "
+            "atau lihat pratinjau sertifikat, lalu terbitkan.",
+            "error",
         )
+        return redirect(url_for("settings.edit"))
+    size = len(service.kecamatan_participants(course, kecamatan.kode))
+    db.session.rollback()
+    # A kecamatan of a few hundred is issued within this request; more goes to the worker.
+    started = jobs.start(
+        "certificate_issue",
+        {"course_id": course.id, "kecamatan": kecamatan.kode},
+        current_user,
+        f"Terbitkan sertifikat — {course.title}, Kec. {kecamatan.nama}",
+        size,
+    )
+    job = started.job
+    if not started.inline:
+        if started.existing:
+            flash("Penerbitan untuk kecamatan ini sedang berjalan; ini halamannya.", "info")
+        return redirect(url_for("jobs.detail", job_id=job.id), code=303)
+    if job.status == "done":
+        log.info("user %s issued certificates for course %s, kecamatan %s: %s",
+                 current_user.id, course.id, kecamatan.kode, job.message)  # fmt: skip
+        flash(job.message, "success")
+    else:
+        flash(job.error or "Tidak ada sertifikat yang diterbitkan.", "error")
     return redirect(back)
 
 
-@bp.get("/admin/kursus/<int:course_id>/sertifikat.zip")
+@bp.route("/admin/kursus/<int:course_id>/sertifikat.zip", methods=["GET", "POST"])
 @role_required(Role.ADMIN)
 def kecamatan_zip(course_id: int):
     course = db.get_or_404(Course, course_id)
     kecamatan = _kecamatan_or_none(request.args.get("kecamatan"))
     if kecamatan is None:
         abort(404)
-    certificates = service.certificates_in_kecamatan(course, kecamatan.kode)
-    if not certificates:
+    count = len(service.certificates_in_kecamatan(course, kecamatan.kode))
+    if not count:
         flash(f"Belum ada sertifikat terbit untuk Kec. {kecamatan.nama}.", "info")
         return redirect(url_for(".preview", course_id=course.id, kecamatan=kecamatan.kode))
-    buffer = io.BytesIO()
-    # PDFs are already compressed: store them, do not deflate them again.
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
-        used: set[str] = set()
-        for certificate in certificates:
-            name = service.filename_for(certificate)
-            if name in used:
-                name = f"{certificate.id}-{name}"
-            used.add(name)
-            archive.writestr(name, service.render_pdf(certificate))
-    slug = "".join(ch if ch.isalnum() else "-" for ch in kecamatan.nama.lower())
-    return attachment(
-        buffer.getvalue(), f"sertifikat-kursus{course.id}-{slug}.zip", "application/zip"
+    return offer(
+        "certificate_zip",
+        {"course_id": course.id, "kecamatan": kecamatan.kode},
+        f"Sertifikat Kec. {kecamatan.nama} (.zip) — {course.title}",
+        count,
+        "Berkas sertifikat ini",
     )
 
 

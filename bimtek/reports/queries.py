@@ -328,6 +328,18 @@ def summarise(
     return sorted(groups.values(), key=lambda s: (s.nama, s.kode)), total, kept
 
 
+def audience_count(course: Course, scope: Scope | None = None, kecamatan_kode: str | None = None):
+    """How many participants course_facts would yield (sizes a rekap before it is made)."""
+    where = [_audience(course)]
+    if scope is not None and scope.user_ids is not None:
+        if not scope.user_ids:
+            return 0
+        where.append(User.id.in_(list(scope.user_ids)))
+    if kecamatan_kode:
+        where.append(User.kecamatan_kode == kecamatan_kode)
+    return db.session.scalar(select(func.count(User.id)).where(*where)) or 0
+
+
 def courses() -> list[Course]:
     """The courses a report can be about, in the order they were made."""
     return list(db.session.scalars(select(Course).order_by(Course.id)))

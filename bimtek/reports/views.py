@@ -1,7 +1,5 @@
 """Dashboards (per kecamatan, per desa, one participant) and the rekap downloads."""
 
-import tempfile
-
 from flask import Blueprint, abort, render_template, request
 from flask_login import current_user
 
@@ -9,15 +7,14 @@ from bimtek.accounts.models import User
 from bimtek.attendance.queries import participant_sessions
 from bimtek.enums import STAFF, Role
 from bimtek.extensions import db
+from bimtek.jobs.web import offer
 from bimtek.learning.models import Course
 from bimtek.learning.service import course_progress
 from bimtek.quiz import service as quiz_service
+from bimtek.reports import jobs as _jobs  # noqa: F401  (registers the rekap jobs)
 from bimtek.reports import queries
-from bimtek.reports.rekap import RekapMeta, write_rekap, zip_split
-from bimtek.settings.service import office_zone
-from bimtek.spreadsheet import XLSX_MEDIA_TYPE
 from bimtek.timeutil import utcnow
-from bimtek.web import attachment, db_int, role_required
+from bimtek.web import db_int, role_required
 from bimtek.wilayah.models import Kecamatan
 
 bp = Blueprint("reports", __name__)
@@ -104,42 +101,41 @@ def participant(course_id: int, user_id: int):
     )
 
 
-def _meta(course: Course, kecamatan: Kecamatan | None) -> RekapMeta:
-    where = f"Kecamatan {kecamatan.nama}" if kecamatan else "semua kecamatan"
-    if current_user.role != Role.ADMIN:
-        where += f"; peserta sesi yang dipandu {current_user.nama}"
-    return RekapMeta(
-        course_title=course.title,
-        exported_at=utcnow(),
-        timezone=office_zone(),
-        filter_text=f"Kursus: {course.title}; {where}",
-        badan=list(course.audience or []),
-    )
-
-
 def _kecamatan_arg() -> Kecamatan | None:
     kode = request.args.get("kecamatan") or None
     return db.get_or_404(Kecamatan, kode) if kode else None
 
 
-@bp.get("/laporan/<int:course_id>/rekap.xlsx")
+@bp.route("/laporan/<int:course_id>/rekap.xlsx", methods=["GET", "POST"])
 @role_required(*STAFF)
 def rekap_xlsx(course_id: int):
+    """Small: the workbook at once. Large: a background job (see bimtek/reports/jobs.py)."""
     course = _course(course_id)
     kecamatan = _kecamatan_arg()
-    facts = queries.course_facts(course, _scope(), kecamatan.kode if kecamatan else None)
-    out = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)  # noqa: SIM115 (send_file closes it)
-    write_rekap(facts, _meta(course, kecamatan), out)
-    out.seek(0)
-    suffix = f"-{kecamatan.kode}" if kecamatan else ""
-    return attachment(out, f"rekap-kursus-{course.id}{suffix}.xlsx", XLSX_MEDIA_TYPE)
+    kode = kecamatan.kode if kecamatan else None
+    where = f"Kec. {kecamatan.nama}" if kecamatan else "semua kecamatan"
+    return offer(
+        "rekap_xlsx",
+        {"course_id": course.id, "kecamatan": kode, "scope_user": _scope_user()},
+        f"Rekap per kecamatan — {course.title} ({where})",
+        queries.audience_count(course, _scope(), kode),
+        "Rekap ini",
+    )
 
 
-@bp.get("/laporan/<int:course_id>/rekap-per-kecamatan.zip")
+@bp.route("/laporan/<int:course_id>/rekap-per-kecamatan.zip", methods=["GET", "POST"])
 @role_required(*STAFF)
 def rekap_zip(course_id: int):
     course = _course(course_id)
-    out = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)  # noqa: SIM115
-    zip_split(queries.course_facts(course, _scope()), _meta(course, None), out)
-    out.seek(0)
-    return attachment(out, f"rekap-kursus-{course.id}-per-kecamatan.zip", "application/zip")
+    return offer(
+        "rekap_zip",
+        {"course_id": course.id, "scope_user": _scope_user()},
+        f"Rekap per kecamatan, satu berkas per kecamatan (.zip) — {course.title}",
+        queries.audience_count(course, _scope()),
+        "Rekap ini",
+    )
+
+
+def _scope_user() -> int | None:
+    """A trainer's rekap covers their own sessions: their jobs are not the same as another's."""
+    return None if current_user.role == "admin" else current_user.id
