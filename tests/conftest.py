@@ -325,7 +325,7 @@ def sqlite_url(request, tmp_path_factory) -> str:
     return _database(request, "sqlite", tmp_path_factory)
 
 
-def _empty_all_tables(app) -> None:
+def empty_all_tables(app) -> None:
     """Another installation in the same test: every table emptied."""
     with app.app_context():
         db.session.remove()

@@ -114,7 +114,7 @@ class _Forms(HTMLParser):
             self._fields[-1] = (name, value + data)
 
 
-def _parse_forms(html: str):
+def parse_forms(html: str):
     parser = _Forms()
     parser.feed(html)
     return parser.forms
@@ -202,7 +202,7 @@ def test_no_route_answers_500(app, demo, auth, post_form):
     peserta = clients["peserta"]
     ids = _real_ids(app, logins["peserta"][0])
     home = peserta.get(f"/kursus/{ids['course_id']}").get_data(as_text=True)
-    for action, fields in _parse_forms(home):
+    for action, fields in parse_forms(home):
         if "/mulai" in action:
             peserta.post(action, data=dict(fields))
             break
@@ -242,7 +242,7 @@ def test_no_route_answers_500(app, demo, auth, post_form):
             if response.status_code == 200:
                 allowed[rule.endpoint] = role
                 if "html" in response.content_type:
-                    for action, fields in _parse_forms(response.get_data(as_text=True)):
+                    for action, fields in parse_forms(response.get_data(as_text=True)):
                         forms.setdefault(urlsplit(action or path).path, (role, fields))
                 break
 

@@ -47,7 +47,7 @@ def confirm(client, import_id: int, mode: str):
     )
 
 
-def _import_id(response) -> int:
+def import_id_of(response) -> int:
     return int(re.search(r"/admin/peserta/impor/(\d+)$", response.headers["Location"]).group(1))
 
 
@@ -86,7 +86,7 @@ def test_template_has_text_nik_column_lists_and_wilayah_codes(admin_client):
 def test_preview_writes_nothing_then_confirm_imports_and_deletes_the_upload(app, admin_client):
     response = upload(admin_client, xlsx(GOOD))
     assert response.status_code == 302
-    import_id = _import_id(response)
+    import_id = import_id_of(response)
     assert len(_stored_files(app)) == 1
     page = admin_client.get(f"/admin/peserta/impor/{import_id}").get_data(as_text=True)
     assert "Belum ada yang disimpan" in page
@@ -113,7 +113,7 @@ def test_preview_writes_nothing_then_confirm_imports_and_deletes_the_upload(app,
 
 
 def test_rejected_rows_need_the_explicit_valid_only_button(app, admin_client):
-    import_id = _import_id(upload(admin_client, xlsx(WITH_ERROR)))
+    import_id = import_id_of(upload(admin_client, xlsx(WITH_ERROR)))
     page = admin_client.get(f"/admin/peserta/impor/{import_id}").get_data(as_text=True)
     assert "1 baris ditolak" in page or "<strong>1</strong> baris ditolak" in page
     rejected = re.search(r'data-testid="rejected">(.*?)</table>', page, re.S).group(1)
@@ -136,7 +136,7 @@ def test_rejected_rows_need_the_explicit_valid_only_button(app, admin_client):
 
 
 def test_credentials_sheet_is_issued_anew_each_time(app, admin_client, client, post_form):
-    import_id = _import_id(upload(admin_client, xlsx(GOOD)))
+    import_id = import_id_of(upload(admin_client, xlsx(GOOD)))
     confirm(admin_client, import_id, "semua")
 
     def download():
@@ -213,7 +213,7 @@ def test_files_refused_with_the_reason_and_nothing_stored(app, admin_client):
 
 
 def test_pending_import_belongs_to_its_admin(app, admin_client, make_staff, make_peserta, auth):
-    import_id = _import_id(upload(admin_client, xlsx(GOOD)))
+    import_id = import_id_of(upload(admin_client, xlsx(GOOD)))
     make_staff("admin", "operator2", "rahasia-operator-2")
     make_peserta(nik="7322014107000009", password="sandi-peserta-1")
     other = app.test_client()
@@ -239,12 +239,12 @@ def test_pending_import_belongs_to_its_admin(app, admin_client, make_staff, make
 
 
 def test_discard_and_stale_uploads_are_deleted(app, admin_client):
-    first = _import_id(upload(admin_client, xlsx(GOOD)))
+    first = import_id_of(upload(admin_client, xlsx(GOOD)))
     token = csrf_token(admin_client, f"/admin/peserta/impor/{first}")
     admin_client.post(f"/admin/peserta/impor/{first}/batal", data={"csrf_token": token})
     assert _stored_files(app) == []
     assert admin_client.get(f"/admin/peserta/impor/{first}").status_code == 404
-    second = _import_id(upload(admin_client, xlsx(GOOD)))
+    second = import_id_of(upload(admin_client, xlsx(GOOD)))
     with app.app_context():
         record = db.session.get(ParticipantImport, second)
         record.created_at = utcnow() - timedelta(days=2)

@@ -367,11 +367,11 @@ def test_a_large_credentials_sheet_is_a_job_kept_for_hours_not_days(
     app, client, auth, post_form, make_staff, wilayah
 ):
     from tests.test_import import xlsx
-    from tests.test_import_web import GOOD, _import_id, confirm, upload
+    from tests.test_import_web import GOOD, confirm, import_id_of, upload
 
     make_staff("admin", "operator", "rahasia-operator-1")
     auth.login("operator", "rahasia-operator-1")
-    import_id = _import_id(upload(client, xlsx(GOOD)))
+    import_id = import_id_of(upload(client, xlsx(GOOD)))
     app.config["BIMTEK_JOB_INLINE_SCALE"] = 1.0  # the two-row commit at once
     confirm(client, import_id, "semua")
     app.config["BIMTEK_JOB_INLINE_SCALE"] = 0.0  # and the sheet as a job
@@ -422,9 +422,9 @@ def test_daftar_hadir_of_a_large_session_is_offered_as_a_job(
 
 def test_two_app_nodes_share_one_redis_queue(app, db_url, post_form, course_id, worker):
     """BIMTEK_QUEUE_URL=redis://…: a job started on either node runs in the one worker."""
-    from tests.test_ratelimit_redis import REDIS_URL, _redis_up
+    from tests.test_ratelimit_redis import REDIS_URL, redis_up
 
-    if not _redis_up():
+    if not redis_up():
         if os.environ.get("BIMTEK_REQUIRE_REDIS") == "1":
             pytest.fail("Redis required but nothing listens on 127.0.0.1:6379")
         pytest.skip("Redis not running on 127.0.0.1:6379")
@@ -458,12 +458,12 @@ def app_config_of(app) -> dict:
 
 def _uploaded_import(client, auth, make_staff, rows: int) -> int:
     from tests.test_import import HEADER, person, xlsx
-    from tests.test_import_web import _import_id, upload
+    from tests.test_import_web import import_id_of, upload
 
     make_staff("admin", "operator", "rahasia-operator-1")
     auth.login("operator", "rahasia-operator-1")
     sheet = [HEADER] + [person(n, f"Peserta Impor {n:05d}", f"73220155069{n:05d}") for n in range(1, rows + 1)]  # fmt: skip
-    return _import_id(upload(client, xlsx(sheet)))
+    return import_id_of(upload(client, xlsx(sheet)))
 
 
 def _imported(app) -> int:

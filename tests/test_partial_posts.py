@@ -80,7 +80,7 @@ def test_session_edit_saved_unchanged_keeps_times_trainers_and_invitations(
     app, client, auth, demo, post_form
 ):
     """The real form, submitted as the browser shows it, twice: nothing moves."""
-    from tests.test_fuzz_routes import _parse_forms
+    from tests.test_fuzz_routes import parse_forms
 
     login, password = next((lg, pw) for role, lg, pw in demo if role == "admin")
     auth.login(login, password)
@@ -88,7 +88,7 @@ def test_session_edit_saved_unchanged_keeps_times_trainers_and_invitations(
     before = _database_rows(app)
     for _twice in range(2):
         page = client.get(path).get_data(as_text=True)
-        fields = next(f for action, f in _parse_forms(page) if action in ("", path))
+        fields = next(f for action, f in parse_forms(page) if action in ("", path))
         response = client.post(path, data=_multi(fields))
         assert response.status_code == 302
     after = _database_rows(app)

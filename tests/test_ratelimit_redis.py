@@ -13,7 +13,7 @@ REDIS_URL = os.environ.get("BIMTEK_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 PREFIX = "bimtek-test"
 
 
-def _redis_up() -> bool:
+def redis_up() -> bool:
     with closing(socket.socket()) as sock:
         sock.settimeout(0.5)
         return sock.connect_ex(("127.0.0.1", 6379)) == 0
@@ -21,7 +21,7 @@ def _redis_up() -> bool:
 
 @pytest.fixture
 def redis_url():
-    if not _redis_up():
+    if not redis_up():
         if os.environ.get("BIMTEK_REQUIRE_REDIS") == "1":
             pytest.fail("Redis required but nothing listens on 127.0.0.1:6379")
         pytest.skip("Redis not running on 127.0.0.1:6379: shared rate-limit test skipped")

@@ -12,7 +12,7 @@ from bimtek.content.service import sync_content
 from bimtek.extensions import db
 from bimtek.learning.models import Course, CourseModule, Module, ModuleProgress, ModuleVersion
 from bimtek.workspace.models import ModuleDraft
-from tests.conftest import _empty_all_tables, csrf_token
+from tests.conftest import csrf_token, empty_all_tables
 from tests.test_render import PAYLOADS, assert_safe
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -270,7 +270,7 @@ def test_export_round_trip_on_another_installation(app, client, post_form, train
                   here.source_text, here.html, here.toc, here.word_count)  # fmt: skip
 
     # Another installation: an empty database and a content folder holding only the export.
-    _empty_all_tables(app)
+    empty_all_tables(app)
     (tmp_path / "modules").mkdir()
     (tmp_path / "modules" / "07-tata-cara-pemungutan.md").write_bytes(exported)
     with app.app_context():

@@ -75,13 +75,15 @@ def demo(live_app):
 
 @pytest.fixture
 def sign_in(live_app):
-    """Sign a browser page in through the real form; returns the page."""
+    """Sign a browser page in through the real form and wait until it has left the sign-in
+    page; `base` when the test serves on another address (a public name)."""
 
-    def sign_in(page, login: str, password: str, path: str = "/login"):
-        page.goto(live_app.config["LIVE_URL"] + path)
+    def sign_in(page, login: str, password: str, path: str = "/login", base: str | None = None):
+        page.goto((base or live_app.config["LIVE_URL"]) + path)
         page.get_by_label("NIK atau nama pengguna").fill(login)
         page.get_by_label("Kata sandi").fill(password)
         page.get_by_role("button", name="Masuk").click()
+        page.wait_for_url(lambda url: "/login" not in url)
         return page
 
     return sign_in

@@ -62,13 +62,6 @@ def phone(browser):
         context.close()
 
 
-def sign_in(page, base, login, password):
-    page.goto(base + "/login")
-    page.get_by_label("NIK atau nama pengguna").fill(login)
-    page.get_by_label("Kata sandi").fill(password)
-    page.get_by_role("button", name="Masuk").click()
-
-
 def fits(page) -> None:
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= page.viewport_size["width"], f"{page.url} is {width}px wide"
@@ -98,13 +91,13 @@ def answer_all(page, app, correct: bool) -> None:
     page.get_by_text("Semua jawaban tersimpan").wait_for()
 
 
-def test_a_bimtek_day_in_luwu_utara(live_app, public, phone, tmp_path):
+def test_a_bimtek_day_in_luwu_utara(live_app, public, phone, sign_in, tmp_path):
     ARTIFACTS.mkdir(exist_ok=True)
     live_app.config["BIMTEK_UPLOAD_DIR"] = str(tmp_path / "uploads")
 
     # --- morning: the operator imports the PPS of Malangke and prints their passwords --------
     operator = phone()
-    sign_in(operator, public, "admin", "demo-admin-2029")
+    sign_in(operator, "admin", "demo-admin-2029", base=public)
     sheet = tmp_path / "pps-malangke.xlsx"
     sheet.write_bytes(
         xlsx([["DAFTAR ANGGOTA PPS KECAMATAN MALANGKE"], HEADER,
@@ -129,7 +122,7 @@ def test_a_bimtek_day_in_luwu_utara(live_app, public, phone, tmp_path):
 
     # --- the new member's first sign-in on their phone ---------------------------------------
     member = phone()
-    sign_in(member, public, NIK, initial)
+    sign_in(member, NIK, initial, base=public)
     member.wait_for_url(public + "/akun/kata-sandi**")
     member.get_by_label("Kata sandi saat ini").fill(initial)
     member.get_by_label("Kata sandi baru", exact=True).fill("12345678")  # refused: too common
@@ -176,7 +169,7 @@ def test_a_bimtek_day_in_luwu_utara(live_app, public, phone, tmp_path):
 
     # --- the face-to-face session: the projector's QR code on the public address -------------
     trainer = phone(1024, 768)
-    sign_in(trainer, public, "pelatih", "demo-pelatih-2029")
+    sign_in(trainer, "pelatih", "demo-pelatih-2029", base=public)
     trainer.get_by_role("link", name="Sesi", exact=True).click()
     trainer.get_by_role("link", name="Bimtek tatap muka PPK dan PPS Kecamatan Malangke").click()
     assert "WITA" in trainer.content() and "WIB" not in trainer.content()

@@ -51,21 +51,13 @@ def demo(demo, live_app):
     return {"session": session_id, "course": course_id}
 
 
-def sign_in(page, base, login, password):
-    page.goto(base + "/login")
-    page.get_by_label("NIK atau nama pengguna").fill(login)
-    page.get_by_label("Kata sandi").fill(password)
-    page.get_by_role("button", name="Masuk").click()
-    page.wait_for_url(lambda url: "/login" not in url)
-
-
-def test_staff_pages_fit_a_360px_phone(live_app, browser, demo):
+def test_staff_pages_fit_a_360px_phone(live_app, browser, demo, sign_in):
     base = live_app.config["LIVE_URL"]
     context = browser.new_context(
         viewport={"width": 360, "height": 740}, locale="id-ID", timezone_id="Asia/Makassar"
     )
     page = context.new_page()
-    sign_in(page, base, "admin", "demo-admin-2029")
+    sign_in(page, "admin", "demo-admin-2029", base=base)
     paths = [
         "/sesi",
         f"/sesi/{demo['session']}",
@@ -110,21 +102,21 @@ def test_staff_pages_fit_a_360px_phone(live_app, browser, demo):
     # … and open on a laptop
     wide = browser.new_context(viewport={"width": 1280, "height": 800}, locale="id-ID")
     page = wide.new_page()
-    sign_in(page, base, "admin", "demo-admin-2029")
+    sign_in(page, "admin", "demo-admin-2029", base=base)
     page.goto(base + f"/kursus/{demo['course']}/modul/{TABLE_MODULE}")
     assert page.locator("details.toc").evaluate("d => d.open") is True
     wide.close()
 
 
 @pytest.mark.parametrize("size", [(1024, 768), (1280, 800)])
-def test_projector_shows_code_and_qr_side_by_side(live_app, browser, demo, size):
+def test_projector_shows_code_and_qr_side_by_side(live_app, browser, demo, size, sign_in):
     width, height = size
     base = live_app.config["LIVE_URL"]
     context = browser.new_context(
         viewport={"width": width, "height": height}, locale="id-ID", timezone_id="Asia/Makassar"
     )
     page = context.new_page()
-    sign_in(page, base, "pelatih", "demo-pelatih-2029")
+    sign_in(page, "pelatih", "demo-pelatih-2029", base=base)
     page.goto(base + f"/sesi/{demo['session']}/proyektor")
     code = page.locator("#kode").bounding_box()
     qr = page.locator(".projector-qr svg").bounding_box()

@@ -78,13 +78,9 @@ def open_attempt(app):
         return attempt, first
 
 
-def start_pre_test(page, app):
+def start_pre_test(page, app, sign_in):
     base = app.config["LIVE_URL"]
-    page.goto(base + "/login")
-    page.get_by_label("NIK atau nama pengguna").fill(PPS_NIK)
-    page.get_by_label("Kata sandi").fill(DEMO_PESERTA_PASSWORD)
-    page.get_by_role("button", name="Masuk").click()
-    page.wait_for_url(base + "/")
+    sign_in(page, PPS_NIK, DEMO_PESERTA_PASSWORD)
     page.goto(base + "/kursus/1")
     page.get_by_role("link", name="Kerjakan Pre-test").click()
     page.get_by_role("button", name="Mulai Pre-test").click()
@@ -120,10 +116,10 @@ def still_taking(page, app, limit_seconds: int) -> None:
 
 
 @pytest.mark.parametrize("zone", ["Asia/Jakarta", "Asia/Makassar", "Asia/Jayapura"])
-def test_pre_test_starts_and_counts_down_in_every_zone(office, phone, zone):
+def test_pre_test_starts_and_counts_down_in_every_zone(office, phone, zone, sign_in):
     limit = pre_test(office).time_limit_minutes * 60
     page = phone(zone)
-    start_pre_test(page, office)
+    start_pre_test(page, office, sign_in)
     still_taking(page, office, limit)
     assert page.evaluate("Intl.DateTimeFormat().resolvedOptions().timeZone") == zone
     if zone == "Asia/Makassar":
@@ -134,14 +130,14 @@ def test_pre_test_starts_and_counts_down_in_every_zone(office, phone, zone):
 
 
 @pytest.mark.parametrize("clock_off", [timedelta(minutes=5), timedelta(minutes=-5)])
-def test_a_phone_clock_five_minutes_off_still_counts_right(office, phone, clock_off):
+def test_a_phone_clock_five_minutes_off_still_counts_right(office, phone, clock_off, sign_in):
     """A 3-minute pre-test on a phone in WITA whose clock is 5 minutes fast (or slow): the
     countdown still starts at 3:00 and nothing is submitted early; when the 3 minutes have
     passed on the phone, the page submits by itself."""
     pre_test(office, minutes=3)
     page = phone("Asia/Makassar")
     page.clock.install(time=datetime.now(UTC) + clock_off)
-    start_pre_test(page, office)
+    start_pre_test(page, office, sign_in)
     skew = page.evaluate("Date.now()") / 1000 - datetime.now(UTC).timestamp()
     assert abs(skew - clock_off.total_seconds()) < 30  # the phone's clock really is off
     still_taking(page, office, 180)
