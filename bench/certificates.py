@@ -25,6 +25,7 @@ from sqlalchemy import event, insert, select  # noqa: E402
 from bimtek import MIGRATIONS_DIR, create_app  # noqa: E402
 from bimtek.accounts.models import User  # noqa: E402
 from bimtek.certificates import pdf as certificate_pdf  # noqa: E402
+from bimtek.certificates import queries as certificate_queries
 from bimtek.certificates import service  # noqa: E402
 from bimtek.certificates.completion import completion_for  # noqa: E402
 from bimtek.content.service import sync_content  # noqa: E402
@@ -203,7 +204,7 @@ def main() -> None:
         started = time.perf_counter()
         size = 0
         for certificate in certificates:
-            size += len(service.render_pdf(certificate))
+            size += len(certificate_queries.render_pdf(certificate))
         render_seconds = time.perf_counter() - started
 
         total = issue_seconds + render_seconds

@@ -12,6 +12,8 @@ from PIL import Image
 from sqlalchemy import delete, func, select
 
 from bimtek.accounts.models import AuditLog, User
+from bimtek.certificates import queries as certificate_queries
+from bimtek.certificates import rule as certificate_rule
 from bimtek.certificates import service
 from bimtek.certificates.models import Certificate, CertificateVersion, PaktaConfirmation
 from bimtek.extensions import db
@@ -127,7 +129,7 @@ def test_names_outside_latin1_render_with_the_bundled_font(app, demo, graduate):
         user = db.session.get(User, user_id)
         user.nama = "Ṣāliḥ Nur’aini"
         certificate = service.issue(db.session.get(Course, demo), user, None)
-        text, codes = read_pdf(service.render_pdf(certificate))
+        text, codes = read_pdf(certificate_queries.render_pdf(certificate))
         db.session.commit()
     assert "Ṣāliḥ Nur’aini" in text
     assert codes and codes[0].startswith("http://bimtek.example.test/verifikasi/")
@@ -145,8 +147,8 @@ def test_course_page_shows_missing_items_then_the_download(client, auth, app, de
     with app.app_context():  # the admin turns automatic issuing on: who already qualifies gets it
         course = db.session.get(Course, demo)
         admin = db.session.scalars(select(User).where(User.username == "admin")).one()
-        rule = service.RuleSettings(True, True, 0, "", True, None)
-        service.save_rule(course, rule, admin)
+        rule = certificate_rule.RuleSettings(True, True, 0, "", True, None)
+        certificate_rule.save_rule(course, rule, admin)
         db.session.commit()
     page = client.get(f"/kursus/{demo}").get_data(as_text=True)
     assert "Unduh sertifikat (PDF)" in page
@@ -244,7 +246,7 @@ def test_name_correction_reissues_same_number_new_version(client, auth, post_for
         assert certificate.current_version_no == 2
         new_code = certificate.current_version.code
         assert certificate.number == "0001/PP.04-SD/73.22/2024"
-        pdf = service.render_pdf(certificate)
+        pdf = certificate_queries.render_pdf(certificate)
     text, codes = read_pdf(pdf)
     assert "Muhammad Rizal Pratama" in text and "26 Mei 2024" in text
     assert codes == [f"http://bimtek.example.test/verifikasi/{new_code}"]

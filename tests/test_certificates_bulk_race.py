@@ -4,6 +4,7 @@ records, only the certificates its own request created."""
 from sqlalchemy import func, select
 
 from bimtek.accounts.models import AuditLog, User
+from bimtek.certificates import rule as certificate_rule
 from bimtek.certificates import service
 from bimtek.certificates.models import Certificate
 from bimtek.extensions import db
@@ -33,9 +34,9 @@ def test_concurrent_bulk_issue_reports_and_audits_what_each_created(
             active=True,
             actor=actor,
         )
-        service.save_rule(
+        certificate_rule.save_rule(
             course,
-            service.RuleSettings(False, False, 0, "", False, None),  # everyone is eligible
+            certificate_rule.RuleSettings(False, False, 0, "", False, None),  # everyone is eligible
             actor,
         )
         mark_previewed(actor)

@@ -51,7 +51,7 @@ STALE_AFTER = timedelta(days=1)
 _CHUNK = 1024 * 1024
 
 # What verify() answers for each version, computed in SQL from the copied rows (the same rule
-# as bimtek.certificates.service.verify); after a restore verify() itself must agree.
+# as bimtek.certificates.queries.verify); after a restore verify() itself must agree.
 _CERTIFICATE_STATUS_SQL = """
 SELECT v.code,
        CASE WHEN c.revoked_at IS NOT NULL THEN 'dicabut'
@@ -848,7 +848,7 @@ def _restore_uploads(staged: Path, folder: Path, now: datetime) -> Path | None:
 def verify_certificates() -> dict:
     """verify() — the function behind /verifikasi/<code> — for every version's code."""
     from bimtek.certificates.models import CertificateVersion
-    from bimtek.certificates.service import verify
+    from bimtek.certificates.queries import verify
 
     if not {"certificate", "certificate_version"} <= set(inspect(db.engine).get_table_names()):
         return _certificate_facts([])

@@ -12,6 +12,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from bimtek.accounts.models import User, audit
+from bimtek.certificates import queries as certificate_queries
 from bimtek.certificates import service
 from bimtek.certificates.completion import completion_for
 from bimtek.certificates.models import Certificate
@@ -39,7 +40,7 @@ def _load(params: dict) -> tuple[Course, Kecamatan]:
 @kind("certificate_zip", roles=ADMIN, unit="sertifikat", inline_limit=300)
 def certificate_zip(ctx, params: dict, user: User) -> str:
     course, kecamatan = _load(params)
-    certificates = service.certificates_in_kecamatan(course, kecamatan.kode)
+    certificates = certificate_queries.certificates_in_kecamatan(course, kecamatan.kode)
     if not certificates:
         raise JobError(f"Belum ada sertifikat terbit untuk Kec. {kecamatan.nama}.")
     slug = "".join(ch if ch.isalnum() else "-" for ch in kecamatan.nama.lower())
@@ -50,11 +51,11 @@ def certificate_zip(ctx, params: dict, user: User) -> str:
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as archive:
         used: set[str] = set()
         for done, certificate in enumerate(certificates, start=1):
-            name = service.filename_for(certificate)
+            name = certificate_queries.filename_for(certificate)
             if name in used:
                 name = f"{certificate.id}-{name}"
             used.add(name)
-            archive.writestr(name, service.render_pdf(certificate))
+            archive.writestr(name, certificate_queries.render_pdf(certificate))
             if done % 20 == 0:
                 ctx.progress(done)
     ctx.progress(total)

@@ -6,7 +6,7 @@ Plain functions: no request. They flush at most; the caller commits once.
 import logging
 import secrets
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from flask import current_app
@@ -21,13 +21,12 @@ from bimtek.certificates.models import (
     Certificate,
     CertificateCounter,
     CertificateVersion,
-    PaktaConfirmation,
 )
 from bimtek.enums import Role
 from bimtek.extensions import db
 from bimtek.learning.models import Course
 from bimtek.settings.publicurl import is_loopback_url
-from bimtek.settings.service import Office, current_office
+from bimtek.settings.service import current_office
 from bimtek.timeutil import as_utc, utcnow
 
 log = logging.getLogger(__name__)
@@ -53,95 +52,6 @@ def public_url_is_loopback() -> bool:
 def new_code() -> str:
     """192 random bits, URL-safe: one per certificate version."""
     return secrets.token_urlsafe(24)
-
-
-# --- completion rule -------------------------------------------------------
-
-
-@dataclass
-class RuleSettings:
-    require_modules: bool
-    require_post_pass: bool
-    min_attendance_pct: int
-    pakta_text: str
-    auto_issue: bool
-    cert_number_template: str | None
-
-
-def save_rule(course: Course, settings: RuleSettings, actor: User) -> Course:
-    if not 0 <= settings.min_attendance_pct <= 100:
-        raise CertificateError("Kehadiran minimal harus 0–100%.", "min_attendance_pct")
-    template = (settings.cert_number_template or "").strip() or None
-    if template is not None:
-        try:
-            template = numbering.validate_template(template)
-        except numbering.NumberTemplateError as exc:
-            raise CertificateError(str(exc), "cert_number_template") from None
-    pakta = (settings.pakta_text or "").strip()
-    if len(pakta) > 5000:
-        raise CertificateError("Teks pakta integritas maksimal 5.000 karakter.", "pakta_text")
-    course.require_modules = settings.require_modules
-    course.require_post_pass = settings.require_post_pass
-    course.min_attendance_pct = settings.min_attendance_pct
-    course.pakta_text = pakta
-    turned_on = settings.auto_issue and not course.auto_issue
-    course.auto_issue = settings.auto_issue
-    course.cert_number_template = template
-    db.session.flush()
-    if turned_on:
-        issue_pending_automatic(course)
-    audit(
-        actor,
-        "course.completion_rule",
-        "course",
-        course.id,
-        require_modules=course.require_modules,
-        require_post_pass=course.require_post_pass,
-        min_attendance_pct=course.min_attendance_pct,
-        pakta=bool(pakta),
-        auto_issue=course.auto_issue,
-        cert_number_template=template,
-    )
-    return course
-
-
-# --- pakta integritas --------------------------------------------------------
-
-
-def pakta_required(course: Course) -> bool:
-    return bool((course.pakta_text or "").strip())
-
-
-def pakta_confirmation(course: Course, user: User) -> PaktaConfirmation | None:
-    return db.session.scalars(
-        select(PaktaConfirmation).where(
-            PaktaConfirmation.course_id == course.id, PaktaConfirmation.user_id == user.id
-        )
-    ).one_or_none()
-
-
-def confirm_pakta(course: Course, user: User, completion: Completion) -> PaktaConfirmation:
-    """Store the confirmation (once) with the text as shown. The pakta follows the modules."""
-    if not pakta_required(course):
-        raise CertificateError("Kursus ini tidak memerlukan pakta integritas.")
-    if completion.modules_done < completion.modules_total:
-        raise CertificateError(
-            "Pakta integritas dapat dikonfirmasi setelah semua modul selesai dibaca "
-            f"({completion.modules_done} dari {completion.modules_total})."
-        )
-    existing = pakta_confirmation(course, user)
-    if existing is not None:
-        return existing
-    try:
-        with db.session.begin_nested():
-            row = PaktaConfirmation(
-                course_id=course.id, user_id=user.id, text=course.pakta_text, confirmed_at=utcnow()
-            )
-            db.session.add(row)
-    except IntegrityError:  # a double tap confirmed it in between
-        row = pakta_confirmation(course, user)
-    signals.course_progress.send(course, user=user)
-    return row
 
 
 # --- numbering -------------------------------------------------------------
@@ -583,136 +493,3 @@ def issue_for_kecamatan(course: Course, kecamatan_kode: str, actor: User) -> Bul
         issued=len(issued),
     )
     return BulkResult(issued, not_eligible, already)
-
-
-# --- verification ----------------------------------------------------------
-
-
-@dataclass
-class Verification:
-    status: str  # "sah" | "dicabut" | "diganti" | "tidak_dikenal"
-    version: CertificateVersion | None = None
-    certificate: Certificate | None = None
-
-
-def verify(code: str) -> Verification:
-    if not code or len(code) > 64:
-        return Verification("tidak_dikenal")
-    version = db.session.scalars(
-        select(CertificateVersion).where(CertificateVersion.code == code)
-    ).one_or_none()
-    if version is None:
-        return Verification("tidak_dikenal")
-    certificate = version.certificate
-    if certificate.revoked:
-        return Verification("dicabut", version, certificate)
-    if version.version_no != certificate.current_version_no:
-        return Verification("diganti", version, certificate)
-    return Verification("sah", version, certificate)
-
-
-# --- reading: PDFs and lists -------------------------------------------------
-
-
-def verify_url(code: str) -> str:
-    """The address the QR code opens (contract: /verifikasi/<code> on BIMTEK_PUBLIC_URL)."""
-    return f"{current_app.config['BIMTEK_PUBLIC_URL']}/verifikasi/{code}"
-
-
-def text_for(certificate: Certificate, version: CertificateVersion | None = None):
-    from bimtek.certificates.pdf import CertificateText
-
-    version = version or certificate.current_version
-    return CertificateText(
-        number=certificate.number,
-        nama=version.nama,
-        jabatan=version.jabatan,
-        asal=version.asal,
-        course_title=version.course_title,
-        hours_jp=version.hours_jp,
-        place=version.place,
-        issued_on=version.issued_on,
-        signer_name=version.signer_name,
-        signer_title=version.signer_title,
-        signer_nip=version.signer_nip,
-        office_name=version.office_name,
-        verify_url=verify_url(version.code),
-    )
-
-
-def render_pdf(certificate: Certificate) -> bytes:
-    from bimtek.certificates.pdf import render
-
-    return render(text_for(certificate))
-
-
-def certificates_of(user: User) -> list[Certificate]:
-    return list(
-        db.session.scalars(
-            select(Certificate)
-            .where(Certificate.user_id == user.id)
-            .options(selectinload(Certificate.versions), selectinload(Certificate.course))
-            .order_by(Certificate.issued_at.desc())
-        )
-    )
-
-
-def certificates_in_kecamatan(course: Course, kecamatan_kode: str) -> list[Certificate]:
-    """Current (not revoked) certificates of the course for participants of the kecamatan."""
-    return list(
-        db.session.scalars(
-            select(Certificate)
-            .join(User, User.id == Certificate.user_id)
-            .where(
-                Certificate.course_id == course.id,
-                Certificate.revoked_at.is_(None),
-                User.kecamatan_kode == kecamatan_kode,
-            )
-            .options(selectinload(Certificate.versions))
-            .order_by(Certificate.seq, Certificate.id)
-        )
-    )
-
-
-def filename_for(certificate: Certificate) -> str:
-    safe = "".join(ch if ch.isalnum() else "-" for ch in certificate.number).strip("-")
-    nama = "".join(ch if ch.isalnum() else "-" for ch in certificate.current_version.nama)
-    return f"sertifikat-{safe}-{nama.strip('-')[:40]}.pdf"
-
-
-def pakta_confirmations_of(user: User) -> list[tuple[PaktaConfirmation, str]]:
-    """(confirmation, course title) of one participant, newest first."""
-    return list(
-        db.session.execute(
-            select(PaktaConfirmation, Course.title)
-            .join(Course, Course.id == PaktaConfirmation.course_id)
-            .where(PaktaConfirmation.user_id == user.id)
-            .order_by(PaktaConfirmation.confirmed_at.desc())
-        ).all()
-    )
-
-
-# --- the sample certificate ---------------------------------------------------------------
-
-SAMPLE_CODE = "CONTOH"
-
-
-def sample_certificate(office: Office, public_url: str, today: date):
-    """A certificate as the office's next one would look, for an invented participant."""
-    from bimtek.certificates.pdf import CertificateText
-
-    return CertificateText(
-        number=office.number_example(today),
-        nama="Nama Peserta Contoh",
-        jabatan="Anggota PPS",
-        asal="Desa Contoh, Kecamatan Contoh",
-        course_title="Bimtek Kode Etik, Kode Perilaku dan Netralitas (contoh)",
-        hours_jp=8,
-        place=office.place,
-        issued_on=today,
-        signer_name=office.signer_name,
-        signer_title=office.signer_title,
-        signer_nip=office.signer_nip,
-        office_name=office.name,
-        verify_url=f"{public_url}/verifikasi/{SAMPLE_CODE}",
-    )

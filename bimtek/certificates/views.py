@@ -20,6 +20,8 @@ from sqlalchemy.orm import selectinload
 
 from bimtek import numbering
 from bimtek.certificates import jobs as _jobs  # noqa: F401  (registers its jobs)
+from bimtek.certificates import queries as certificate_queries
+from bimtek.certificates import rule as certificate_rule
 from bimtek.certificates import service
 from bimtek.certificates.completion import Completion, completion_of
 from bimtek.certificates.forms import BulkIssueForm, PaktaForm, ReasonForm, RuleForm
@@ -63,7 +65,7 @@ def _pdf_response(data: bytes, filename: str):
 @bp.get("/verifikasi/<code>")
 @limiter.limit(lambda: current_app.config["BIMTEK_VERIFY_LIMIT"], scope="verify")
 def verify(code: str):
-    result = service.verify(code)
+    result = certificate_queries.verify(code)
     status = 404 if result.status == "tidak_dikenal" else 200
     response = Response(render_template("certificates/verify.html", result=result), status)
     response.headers["Cache-Control"] = "no-store"  # a revocation shows at once
@@ -91,13 +93,15 @@ def course_status(course: Course, user) -> CourseStatus | None:
     service.issue_when_complete), not when a page is shown."""
     if not user.is_authenticated or user.role != Role.PESERTA:
         return None
-    pakta = service.pakta_confirmation(course, user)
+    pakta = certificate_rule.pakta_confirmation(course, user)
     return CourseStatus(
         completion=completion_of(course, user),
         certificate=service.certificate_of(course, user.id),
         pakta_text=course.pakta_text or "",
         pakta=pakta,
-        pakta_form=PaktaForm() if service.pakta_required(course) and pakta is None else None,
+        pakta_form=PaktaForm()
+        if certificate_rule.pakta_required(course) and pakta is None
+        else None,
     )
 
 
@@ -117,14 +121,14 @@ def _register_with_learning(_state) -> None:
 @role_required(Role.PESERTA)
 def confirm_pakta(course_id: int):
     course = db.get_or_404(Course, course_id)
-    if not learning.can_open(current_user, course) or not service.pakta_required(course):
+    if not learning.can_open(current_user, course) or not certificate_rule.pakta_required(course):
         abort(404)
     form = PaktaForm()
     if not form.validate_on_submit():
         flash("Centang pernyataan persetujuan untuk mengonfirmasi pakta integritas.", "error")
         return redirect(url_for("learning.course", course_id=course.id))
     try:
-        service.confirm_pakta(course, current_user, completion_of(course, current_user))
+        certificate_rule.confirm_pakta(course, current_user, completion_of(course, current_user))
     except service.CertificateError as exc:
         db.session.rollback()
         flash(str(exc), "error")
@@ -138,7 +142,7 @@ def confirm_pakta(course_id: int):
 @login_required
 def mine():
     return render_template(
-        "certificates/mine.html", certificates=service.certificates_of(current_user)
+        "certificates/mine.html", certificates=certificate_queries.certificates_of(current_user)
     )
 
 
@@ -152,7 +156,9 @@ def download(certificate_id: int):
     if current_user.role != Role.ADMIN:
         if certificate.user_id != current_user.id or certificate.revoked:
             abort(404)
-    return _pdf_response(service.render_pdf(certificate), service.filename_for(certificate))
+    return _pdf_response(
+        certificate_queries.render_pdf(certificate), certificate_queries.filename_for(certificate)
+    )
 
 
 # --- admin: the completion rule --------------------------------------------------
@@ -165,9 +171,9 @@ def rule(course_id: int):
     form = RuleForm(obj=course) if request.method == "GET" else RuleForm()
     if form.validate_on_submit():
         try:
-            service.save_rule(
+            certificate_rule.save_rule(
                 course,
-                service.RuleSettings(
+                certificate_rule.RuleSettings(
                     require_modules=form.require_modules.data,
                     require_post_pass=form.require_post_pass.data,
                     min_attendance_pct=form.min_attendance_pct.data,
@@ -298,7 +304,7 @@ def kecamatan_zip(course_id: int):
     kecamatan = _kecamatan_or_none(request.args.get("kecamatan"))
     if kecamatan is None:
         abort(404)
-    count = len(service.certificates_in_kecamatan(course, kecamatan.kode))
+    count = len(certificate_queries.certificates_in_kecamatan(course, kecamatan.kode))
     if not count:
         flash(f"Belum ada sertifikat terbit untuk Kec. {kecamatan.nama}.", "info")
         return redirect(url_for(".preview", course_id=course.id, kecamatan=kecamatan.kode))
@@ -385,8 +391,8 @@ def tanggal_sertifikat(value) -> str:
 def certificate_record(user) -> dict:
     """For the admin's participant page: certificates and pakta confirmations of one user."""
     return {
-        "certificates": service.certificates_of(user),
-        "pakta": service.pakta_confirmations_of(user),
+        "certificates": certificate_queries.certificates_of(user),
+        "pakta": certificate_queries.pakta_confirmations_of(user),
     }
 
 
@@ -402,7 +408,9 @@ def settings_preview():
     from bimtek.certificates.pdf import render  # fpdf2 loads on first use, not at start
 
     data = render(
-        service.sample_certificate(office, current_app.config["BIMTEK_PUBLIC_URL"], today)
+        certificate_queries.sample_certificate(
+            office, current_app.config["BIMTEK_PUBLIC_URL"], today
+        )
     )
     mark_previewed(current_user)
     db.session.commit()
