@@ -138,7 +138,7 @@ def read_bank_workbook(
 ) -> tuple[str | None, list[str]]:
     """(bank YAML text, errors). Errors name the row and column: 'baris 4, kolom C (stem): …'.
     `taken`: ids used by other banks."""
-    from bimtek.workspace.service import bank_yaml
+    from bimtek.workspace.banks import bank_yaml
 
     try:
         workbook = open_xlsx(data, max_bytes=MAX_BYTES, max_uncompressed=MAX_UNCOMPRESSED)

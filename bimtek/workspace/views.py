@@ -27,7 +27,7 @@ from bimtek.learning.models import Course, Module
 from bimtek.quiz.models import Question
 from bimtek.spreadsheet import XLSX_MEDIA_TYPE
 from bimtek.web import attachment, db_int, no_store, role_required
-from bimtek.workspace import bankxlsx, materials, queries, service
+from bimtek.workspace import banks, bankxlsx, drafts, materials, queries, service
 from bimtek.workspace.forms import (
     BankApplyForm,
     BankImportForm,
@@ -62,8 +62,8 @@ def home():
 # --- modules ----------------------------------------------------------------
 
 
-def _form_data(form: ModuleForm) -> service.DraftData:
-    return service.DraftData(
+def _form_data(form: ModuleForm) -> drafts.DraftData:
+    return drafts.DraftData(
         slug=form.slug.data,
         title=form.title.data or "",
         sort_order=form.sort_order.data or 0,
@@ -103,13 +103,13 @@ def draft_edit(draft_id: int):
 @role_required(*STAFF)
 def module_edit(module_id: int):
     module = db.get_or_404(Module, module_id)
-    return _editor(module, service.draft_for(module))
+    return _editor(module, drafts.draft_for(module))
 
 
 def _editor(module: Module | None, draft: ModuleDraft | None):
     """One page for every module text: Pratinjau (no JS), Simpan draf, Terbitkan."""
     form = ModuleForm()
-    shown = draft or (service.draft_from_version(module) if module is not None else None)
+    shown = draft or (drafts.draft_from_version(module) if module is not None else None)
     if request.method == "GET" and shown is not None:
         _fill(form, shown)
     preview = None
@@ -123,9 +123,9 @@ def _editor(module: Module | None, draft: ModuleDraft | None):
             preview = render_markdown(form.body.data or "")
         elif form.validate_on_submit():
             try:
-                saved = service.save_draft(module, draft, _form_data(form), current_user)
+                saved = drafts.save_draft(module, draft, _form_data(form), current_user)
                 if action == "terbitkan":
-                    version = service.publish(saved, current_user)
+                    version = drafts.publish(saved, current_user)
                     db.session.commit()
                     flash(
                         f"Modul “{version.title}” terbit sebagai versi {version.version_no}.",
@@ -191,10 +191,10 @@ def _upload_md(module: Module | None):
         abort(400)
     upload = request.files.get("file")
     try:
-        name, data = service.module_upload(
+        name, data = drafts.module_upload(
             upload.filename if upload else None, upload.stream if upload else None
         )
-        draft = service.draft_from_file(module, name, data, current_user)
+        draft = drafts.draft_from_file(module, name, data, current_user)
     except (service.WorkspaceError, materials.UploadRefused) as exc:
         db.session.rollback()
         for line in [str(exc), *getattr(exc, "problems", [])]:
@@ -214,7 +214,7 @@ def draft_discard(draft_id: int):
     if not ConfirmForm().validate_on_submit():
         abort(400)
     module_id = draft.module_id
-    service.discard_draft(draft, current_user)
+    drafts.discard_draft(draft, current_user)
     db.session.commit()
     flash("Draf dibuang.", "success")
     if module_id is not None:
@@ -243,7 +243,7 @@ def diff(module_id: int):
         module=module,
         old=old,
         new=new,
-        lines=service.diff_versions(old, new),
+        lines=drafts.diff_versions(old, new),
         versions=queries.versions_of(module),
     )
 
@@ -256,7 +256,7 @@ def module_export(module_id: int):
     version = queries.version_of(module, version_no)
     if version is None:
         abort(404)
-    name, text = service.export_module(version, current_app.config["BIMTEK_CONTENT_DIR"])
+    name, text = drafts.export_module(version, current_app.config["BIMTEK_CONTENT_DIR"])
     return attachment(text.encode("utf-8"), name, "text/markdown")
 
 
@@ -395,9 +395,9 @@ def question_edit(question_id: int):
 
 def _question_form(module: Module, question: Question | None):
     form = QuestionForm()
-    version = service.current_question_version(question) if question is not None else None
+    version = banks.current_question_version(question) if question is not None else None
     if request.method == "GET" and version is not None:
-        entry = service.question_entry(version)
+        entry = banks.question_entry(version)
         if entry is None:
             flash(
                 "Teks sumber soal ini belum tersimpan (dimuat sebelum fitur ini ada). "
@@ -410,7 +410,7 @@ def _question_form(module: Module, question: Question | None):
     warnings: list[str] = []
     if request.method == "GET" and version is not None:
         warnings = question_warnings(
-            service.question_entry(version) or {},
+            banks.question_entry(version) or {},
             queries.current_question_entries(exclude_question_id=question.id),
         )
     if form.validate_on_submit():
@@ -423,7 +423,7 @@ def _question_form(module: Module, question: Question | None):
                 target.errors = [*target.errors, reason[0].upper() + reason[1:]]
 
         entry = form.bank_entry()
-        saved = service.save_question(module, question, entry, current_user, error)
+        saved = banks.save_question(module, question, entry, current_user, error)
         if saved is not None:
             warnings = question_warnings(
                 entry, queries.current_question_entries(exclude_question_id=saved.id)
@@ -453,7 +453,7 @@ def question_retire(question_id: int):
     if not ConfirmForm().validate_on_submit():
         abort(400)
     retire = request.form.get("retire") == "1"
-    service.set_retired(question, retire, current_user)
+    banks.set_retired(question, retire, current_user)
     db.session.commit()
     flash(
         f"Soal {question.qid} "
@@ -468,7 +468,7 @@ def question_retire(question_id: int):
 @role_required(*STAFF)
 def bank_export_yaml(module_id: int):
     module = db.get_or_404(Module, module_id)
-    text, missing = service.export_bank_yaml(module)
+    text, missing = banks.export_bank_yaml(module)
     if missing:
         flash(
             "Soal berikut belum punya teks sumber (dimuat sebelum fitur ini ada): "
@@ -484,11 +484,11 @@ def bank_export_yaml(module_id: int):
 @role_required(*STAFF)
 def bank_export_xlsx(module_id: int):
     module = db.get_or_404(Module, module_id)
-    text, missing = service.export_bank_yaml(module)
+    text, missing = banks.export_bank_yaml(module)
     if missing:
         flash("Beberapa soal belum punya teks sumber; jalankan bimtek content sync.", "error")
         return redirect(url_for(".bank", module_id=module.id))
-    entries = service.bank_entries(module)
+    entries = banks.bank_entries(module)
     data = bankxlsx.build_bank_workbook(module.slug, entries)
     return attachment(data, f"{module.slug}.xlsx", XLSX_MEDIA_TYPE)
 
@@ -510,7 +510,7 @@ def bank_import(module_id: int):
     if not form.validate_on_submit():
         abort(400)
     upload = request.files.get("file")
-    name, bank_text, errors = service.bank_upload(
+    name, bank_text, errors = banks.bank_upload(
         module, upload.filename if upload else None, upload.stream if upload else None
     )
     bank_file, plan, token = None, None, None
@@ -518,8 +518,8 @@ def bank_import(module_id: int):
         bank_file, problems = _parse_for(module, bank_text, name)
         errors = [f"{name} baris {e.line}: {e.reason}" for e in problems]
         if bank_file is not None:
-            plan = service.plan_bank(bank_file, module)
-            token = service.keep_pending_bank(
+            plan = banks.plan_bank(bank_file, module)
+            token = banks.keep_pending_bank(
                 current_app.config["BIMTEK_UPLOAD_DIR"], module, current_user, name, bank_text
             )
     return render_template(
@@ -534,9 +534,7 @@ def bank_import(module_id: int):
 
 def _parse_for(module: Module, text: str, name: str):
     # The file's own 'module:' must name this module; ids of other banks are taken.
-    return parse_bank(
-        f"{module.slug}.yaml", text, {module.slug}, service.other_qids_outside(module)
-    )
+    return parse_bank(f"{module.slug}.yaml", text, {module.slug}, banks.other_qids_outside(module))
 
 
 @bp.post("/modul/<int:module_id>/soal/terapkan")
@@ -546,7 +544,7 @@ def bank_apply(module_id: int):
     form = BankApplyForm()
     if not form.validate_on_submit():
         abort(400)
-    pending = service.take_pending_bank(
+    pending = banks.take_pending_bank(
         current_app.config["BIMTEK_UPLOAD_DIR"], form.token.data, module, current_user
     )
     if pending is None:
@@ -559,7 +557,7 @@ def bank_apply(module_id: int):
         for problem in problems[:20]:
             flash(f"{name} baris {problem.line}: {problem.reason}", "error")
         return redirect(url_for(".bank", module_id=module.id))
-    report = service.import_bank(bank_file, module, current_user, name)
+    report = banks.import_bank(bank_file, module, current_user, name)
     db.session.commit()
     flash(
         f"Bank soal dari {name} diterapkan: {report.questions_created} soal baru, "
