@@ -18,9 +18,7 @@ from bimtek.certificates import service
 from bimtek.certificates.models import Certificate, CertificateVersion, PaktaConfirmation
 from bimtek.extensions import db
 from bimtek.learning.models import Course, ModuleProgress
-from bimtek.quiz import service as quiz_service
-from bimtek.quiz.models import Attempt
-from bimtek.timeutil import utcnow
+from tests.conftest import complete_course
 
 PPS_NIK, PPK_NIK, PASSWORD = "7322011203950002", "7322014107900001", "demo-peserta-2029"
 ADMIN = ("admin", "demo-admin-2029")
@@ -50,30 +48,7 @@ def graduate(app, demo):
 
     def run(nik, score=85.0):
         with app.app_context():
-            user = db.session.scalars(select(User).where(User.nik == nik)).one()
-            course = db.session.get(Course, demo)
-            for module in course.modules:
-                db.session.add(
-                    ModuleProgress(
-                        user_id=user.id,
-                        module_version_id=module.versions[-1].id,
-                        completed_at=utcnow(),
-                    )
-                )
-            post = next(q for q in quiz_service.course_quizzes(course) if q.kind == "post")
-            db.session.add(
-                Attempt(
-                    quiz_id=post.id,
-                    user_id=user.id,
-                    seed=1,
-                    status="submitted",
-                    submitted_at=utcnow(),
-                    score=score,
-                    passed=score >= post.pass_mark,
-                )
-            )
-            db.session.commit()
-            return user.id
+            return complete_course(demo, nik, score)
 
     return run
 

@@ -16,14 +16,13 @@ from bimtek.accounts.models import AuditLog, User
 from bimtek.attendance.models import TrainingSession
 from bimtek.certificates.models import Certificate
 from bimtek.extensions import db
-from bimtek.learning.models import Course, ModuleProgress
-from bimtek.quiz import service as quiz_service
-from bimtek.quiz.models import Attempt
+from bimtek.learning.models import Course
 from bimtek.settings import service
 from bimtek.settings.models import OfficeSetting
 from bimtek.settings.publicurl import derive_public_url, is_loopback_url, lan_address
 from bimtek.timeutil import utcnow
 from bimtek.wilayah.service import WilayahRow, import_wilayah
+from tests.conftest import complete_course
 
 ADMIN = ("admin", "demo-admin-2029")
 PELATIH = ("pelatih", "demo-pelatih-2029")
@@ -61,30 +60,7 @@ def unconfigured(app, demo):
 
 def graduate(app, course_id, nik=PPS_NIK):
     with app.app_context():
-        user = db.session.scalars(select(User).where(User.nik == nik)).one()
-        course = db.session.get(Course, course_id)
-        for module in course.modules:
-            db.session.add(
-                ModuleProgress(
-                    user_id=user.id,
-                    module_version_id=module.versions[-1].id,
-                    completed_at=utcnow(),
-                )
-            )
-        post = next(q for q in quiz_service.course_quizzes(course) if q.kind == "post")
-        db.session.add(
-            Attempt(
-                quiz_id=post.id,
-                user_id=user.id,
-                seed=1,
-                status="submitted",
-                submitted_at=utcnow(),
-                score=90.0,
-                passed=True,
-            )  # fmt: skip
-        )
-        db.session.commit()
-        return user.id
+        return complete_course(course_id, nik)
 
 
 def pdf_text(data: bytes) -> tuple[str, list[str]]:

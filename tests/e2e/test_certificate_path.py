@@ -10,14 +10,11 @@ import zxingcpp
 from PIL import Image
 from sqlalchemy import select
 
-from bimtek.accounts.models import User
 from bimtek.certificates import service as certificates
 from bimtek.demo import DEMO_PESERTA_PASSWORD
 from bimtek.extensions import db
-from bimtek.learning.models import Course, ModuleProgress
-from bimtek.quiz import service as quiz_service
-from bimtek.quiz.models import Attempt
-from bimtek.timeutil import utcnow
+from bimtek.learning.models import Course
+from tests.conftest import complete_course
 
 pytestmark = pytest.mark.e2e
 
@@ -29,27 +26,9 @@ def graduate(live_app, demo):
     """The demo PPS member has read every module and passed the post-test; the course
     issues certificates automatically."""
     with live_app.app_context():
-        user = db.session.scalars(select(User).where(User.nik == NIK)).one()
         course = db.session.scalars(select(Course).order_by(Course.id)).first()
         course.auto_issue = True
-        for module in course.modules:
-            db.session.add(
-                ModuleProgress(
-                    user_id=user.id, module_version_id=module.versions[-1].id, completed_at=utcnow()
-                )
-            )
-        post = next(q for q in quiz_service.course_quizzes(course) if q.kind == "post")
-        db.session.add(
-            Attempt(
-                quiz_id=post.id,
-                user_id=user.id,
-                seed=1,
-                status="submitted",
-                submitted_at=utcnow(),
-                score=90.0,
-                passed=True,
-            )
-        )
+        complete_course(course.id, NIK)
         # The course turns automatic issuing on after the member qualified: the catch-up
         # issues it (an event, not the page view, issues certificates).
         certificates.issue_pending_automatic(course)
