@@ -69,8 +69,12 @@ format: install-test
 	$(BIN)/ruff format bimtek tests bench
 	$(BIN)/ruff check --fix bimtek tests bench
 
+# One pytest worker per core (xdist; a test file stays on one worker): each builds its own seeded
+# databases. PYTEST_WORKERS=0 runs everything in one process.
+PYTEST_WORKERS ?= auto
+
 test: install-test lint
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

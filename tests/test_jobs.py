@@ -428,7 +428,7 @@ def test_two_app_nodes_share_one_redis_queue(app, db_url, post_form, course_id, 
         if os.environ.get("BIMTEK_REQUIRE_REDIS") == "1":
             pytest.fail("Redis required but nothing listens on 127.0.0.1:6379")
         pytest.skip("Redis not running on 127.0.0.1:6379")
-    name = f"bimtek-test-{os.getpid()}-{time.monotonic_ns()}"
+    name = f"bimtek-jobqueue-{os.getpid()}-{time.monotonic_ns()}"  # not the rate-limit prefix
     app.config.update(BIMTEK_QUEUE_URL=REDIS_URL, BIMTEK_QUEUE_NAME=name)
     nodes = [
         make_test_app(db_url, **{**app_config_of(app), "BIMTEK_QUEUE_URL": REDIS_URL,
