@@ -375,17 +375,14 @@ def issue_pending_automatic(course: Course | None = None) -> int:
         complete = [uid for uid, done in completion_for(each).items() if done.complete]
         if not complete:
             continue
-        have = set(db.session.scalars(
-            select(Certificate.user_id).where(
-                Certificate.course_id == each.id, Certificate.user_id.in_(complete)
-            )
-        ))  # fmt: skip
-        users = db.session.scalars(
-            select(User)
-            .where(User.id.in_([u for u in complete if u not in have]))
-            .order_by(User.id)
-        ).all()
-        if users:
+        have = set(
+            db.session.scalars(select(Certificate.user_id).where(Certificate.course_id == each.id))
+        )
+        waiting = [u for u in complete if u not in have]
+        for start in range(0, len(waiting), 500):  # bound the IN list (SQLite's variable cap)
+            users = db.session.scalars(
+                select(User).where(User.id.in_(waiting[start : start + 500])).order_by(User.id)
+            ).all()
             issued += len(_issue_many(each, list(users), None)[1])
     return issued
 
