@@ -433,6 +433,30 @@ def demo(app, wilayah, content):
 
 
 @pytest.fixture
+def course_id(app, wilayah, content, make_staff):
+    """A course of the first shipped module for PPS and PPK, made by an admin ("admin1")."""
+    from bimtek.accounts.models import User
+    from bimtek.learning.models import Module
+    from bimtek.learning.service import save_course
+
+    admin_id = make_staff("admin", "admin1", "rahasia-admin-1")
+    with app.app_context():
+        first_module = db.session.scalars(select(Module).order_by(Module.id)).first()
+        course = save_course(
+            None,
+            title="Bimtek PPS",
+            description="",
+            audience=["PPS", "PPK"],
+            hours_jp=8,
+            module_ids=[first_module.id],
+            active=True,
+            actor=db.session.get(User, admin_id),
+        )
+        db.session.commit()
+        return course.id
+
+
+@pytest.fixture
 def make_staff(app):
     from bimtek.accounts.service import create_staff
 

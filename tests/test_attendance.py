@@ -13,32 +13,11 @@ from bimtek.accounts.models import User
 from bimtek.attendance import codes, queries, service
 from bimtek.attendance.models import Attendance, AttendanceChange, SessionInvite, TrainingSession
 from bimtek.extensions import db
-from bimtek.learning.models import Module
-from bimtek.learning.service import save_course
 from bimtek.timeutil import utcnow
 from tests.conftest import twin
 
 PASSWORD = "awal-rahasia-1"
 PERIOD = 45
-
-
-@pytest.fixture
-def course_id(app, wilayah, content, make_staff):
-    admin_id = make_staff("admin", "admin1", "rahasia-admin-1")
-    with app.app_context():
-        first_module = db.session.scalars(select(Module).order_by(Module.id)).first()
-        course = save_course(
-            None,
-            title="Bimtek PPS",
-            description="",
-            audience=["PPS", "PPK"],
-            hours_jp=8,
-            module_ids=[first_module.id],
-            active=True,
-            actor=db.session.get(User, admin_id),
-        )
-        db.session.commit()
-        return course.id
 
 
 @pytest.fixture

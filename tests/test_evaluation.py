@@ -26,8 +26,6 @@ from bimtek.evaluation.items import (
 )
 from bimtek.evaluation.models import Evaluation, EvaluationAnswer
 from bimtek.extensions import db
-from bimtek.learning.models import Module
-from bimtek.learning.service import save_course
 from bimtek.timeutil import utcnow
 from tests.conftest import CORPUS, CSRF_RE, twin
 
@@ -38,25 +36,6 @@ PENYELENGGARAAN = [i.key for i in items_of("penyelenggaraan")]
 
 
 # ---- fixtures (this module's own) ----------------------------------------------------------
-
-
-@pytest.fixture
-def course_id(app, wilayah, content, make_staff):
-    admin_id = make_staff("admin", "admin1", "rahasia-admin-1")
-    with app.app_context():
-        module = db.session.scalars(select(Module).order_by(Module.id)).first()
-        course = save_course(
-            None,
-            title="Bimtek PPS",
-            description="",
-            audience=["PPS", "PPK"],
-            hours_jp=8,
-            module_ids=[module.id],
-            active=True,
-            actor=db.session.get(User, admin_id),
-        )
-        db.session.commit()
-        return course.id
 
 
 @pytest.fixture

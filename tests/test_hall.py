@@ -10,7 +10,7 @@ from werkzeug.security import generate_password_hash
 from bimtek.accounts.models import User
 from bimtek.extensions import db
 from bimtek.timeutil import utcnow
-from tests.test_attendance import course_id, make_session, people  # noqa: F401 (fixtures)
+from tests.test_attendance import make_session, people  # noqa: F401 (fixtures)
 
 NIK = "7322014107000901"
 PASSWORD = "gunung-latimojong-9"
