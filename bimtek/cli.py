@@ -9,7 +9,7 @@ import click
 from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
 
-from bimtek.extensions import db
+from bimtek.extensions import db, refresh_statistics
 
 
 def main() -> None:
@@ -63,6 +63,7 @@ def _run_sync():
             [str(e) for e in report.errors] + ["Konten tidak dimuat: perbaiki kesalahan di atas."]
         )
     db.session.commit()
+    refresh_statistics()
     click.echo(
         f"Konten: {len(report.created)} modul baru, {len(report.updated)} versi baru, "
         f"{len(report.unchanged)} tidak berubah."
@@ -162,6 +163,7 @@ def wilayah_import(csv_file: Path, prefix: str | None):
         db.session.rollback()
         _fail([f"{csv_file}: {e}" for e in report.errors] + ["Tidak ada data yang dimuat."])
     db.session.commit()
+    refresh_statistics()
     click.echo(report.summary())
 
 
@@ -242,6 +244,7 @@ def peserta_import(xlsx_file: Path, dry_run: bool, skip_invalid: bool, credentia
         raise
     finally:
         signal.signal(signal.SIGTERM, previous)
+    refresh_statistics()
     click.echo(f"Impor #{record.id} tersimpan: {plan.summary()}.")
     if result.created_ids:
         if credentials_out is not None:

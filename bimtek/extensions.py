@@ -1,5 +1,6 @@
 """Flask extensions, created here and bound in create_app."""
 
+import logging
 from datetime import datetime
 
 from flask import current_app, g, has_app_context, has_request_context, request
@@ -9,8 +10,9 @@ from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
-from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy import DateTime, MetaData, event, text
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, registry
 from sqlalchemy.types import TypeDecorator
 
@@ -132,3 +134,24 @@ def begin_write() -> None:
     g.db_write = True
     if db.engine.dialect.name == "sqlite":
         db.session.commit()
+
+
+def refresh_statistics() -> None:
+    """Refresh the query planner's statistics after a bulk write (an import, a content sync).
+
+    Without them both databases plan the per-kecamatan reports and the exports as if the tables
+    were empty: the rekap export took up to 40 % longer after a large import. Called after the
+    write is committed, in its own short transaction. PostgreSQL's ANALYZE samples (about 30,000
+    rows a table), and SQLite's is capped by analysis_limit, so it stays cheap at province size.
+    A failure here is logged and never undoes or fails the write that was already committed.
+    """
+    try:
+        if db.engine.dialect.name == "sqlite":
+            db.session.execute(text("PRAGMA analysis_limit=1000"))
+        db.session.execute(text("ANALYZE"))
+        db.session.commit()
+    except SQLAlchemyError:
+        db.session.rollback()
+        logging.getLogger(__name__).warning(
+            "ANALYZE failed; statistics left as they were", exc_info=True
+        )

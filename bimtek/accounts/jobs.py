@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from bimtek.accounts import importer, signin_tokens
 from bimtek.accounts.import_sheets import build_credentials
 from bimtek.accounts.models import ParticipantImport, User
-from bimtek.extensions import begin_write, db
+from bimtek.extensions import begin_write, db, refresh_statistics
 from bimtek.jobs.service import JobError, kind
 from bimtek.spreadsheet import XLSX_MEDIA_TYPE, SpreadsheetError
 from bimtek.timeutil import office_zone, utcnow, waktu
@@ -100,6 +100,7 @@ def import_commit(ctx, params: dict, user: User) -> str:
             "Data peserta berubah saat impor berjalan (mis. NIK yang sama baru saja didaftarkan). "
             "Tidak ada yang disimpan; buka pratinjau lagi lalu konfirmasi ulang."
         ) from None
+    refresh_statistics()  # the reports over the new participants get fresh plans
     importer.drop_upload(upload_dir, record)
     ctx.done = ctx.total = len(plan.rows)
     return f"Impor selesai: {plan.summary()}."
