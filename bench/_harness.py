@@ -50,14 +50,21 @@ def start_gunicorn(
     threads: int = 1,
     app: str = "bimtek:create_app()",
     health="/healthz",
+    options: list[str] | None = None,
+    timeout: float = 30,
 ):
+    """gunicorn on a free port, once `health` answers 200. `options` replace the worker and
+    thread counts (e.g. ["-c", "python:bimtek.gunicorn_conf"], as `make serve` runs it)."""
     port = free_port()
+    sizing = (
+        options if options is not None else ["--workers", str(workers), "--threads", str(threads)]
+    )
     proc = subprocess.Popen(
-        [str(BIN / "gunicorn"), "--workers", str(workers), "--threads", str(threads),
+        [str(BIN / "gunicorn"), *sizing,
          "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "--backlog", "2048", app],
         env=env, cwd=str(ROOT),
     )  # fmt: skip
-    deadline = time.time() + 30
+    deadline = time.time() + timeout
     while time.time() < deadline:
         try:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
@@ -67,7 +74,7 @@ def start_gunicorn(
         except OSError:
             time.sleep(0.2)
     proc.kill()
-    raise RuntimeError("gunicorn did not start")
+    raise RuntimeError(f"gunicorn did not start: {app}")
 
 
 class Client:

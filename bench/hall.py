@@ -24,7 +24,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._harness import CSRF_RE, ROOT, bench_env, bimtek, free_port, percentile  # noqa: E402
+from bench._harness import (  # noqa: E402
+    CSRF_RE,
+    ROOT,
+    bench_env,
+    bimtek,
+    percentile,
+    start_gunicorn,
+)
 
 PASSWORD = "gunung-latimojong-9"  # noqa: S105 (a bench account)
 NIK_PREFIX = "7322017"
@@ -221,23 +228,8 @@ def python(env: dict, script: str, **names) -> dict:
 
 
 def start_server(env: dict, app: str, health: str) -> tuple[subprocess.Popen, int]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "gunicorn"), *GUNICORN_CONF,
-         "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "--backlog", "2048", app],
-        env=env, cwd=str(ROOT),
-    )  # fmt: skip
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("POST" if health == "/hit" else "GET", health)
-            if conn.getresponse().status == 200:
-                return proc, port
-        except OSError:
-            time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError(f"gunicorn did not start: {app}")
+    """As `make serve` starts it: workers and threads from bimtek.gunicorn_conf."""
+    return start_gunicorn(env, app=app, health=health, options=GUNICORN_CONF, timeout=60)
 
 
 def token(data: bytes) -> str:
