@@ -457,6 +457,14 @@ def course_id(app, wilayah, content, make_staff):
 
 
 @pytest.fixture
+def admin_client(client, auth, make_staff, wilayah):
+    """The test client signed in as an admin ("operator")."""
+    make_staff("admin", "operator", "rahasia-operator-1")
+    auth.login("operator", "rahasia-operator-1")
+    return client
+
+
+@pytest.fixture
 def make_staff(app):
     from bimtek.accounts.service import create_staff
 

@@ -18,25 +18,15 @@ from bimtek.accounts.models import ParticipantImport, User
 from bimtek.extensions import db
 from bimtek.spreadsheet import SpreadsheetError
 from tests.conftest import csrf_token
+from tests.test_import import person
 from tests.xlsx_craft import HEADER, Raw, big_sheet, error, formula, shared, workbook
 
 LIMITS = {"max_bytes": 10 * 1024 * 1024, "max_rows": 50_000}
 
 
-def person(no, nama, nik, badan="PPS", jabatan="Anggota", kec="Malangke", desa="Pattimang"):
-    return [no, nama, nik, badan, jabatan, kec, desa]
-
-
 @pytest.fixture
 def app_config(tmp_path):
     return {"BIMTEK_UPLOAD_DIR": str(tmp_path / "uploads")}
-
-
-@pytest.fixture
-def admin_client(client, auth, make_staff, wilayah):
-    make_staff("admin", "operator", "rahasia-operator-1")
-    auth.login("operator", "rahasia-operator-1")
-    return client
 
 
 @pytest.fixture

@@ -24,13 +24,6 @@ def app_config(tmp_path):
     return {"BIMTEK_UPLOAD_DIR": str(tmp_path / "uploads")}
 
 
-@pytest.fixture
-def admin_client(client, auth, make_staff, wilayah):
-    make_staff("admin", "operator", "rahasia-operator-1")
-    auth.login("operator", "rahasia-operator-1")
-    return client
-
-
 def upload(client, data: bytes, name="peserta.xlsx"):
     token = csrf_token(client, "/admin/peserta/impor")
     return client.post(

@@ -19,13 +19,6 @@ VALID = {
 }
 
 
-@pytest.fixture
-def admin_client(client, auth, make_staff, wilayah):
-    make_staff("admin", "operator", "rahasia-operator-1")
-    auth.login("operator", "rahasia-operator-1")
-    return client
-
-
 def _count_peserta(app) -> int:
     with app.app_context():
         return db.session.scalar(

@@ -138,13 +138,6 @@ def test_every_download_says_no_store(app, client, auth, demo, post_form, tmp_pa
 # ---- the participant search -------------------------------------------------------------------
 
 
-@pytest.fixture
-def admin_client(client, auth, make_staff, wilayah):
-    make_staff("admin", "operator", "rahasia-operator-1")
-    auth.login("operator", "rahasia-operator-1")
-    return client
-
-
 def test_a_nik_search_is_posted_and_never_in_a_url(app, admin_client, make_peserta, post_form):
     app.config["BIMTEK_PAGE_SIZE"] = 1
     make_peserta("Sitti Aminah", nik="7322014107000001")
