@@ -132,6 +132,42 @@ def test_course_page_shows_missing_items_then_the_download(client, auth, app, de
     assert "Unduh sertifikat" in client.get("/sertifikat").get_data(as_text=True)
 
 
+def test_a_graded_post_test_issues_the_certificate_of_an_automatic_course(app, demo):
+    """The post-test is graded (no page view): the certificate exists; not for a course that
+    leaves issuing to the admin."""
+    from bimtek.quiz import service as quiz_service
+    from bimtek.quiz.models import AttemptAnswer, Quiz
+    from bimtek.timeutil import utcnow
+
+    def pass_post_test(nik) -> int:
+        with app.app_context():
+            user = db.session.scalars(select(User).where(User.nik == nik)).one()
+            course = db.session.get(Course, demo)
+            for module in course.modules:
+                db.session.add(ModuleProgress(user_id=user.id, completed_at=utcnow(),
+                                              module_version_id=module.versions[-1].id))  # fmt: skip
+            post = db.session.scalars(
+                select(Quiz).where(Quiz.course_id == demo, Quiz.kind == "post")
+            ).one()
+            attempt = quiz_service.start_attempt(post, user)
+            rows = db.session.scalars(
+                select(AttemptAnswer).where(AttemptAnswer.attempt_id == attempt.id)
+            ).all()
+            keys = {r.position: list(r.question_version.answer) for r in rows}
+            assert quiz_service.finish_attempt(attempt, selections=keys)
+            db.session.commit()
+            return db.session.scalar(select(func.count()).select_from(Certificate))
+
+    with app.app_context():
+        db.session.get(Course, demo).pretest_first = False
+        db.session.commit()
+    assert pass_post_test(PPK_NIK) == 0  # not automatic: the admin issues
+    with app.app_context():
+        db.session.get(Course, demo).auto_issue = True
+        db.session.commit()
+    assert pass_post_test(PPS_NIK) == 1
+
+
 def test_the_event_that_completes_the_course_issues_the_certificate(
     client, auth, app, demo, graduate, post_form
 ):

@@ -723,10 +723,14 @@ def finish_attempt(
         connection.execute(_STORE_MARK, marks)
     for name, value in values.items():  # what the database now holds, without reloading it
         set_committed_value(attempt, name, value)
-    if attempt.quiz.kind == "post" and attempt.quiz.course_id is not None:
-        signals.course_progress.send(
-            attempt.quiz.course, user=db.session.get(User, attempt.user_id)
-        )
+    # A graded post-test may complete the course. Only a course that issues certificates by
+    # itself listens, so its flag is read alone first: a submit (a hall at once) does not load
+    # the course and its modules otherwise.
+    quiz = attempt.quiz
+    if quiz.kind == "post" and db.session.scalar(
+        select(Course.auto_issue).where(Course.id == quiz.course_id)
+    ):
+        signals.course_progress.send(quiz.course, user=db.session.get(User, attempt.user_id))
     return True
 
 
