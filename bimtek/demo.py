@@ -17,16 +17,24 @@ from bimtek.timeutil import utcnow
 from bimtek.wilayah.service import import_wilayah, read_wilayah_csv
 
 DEMO_WILAYAH = Path(__file__).resolve().parent / "data" / "wilayah-73.22.csv"
+# A second kabupaten of the same province, so office boundaries can be tried.
+DEMO_WILAYAH_LUTIM = Path(__file__).resolve().parent / "data" / "wilayah-73.24.csv"
 
+# (role, username, nama, password, office): lutra = KPU Kabupaten Luwu Utara (the first office),
+# lutim = KPU Kabupaten Luwu Timur, sulsel = KPU Provinsi Sulawesi Selatan above both.
 DEMO_STAFF = [
-    ("admin", "admin", "Operator KPU Kab. Luwu Utara", "demo-admin-2029"),
-    ("pelatih", "pelatih", "Narasumber Bimtek", "demo-pelatih-2029"),
-]
+    ("admin", "admin", "Operator KPU Kab. Luwu Utara", "demo-admin-2029", "lutra"),
+    ("pelatih", "pelatih", "Narasumber Bimtek", "demo-pelatih-2029", "lutra"),
+    ("admin", "admin-lutim", "Operator KPU Kab. Luwu Timur", "demo-lutim-2029", "lutim"),
+    ("admin", "admin-sulsel", "Operator KPU Provinsi Sulawesi Selatan", "demo-sulsel-2029", "sulsel"),
+]  # fmt: skip
 # (nama, nik, badan, jabatan, kecamatan, desa, asn) — invented people, invented NIKs.
 DEMO_PESERTA = [
     ("Andi Sukmawati", "7322014107900001", "PPK", "Ketua", "73.22.01", None, False),
     ("Muh. Rizal Pratama", "7322011203950002", "PPS", "Anggota", "73.22.01", "73.22.01.2001", False),
     ("Nurhayati Basri", "7322015508880003", "Sekretariat PPS", "Staf", "73.22.01", "73.22.01.2001", True),
+    ("Hasnawati Lamba", "7324046302910004", "PPS", "Ketua", "73.24.04", "73.24.04.2001", False),
+    ("Rahmat Tandirerung", "7324041708930005", "PPK", "Anggota", "73.24.04", None, False),
 ]  # fmt: skip
 DEMO_PESERTA_PASSWORD = "demo-peserta-2029"  # noqa: S105 (printed demo login)
 
@@ -72,7 +80,7 @@ DEMO_COURSES = [
 
 def demo_logins() -> list[tuple[str, str, str]]:
     """(role, login, password) rows of the demo accounts, as `bimtek demo` prints them."""
-    staff = [(role, username, password) for role, username, _nama, password in DEMO_STAFF]
+    staff = [(role, username, password) for role, username, _nama, password, _o in DEMO_STAFF]
     peserta = [
         (f"peserta ({badan} {jabatan})", nik, DEMO_PESERTA_PASSWORD)
         for _nama, nik, badan, jabatan, *_rest in DEMO_PESERTA
@@ -86,14 +94,20 @@ def seed_demo() -> list[tuple[str, str, str]]:
     if errors:
         raise RuntimeError(f"shipped demo region file is broken: {errors[0]}")
     import_wilayah(rows)
+    rows, errors = read_wilayah_csv(DEMO_WILAYAH_LUTIM)
+    if errors:
+        raise RuntimeError(f"shipped demo region file is broken: {errors[0]}")
+    import_wilayah(rows)
+    demo_offices = _demo_offices()
     report = sync_content(current_app.config["BIMTEK_CONTENT_DIR"])
     if not report.ok:
         raise RuntimeError("content has errors; run 'bimtek content check'")
 
     logins = []
-    for role, username, nama, password in DEMO_STAFF:
+    for role, username, nama, password, office_key in DEMO_STAFF:
         if db.session.scalars(select(User).where(User.username == username)).first() is None:
-            accounts.create_staff(role, username, nama, password)
+            office_id = demo_offices[office_key].id
+            accounts.create_staff(role, username, nama, password, office_id=office_id)
         logins.append((role, username, password))
     for nama, nik, badan, jabatan, kecamatan, desa, asn in DEMO_PESERTA:
         if db.session.scalars(select(User).where(User.nik == nik)).first() is None:
@@ -122,8 +136,63 @@ def seed_demo() -> list[tuple[str, str, str]]:
             )
         _demo_quizzes(course, admin)
     _demo_office(admin)
+    for key, values in DEMO_OTHER_OFFICES.items():
+        _demo_other_office(demo_offices[key], values)
     _demo_session(admin)
     return logins
+
+
+def _demo_offices() -> dict:
+    """KPU Provinsi Sulawesi Selatan over KPU Kabupaten Luwu Utara (the first office, bound to
+    73.22 when it is still unbound) and KPU Kabupaten Luwu Timur (73.24)."""
+    from bimtek.offices import service as offices
+    from bimtek.offices.models import KABKOTA, PROVINSI, Office
+
+    by_kode = {o.wilayah_kode: o for o in db.session.scalars(select(Office))}
+    sulsel = by_kode.get("73") or offices.create_office(PROVINSI, "73")
+    lutra = by_kode.get("73.22")
+    if lutra is None:
+        first = offices.first_office()
+        if first.wilayah_kode is None:
+            offices.bind(first, KABKOTA, "73.22", sulsel)
+            lutra = first
+        else:
+            lutra = offices.create_office(KABKOTA, "73.22", parent=sulsel)
+    lutim = by_kode.get("73.24") or offices.create_office(KABKOTA, "73.24", parent=sulsel)
+    return {"sulsel": sulsel, "lutra": lutra, "lutim": lutim}
+
+
+# The other demo offices' identity (KPU Luwu Timur sits in Malili, KPU Sulawesi Selatan in
+# Makassar); signers are placeholders, as for Luwu Utara.
+DEMO_OTHER_OFFICES = {
+    "lutim": {
+        "name": "KPU Kabupaten Luwu Timur",
+        "signer_name": "Nama Ketua (demo)",
+        "signer_title": "Ketua KPU Kabupaten Luwu Timur",
+        "place": "Malili",
+    },
+    "sulsel": {
+        "name": "KPU Provinsi Sulawesi Selatan",
+        "signer_name": "Nama Ketua (demo)",
+        "signer_title": "Ketua KPU Provinsi Sulawesi Selatan",
+        "place": "Makassar",
+    },
+}
+
+
+def _demo_other_office(office, values: dict) -> None:
+    """Name, signer and place of a demo office, once (later edits are kept)."""
+    from bimtek.settings import service as settings
+    from bimtek.timeutil import utcnow as now
+
+    if office.updated_at is not None:
+        return
+    for key, value in values.items():
+        setattr(office, key, value)
+    office.address_line = office.address_line or ""
+    office.signer_nip = office.signer_nip or ""
+    office.updated_at = now()
+    settings.forget_office()
 
 
 # The office's real name and street (Jalan Simpurusiang, Kelurahan Bone Tua, Masamba: the
@@ -141,17 +210,17 @@ DEMO_OFFICE = {
 
 def _demo_office(admin: User) -> None:
     """Fill the office settings once; an operator's later edits are kept."""
+    from bimtek.offices.models import Office
     from bimtek.settings import service as settings
-    from bimtek.settings.models import OFFICE_ROW_ID, OfficeSetting
 
-    row = db.session.get(OfficeSetting, OFFICE_ROW_ID)
+    row = db.session.get(Office, admin.office_id)
     if row is not None and row.updated_at is not None:
         return
     office = settings.current_office()  # kode_kab derived from Luwu Utara (73.22)
     settings.save_office(
         settings.OfficeValues(
             **DEMO_OFFICE,
-            timezone=settings.wilayah_defaults().zone or settings.WITA,
+            timezone=office.timezone,
             cert_number_template=office.cert_number_template,
             kode_kab=office.kode_kab,
         ),

@@ -17,8 +17,9 @@ from bimtek.certificates.models import (
 from bimtek.evaluation.models import Evaluation, EvaluationAnswer
 from bimtek.jobs.models import Job
 from bimtek.learning.models import Course, CourseModule, Module, ModuleProgress, ModuleVersion
+from bimtek.offices import ownership  # noqa: F401  (fills office_id on new rows)
+from bimtek.offices.models import Office
 from bimtek.quiz.models import Attempt, AttemptAnswer, Question, QuestionVersion, Quiz
-from bimtek.settings.models import OfficeSetting
 from bimtek.wilayah.models import Desa, Kabupaten, Kecamatan, Provinsi
 from bimtek.workspace.models import Material, ModuleDraft
 
@@ -27,6 +28,6 @@ __all__ = [
     "CertificateCounter", "CertificateVersion", "Course", "CourseModule", "Desa", "Evaluation",
     "EvaluationAnswer", "ImportedAccount", "Job",
     "Kabupaten", "Kecamatan", "Material", "Module", "ModuleDraft", "ModuleProgress", "ModuleVersion",
-    "OfficeSetting", "PaktaConfirmation", "ParticipantImport", "Provinsi", "Question",
+    "Office", "PaktaConfirmation", "ParticipantImport", "Provinsi", "Question",
     "QuestionVersion", "Quiz", "SessionInvite", "SessionTrainer", "TrainingSession", "User",
 ]  # fmt: skip

@@ -22,6 +22,7 @@ from sqlalchemy import select, text
 
 from bimtek import MIGRATIONS_DIR, create_app
 from bimtek.extensions import db
+from bimtek.timeutil import utcnow
 from tests.pg import PostgresProvider
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -200,28 +201,32 @@ class PostgresStore:
                 with self._connect() as conn:
                     self.tables = _public_tables(conn)
                     self.sequences = list(self._sequences(conn))
-                    self.snapshots[seed] = ([], {})
             else:
                 self._restore(self.snapshot("migrated"))
                 _seed(self.url, SEEDS[seed])
-                schema = "seed_" + seed.replace("+", "_")
-                with self._connect() as conn:
-                    conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
-                    filled = []
-                    for table in self.tables:
-                        conn.execute(
-                            sql.SQL("CREATE TABLE {} AS SELECT * FROM {}").format(
-                                sql.Identifier(schema, table), sql.Identifier("public", table)
-                            )
-                        )
-                        if conn.execute(
-                            sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(
-                                sql.Identifier(schema, table)
-                            )
-                        ).fetchone()[0]:
-                            filled.append(table)
-                    self.snapshots[seed] = (filled, self._sequences(conn))
+            self._keep(seed)
         return seed
+
+    def _keep(self, seed: str) -> None:
+        """Copy every public table into the seed's schema (the migrations, too, write rows:
+        the first office)."""
+        schema = "seed_" + seed.replace("+", "_")
+        with self._connect() as conn:
+            conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+            filled = []
+            for table in self.tables:
+                conn.execute(
+                    sql.SQL("CREATE TABLE {} AS SELECT * FROM {}").format(
+                        sql.Identifier(schema, table), sql.Identifier("public", table)
+                    )
+                )
+                if conn.execute(
+                    sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(
+                        sql.Identifier(schema, table)
+                    )
+                ).fetchone()[0]:
+                    filled.append(table)
+            self.snapshots[seed] = (filled, self._sequences(conn))
 
     def empty(self) -> tuple[str, object]:
         name = f"bimtek_test_{uuid.uuid4().hex[:10]}"
@@ -337,6 +342,12 @@ def empty_all_tables(app) -> None:
             else:
                 for table in tables:
                     conn.execute(table.delete())
+            # As a freshly migrated database: the first office, unbound and unconfigured.
+            conn.execute(
+                db.metadata.tables["office"]
+                .insert()
+                .values(id=1, level="kabkota", created_at=utcnow())
+            )
         db.engine.dispose()
 
 

@@ -22,7 +22,7 @@ from bimtek.extensions import db
 from bimtek.jobs import service
 from bimtek.jobs.models import Job
 from bimtek.learning.models import Course
-from bimtek.settings.models import OFFICE_ROW_ID, OfficeSetting
+from bimtek.offices.models import FIRST_OFFICE_ID, Office
 from bimtek.timeutil import utcnow
 from tests.conftest import Auth, close_app, csrf_token, make_test_app
 
@@ -278,10 +278,7 @@ def _many_eligible(app, course_id: int, count: int) -> None:
                 for n in range(count)
             ],
         )
-        office = db.session.get(OfficeSetting, OFFICE_ROW_ID)
-        if office is None:
-            office = OfficeSetting(id=OFFICE_ROW_ID)
-            db.session.add(office)
+        office = db.session.get(Office, FIRST_OFFICE_ID)
         office.previewed_at = utcnow()
         db.session.commit()
 

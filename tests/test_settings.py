@@ -10,15 +10,15 @@ import pytest
 import zxingcpp
 from openpyxl import load_workbook
 from PIL import Image
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select, update
 
 from bimtek.accounts.models import AuditLog, User
 from bimtek.attendance.models import TrainingSession
 from bimtek.certificates.models import Certificate
 from bimtek.extensions import db
 from bimtek.learning.models import Course
+from bimtek.offices.models import Office
 from bimtek.settings import service
-from bimtek.settings.models import OfficeSetting
 from bimtek.settings.publicurl import derive_public_url, is_loopback_url, lan_address
 from bimtek.timeutil import utcnow
 from bimtek.wilayah.service import WilayahRow, import_wilayah
@@ -49,11 +49,14 @@ def demo(demo, app):
         return db.session.scalars(select(Course).order_by(Course.id)).first().id
 
 
+UNSAVED = (*service.SETTING_FIELDS, "updated_at", "updated_by_id", "previewed_at")
+
+
 @pytest.fixture
 def unconfigured(app, demo):
     """The demo without its settings row: what an office sees on its first day."""
     with app.app_context():
-        db.session.execute(delete(OfficeSetting))
+        db.session.execute(update(Office).values({f: None for f in UNSAVED}))
         db.session.commit()
     return demo
 
@@ -156,7 +159,7 @@ def test_zone_default_is_derived_explicit_env_wins_and_the_row_wins_over_both(ap
     app.config["BIMTEK_TIMEZONE"] = "Asia/Jakarta"
     with app.app_context():
         assert service.office_zone() == "Asia/Jakarta"
-        db.session.add(OfficeSetting(id=1, timezone="Asia/Jayapura"))
+        db.session.get(Office, 1).timezone = "Asia/Jayapura"
         db.session.commit()
     with app.app_context():
         assert service.office_zone() == "Asia/Jayapura"
@@ -254,7 +257,7 @@ def test_settings_are_validated_and_nothing_is_saved(
     assert response.status_code == 400
     assert message in response.get_data(as_text=True)
     with app.app_context():
-        assert db.session.get(OfficeSetting, 1) is None
+        assert db.session.get(Office, 1).updated_at is None
 
 
 def test_saving_settings_is_audited(app, client, auth, post_form, unconfigured):
@@ -265,7 +268,7 @@ def test_saving_settings_is_audited(app, client, auth, post_form, unconfigured):
     assert "Pengaturan kantor tersimpan" in page and "Terakhir disimpan" in page
     assert "WITA" in page
     with app.app_context():
-        row = db.session.get(OfficeSetting, 1)
+        row = db.session.get(Office, 1)
         assert row.signer_name == "Hj. Penandatangan Uji" and row.updated_by_id is not None
         entry = db.session.scalars(
             select(AuditLog).where(AuditLog.action == "settings.save").order_by(AuditLog.id.desc())

@@ -18,6 +18,7 @@ from bimtek.accounts.roles import (  # noqa: F401  (re-exported)
 )
 from bimtek.enums import Role, one_of
 from bimtek.extensions import db
+from bimtek.offices.service import region_offices
 from bimtek.timeutil import utcnow
 from bimtek.wilayah.models import Desa, Kecamatan
 
@@ -43,6 +44,9 @@ class User(UserMixin, db.Model):
     kecamatan_kode: Mapped[str | None] = mapped_column(ForeignKey("kecamatan.kode"), index=True)
     desa_kode: Mapped[str | None] = mapped_column(ForeignKey("desa.kode"), index=True)
     is_asn: Mapped[bool] = mapped_column(default=False)
+    # Staff: the office they work for. Participants: the kabupaten/kota office of their
+    # kecamatan (offices.service.RegionOffices). Every scoped list filters on it.
+    office_id: Mapped[int | None] = mapped_column(ForeignKey("office.id"), index=True)
     phone: Mapped[str | None] = mapped_column(String(32))
     must_change_password: Mapped[bool] = mapped_column(default=True)
     active: Mapped[bool] = mapped_column(default=True)
@@ -53,6 +57,13 @@ class User(UserMixin, db.Model):
 
     kecamatan: Mapped[Kecamatan | None] = relationship()
     desa: Mapped[Desa | None] = relationship()
+
+    def owning_office_id(self) -> int | None:
+        """A participant belongs to the kabupaten/kota office of their kecamatan (staff: the
+        office that creates them, filled in by offices.ownership)."""
+        if self.role == Role.PESERTA and self.kecamatan_kode:
+            return region_offices().for_kecamatan(self.kecamatan_kode)
+        return None
 
     def get_id(self) -> str:
         return self.session_token
@@ -102,6 +113,7 @@ class AuditLog(db.Model):
     object_type: Mapped[str] = mapped_column(String(32))
     object_id: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[dict] = mapped_column(JSON, default=dict)
+    office_id: Mapped[int | None] = mapped_column(ForeignKey("office.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
     actor: Mapped[User | None] = relationship()
@@ -114,6 +126,7 @@ def audit(actor: User | None, action: str, obj_type: str, obj_id=None, **detail)
         object_type=obj_type,
         object_id=None if obj_id is None else str(obj_id),
         detail=detail,
+        office_id=getattr(actor, "office_id", None),
     )
     db.session.add(entry)
     return entry
@@ -132,6 +145,7 @@ class ParticipantImport(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     admin_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"), index=True)  # None: CLI
+    office_id: Mapped[int | None] = mapped_column(ForeignKey("office.id"), index=True)
     filename: Mapped[str] = mapped_column(String(255))
     sha256: Mapped[str] = mapped_column(String(64))
     stored_name: Mapped[str | None] = mapped_column(String(64), unique=True)

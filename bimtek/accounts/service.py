@@ -313,9 +313,15 @@ def create_participant(data: ParticipantData, actor: User | None, password: str 
 
 
 def create_staff(
-    role: str, username: str, nama: str, password: str, actor: User | None = None
+    role: str,
+    username: str,
+    nama: str,
+    password: str,
+    actor: User | None = None,
+    office_id: int | None = None,
 ) -> User:
-    """An admin or pelatih account (signs in with a username)."""
+    """An admin or pelatih account (signs in with a username) of `office_id` (default: the
+    actor's office)."""
     if role not in ROLES or role == "peserta":
         raise AccountError("Peran harus admin atau pelatih.", "role")
     username = (username or "").strip().lower()
@@ -333,6 +339,7 @@ def create_staff(
         username=username,
         role=role,
         must_change_password=False,
+        office_id=office_id or getattr(actor, "office_id", None),
     )
     user.set_password(password)
     db.session.add(user)

@@ -44,6 +44,7 @@ class TrainingSession(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     course_id: Mapped[int] = mapped_column(ForeignKey("course.id"), index=True)
+    office_id: Mapped[int | None] = mapped_column(ForeignKey("office.id"), index=True)
     title: Mapped[str] = mapped_column(String(200))
     venue: Mapped[str] = mapped_column(String(200))
     starts_at: Mapped[datetime]

@@ -31,6 +31,8 @@ class Certificate(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     course_id: Mapped[int] = mapped_column(ForeignKey("course.id"), index=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
+    # The issuing office: the participant's kabupaten/kota office (its numbers, signer, place).
+    office_id: Mapped[int | None] = mapped_column(ForeignKey("office.id"), index=True)
     number: Mapped[str] = mapped_column(String(160), unique=True)
     series: Mapped[str] = mapped_column(String(120))
     year: Mapped[int]
@@ -47,6 +49,10 @@ class Certificate(db.Model):
     versions: Mapped[list["CertificateVersion"]] = relationship(
         back_populates="certificate", order_by="CertificateVersion.version_no"
     )
+
+    def owning_office_id(self) -> int | None:
+        """Issued by the participant's office: its numbers, its signer, its place."""
+        return db.session.get(User, self.user_id).office_id
 
     @property
     def revoked(self) -> bool:

@@ -16,6 +16,8 @@ class Module(db.Model):
     slug: Mapped[str] = mapped_column(String(80), unique=True)
     title: Mapped[str] = mapped_column(String(200))
     sort_order: Mapped[int] = mapped_column(default=0)
+    # The office that owns (edits) it; offices below use it (offices.scope: shared down).
+    office_id: Mapped[int | None] = mapped_column(ForeignKey("office.id"), index=True)
     current_version_no: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -56,6 +58,7 @@ class Course(db.Model):
     audience: Mapped[list] = mapped_column(JSON, default=list)  # badan names
     hours_jp: Mapped[int] = mapped_column(default=0)
     active: Mapped[bool] = mapped_column(default=True)
+    office_id: Mapped[int | None] = mapped_column(ForeignKey("office.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Completion rule (certificates feature: set on its "Aturan kelulusan" page).
     require_modules: Mapped[bool] = mapped_column(default=True, server_default=sa_true())

@@ -6,6 +6,7 @@ Plain functions: no request. Writes flush at most; the view commits.
 """
 
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from datetime import date, datetime
 
@@ -15,27 +16,20 @@ from sqlalchemy import select
 from bimtek import numbering, signals
 from bimtek.accounts.models import User, audit
 from bimtek.extensions import db
-from bimtek.settings.models import OFFICE_ROW_ID, OfficeSetting
+from bimtek.offices import scope
+from bimtek.offices.models import FIRST_OFFICE_ID
+from bimtek.offices.models import Office as OfficeRow
+from bimtek.offices.service import first_office
+from bimtek.offices.zones import WIB, WIT, WITA, zone_for_province  # noqa: F401  (re-exported)
 from bimtek.timeutil import utcnow, zone_abbreviation
 from bimtek.wilayah.models import Kabupaten, Provinsi
 
-WIB, WITA, WIT = "Asia/Jakarta", "Asia/Makassar", "Asia/Jayapura"
 ZONE_CHOICES = [
     (WIB, "WIB — Waktu Indonesia Barat (UTC+7)"),
     (WITA, "WITA — Waktu Indonesia Tengah (UTC+8)"),
     (WIT, "WIT — Waktu Indonesia Timur (UTC+9)"),
 ]
 ZONES = {zone for zone, _ in ZONE_CHOICES}
-
-# Keppres 41/1987 (Pembagian Wilayah Republik Indonesia menjadi 3 Wilayah Waktu, in force since
-# 1 January 1988): WIB = every province of Sumatra and Jawa/Madura, Kalimantan Barat and
-# Kalimantan Tengah; WITA = Kalimantan Timur and Selatan (Kalimantan Utara was split from Timur
-# in 2012), Bali, NTB, NTT and every Sulawesi province; WIT = Maluku, Maluku Utara and every
-# Papua province (the four of 2022 were split from Papua and Papua Barat). Province codes from
-# the Kemendagri 2025 list (/work/shared/data/wilayah-kemendagri-2025.csv): 93 is Papua Selatan;
-# there is no 97. Every other province code is WIB.
-WITA_PROVINCES = frozenset({"51", "52", "53", "63", "64", "65", "71", "72", "73", "74", "75", "76"})
-WIT_PROVINCES = frozenset({"81", "82", "91", "92", "93", "94", "95", "96"})
 
 NIP_RE = re.compile(r"^[0-9 ]{0,30}$")
 KODE_KAB_RE = re.compile(r"^\d{2}\.\d{2}$")
@@ -50,16 +44,6 @@ SETTING_FIELDS = (
     "cert_number_template",
     "kode_kab",
 )
-
-
-def zone_for_province(provinsi_kode: str) -> str:
-    """The zone of a province (the first two digits of any Kemendagri code)."""
-    prefix = (provinsi_kode or "")[:2]
-    if prefix in WITA_PROVINCES:
-        return WITA
-    if prefix in WIT_PROVINCES:
-        return WIT
-    return WIB
 
 
 class SettingsError(ValueError):
@@ -83,6 +67,7 @@ class Office:
     kode_kab: str
     saved_at: datetime | None = None  # last saved on the settings page
     previewed_at: datetime | None = None  # a sample certificate was looked at
+    id: int = FIRST_OFFICE_ID
 
     @property
     def zone_label(self) -> str:
@@ -111,32 +96,50 @@ class WilayahDefaults:
         return zone_abbreviation(self.zone or WIB)
 
 
-def wilayah_defaults() -> WilayahDefaults:
-    """Defaults the loaded regions imply: one kabupaten/kota → its name and code; the zone when
-    every loaded kabupaten/kota lies in provinces of one zone."""
+def wilayah_defaults(row: OfficeRow | None = None) -> WilayahDefaults:
+    """Defaults the office's region implies. An office bound to a kabupaten/kota or province:
+    its name, place, code and zone. The unbound single office: the loaded regions — one
+    kabupaten/kota gives its name and code; one zone across them gives the zone."""
+    if row is not None and row.wilayah_kode:
+        return _region_defaults(row.wilayah_kode)
     kabupaten = db.session.scalars(select(Kabupaten).order_by(Kabupaten.kode).limit(2)).all()
     provinces = db.session.scalars(select(Kabupaten.provinsi_kode).distinct().limit(40)).all()
     zones = {zone_for_province(p) for p in provinces}
     zone = zones.pop() if len(zones) == 1 else None
     province = ""
     if len(provinces) == 1:
-        row = db.session.get(Provinsi, provinces[0])
-        province = row.nama if row is not None else ""
+        found = db.session.get(Provinsi, provinces[0])
+        province = found.nama if found is not None else ""
     if len(kabupaten) != 1:
         return WilayahDefaults(zone=zone, province=province)
-    only = kabupaten[0]
+    return _region_defaults(kabupaten[0].kode)
+
+
+def _region_defaults(kode: str) -> WilayahDefaults:
+    provinsi = db.session.get(Provinsi, kode[:2])
+    province = provinsi.nama if provinsi is not None else ""
+    if len(kode) == 2:
+        return WilayahDefaults(
+            f"KPU Provinsi {province}" if province else "", "", "", zone_for_province(kode),
+            province,
+        )  # fmt: skip
+    only = db.session.get(Kabupaten, kode)
+    if only is None:
+        return WilayahDefaults(zone=zone_for_province(kode), province=province)
     nama = " ".join(only.nama.split())
     place = re.sub(r"^(kabupaten|kab\.|kota)\s+", "", nama, flags=re.IGNORECASE)
-    return WilayahDefaults(f"KPU {nama}", place, only.kode, zone, province)
+    return WilayahDefaults(f"KPU {nama}", place, only.kode, zone_for_province(kode), province)
 
 
-def load_office() -> Office:
-    """Read the settings row and fill what it leaves unset from config, then from the wilayah."""
-    row = db.session.get(OfficeSetting, OFFICE_ROW_ID)
+def load_office(office_id: int | None = None) -> Office:
+    """Read an office's row and fill what it leaves unset from config, then from its region."""
+    row = db.session.get(OfficeRow, office_id or FIRST_OFFICE_ID)
     config = current_app.config
     # A saved row sets every field: no need to look at the regions on every request.
     complete = row is not None and all(getattr(row, f) is not None for f in SETTING_FIELDS)
-    wilayah = WilayahDefaults(zone=WIB) if complete else wilayah_defaults()
+    wilayah = WilayahDefaults(zone=WIB) if complete else wilayah_defaults(row)
+    # The environment describes the office a laptop was set up for: the first one only.
+    env = config if row is None or row.id == FIRST_OFFICE_ID else {}
 
     def pick(column: str, *fallbacks: str | None) -> str:
         value = getattr(row, column) if row is not None else None
@@ -144,31 +147,58 @@ def load_office() -> Office:
             return value
         return next((f for f in fallbacks if f), "")
 
-    name = pick("name", config.get("BIMTEK_OFFICE_NAME"), wilayah.name, "KPU Kabupaten/Kota")
+    name = pick("name", env.get("BIMTEK_OFFICE_NAME"), wilayah.name, "KPU Kabupaten/Kota")
     return Office(
         name=name,
-        address_line=pick("address_line", config.get("BIMTEK_OFFICE_ADDRESS")),
-        signer_name=pick("signer_name", config.get("BIMTEK_CERT_SIGNER_NAME")),
-        signer_title=pick("signer_title", config.get("BIMTEK_CERT_SIGNER_TITLE"), f"Ketua {name}"),
-        signer_nip=pick("signer_nip", config.get("BIMTEK_CERT_SIGNER_NIP")),
-        place=pick("place", config.get("BIMTEK_CERT_PLACE"), wilayah.place),
-        timezone=pick("timezone", config.get("BIMTEK_TIMEZONE"), wilayah.zone, WIB),
+        address_line=pick("address_line", env.get("BIMTEK_OFFICE_ADDRESS")),
+        signer_name=pick("signer_name", env.get("BIMTEK_CERT_SIGNER_NAME")),
+        signer_title=pick("signer_title", env.get("BIMTEK_CERT_SIGNER_TITLE"), f"Ketua {name}"),
+        signer_nip=pick("signer_nip", env.get("BIMTEK_CERT_SIGNER_NIP")),
+        place=pick("place", env.get("BIMTEK_CERT_PLACE"), wilayah.place),
+        timezone=pick("timezone", env.get("BIMTEK_TIMEZONE"), wilayah.zone, WIB),
         cert_number_template=pick(
-            "cert_number_template", config.get("BIMTEK_CERT_NUMBER_TEMPLATE")
+            "cert_number_template",
+            env.get("BIMTEK_CERT_NUMBER_TEMPLATE"),
+            config.get("BIMTEK_CERT_NUMBER_TEMPLATE"),
         ),
-        kode_kab=pick("kode_kab", config.get("BIMTEK_KODE_KAB"), wilayah.kode_kab),
+        kode_kab=pick("kode_kab", env.get("BIMTEK_KODE_KAB"), wilayah.kode_kab),
         saved_at=row.updated_at if row is not None else None,
         previewed_at=row.previewed_at if row is not None else None,
+        id=row.id if row is not None else FIRST_OFFICE_ID,
     )
 
 
 def current_office() -> Office:
-    """The office as of this request (or CLI command): read once, then kept in flask.g."""
-    office = g.get("_bimtek_office")
+    """The acting office as of this request (or CLI command): read once, then kept in flask.g."""
+    office_id = scope.acting_office_id()
+    cache = g.setdefault("_bimtek_offices", {})
+    office = cache.get(office_id)
     if office is None:
-        office = load_office()
-        g._bimtek_office = office
+        office = cache[office_id] = load_office(office_id)
     return office
+
+
+def office_by_id(office_id: int | None) -> Office:
+    """Another office's identity (the one that issues a participant's certificate)."""
+    office_id = office_id or FIRST_OFFICE_ID
+    cache = g.setdefault("_bimtek_offices", {})
+    if office_id not in cache:
+        cache[office_id] = load_office(office_id)
+    return cache[office_id]
+
+
+@contextmanager
+def use_office(office_id: int | None):
+    """Within the block, current_office() and office_zone() speak for this office."""
+    before = g.get("_bimtek_office_id")
+    g._bimtek_office_id = office_id or FIRST_OFFICE_ID
+    try:
+        yield office_by_id(office_id)
+    finally:
+        if before is None:
+            g.pop("_bimtek_office_id", None)
+        else:
+            g._bimtek_office_id = before
 
 
 def office_zone() -> str:
@@ -178,7 +208,7 @@ def office_zone() -> str:
 
 def forget_office() -> None:
     """After a change: the next current_office() reads the row again."""
-    g.pop("_bimtek_office", None)
+    g.pop("_bimtek_offices", None)
 
 
 # --- writing ------------------------------------------------------------------------------
@@ -215,18 +245,17 @@ def clean(values: OfficeValues) -> OfficeValues:
     return OfficeValues(**data)
 
 
-def _row_for_update() -> OfficeSetting:
-    row = db.session.get(OfficeSetting, OFFICE_ROW_ID)
-    if row is None:
-        row = OfficeSetting(id=OFFICE_ROW_ID)
-        db.session.add(row)
-    return row
+def _row_for_update(office_id: int | None = None) -> OfficeRow:
+    office_id = office_id or scope.acting_office_id()
+    row = db.session.get(OfficeRow, office_id)
+    return row if row is not None else first_office()
 
 
-def save_office(values: OfficeValues, actor: User | None) -> OfficeSetting:
-    """Store every field (so later environment changes no longer move them); audited."""
+def save_office(values: OfficeValues, actor: User | None) -> OfficeRow:
+    """Store every field of the actor's office (so later environment changes no longer move
+    them); audited."""
     values = clean(values)
-    row = _row_for_update()
+    row = _row_for_update(scope.office_id_of(actor) if actor is not None else None)
     changed = {}
     for name in SETTING_FIELDS:
         new = getattr(values, name)
@@ -236,7 +265,7 @@ def save_office(values: OfficeValues, actor: User | None) -> OfficeSetting:
     row.updated_at = utcnow()
     row.updated_by_id = actor.id if actor is not None else None
     db.session.flush()
-    audit(actor, "settings.save", "office_setting", row.id, changed=changed)
+    audit(actor, "settings.save", "office", row.id, changed=changed)
     forget_office()
     signals.office_confirmed.send(None)  # certificates that waited for the office
     return row
@@ -244,12 +273,12 @@ def save_office(values: OfficeValues, actor: User | None) -> OfficeSetting:
 
 def mark_previewed(actor: User | None) -> None:
     """The admin looked at a sample certificate: that, too, unlocks issuing. Audited."""
-    row = _row_for_update()
+    row = _row_for_update(scope.office_id_of(actor) if actor is not None else None)
     first = row.previewed_at is None
     row.previewed_at = utcnow()
     db.session.flush()
     if first:
-        audit(actor, "settings.preview", "office_setting", row.id)
+        audit(actor, "settings.preview", "office", row.id)
     forget_office()
     if first:
         signals.office_confirmed.send(None)
