@@ -22,6 +22,11 @@ DEMO_WILAYAH_LUTIM = Path(__file__).resolve().parent / "data" / "wilayah-73.24.c
 
 # (role, username, nama, password, office): lutra = KPU Kabupaten Luwu Utara (the first office),
 # lutim = KPU Kabupaten Luwu Timur, sulsel = KPU Provinsi Sulawesi Selatan above both.
+DEMO_OFFICE_LABELS = {
+    "lutra": "Kab. Luwu Utara",
+    "lutim": "Kab. Luwu Timur",
+    "sulsel": "Prov. Sulsel",
+}
 DEMO_STAFF = [
     ("admin", "admin", "Operator KPU Kab. Luwu Utara", "demo-admin-2029", "lutra"),
     ("pelatih", "pelatih", "Narasumber Bimtek", "demo-pelatih-2029", "lutra"),
@@ -80,7 +85,10 @@ DEMO_COURSES = [
 
 def demo_logins() -> list[tuple[str, str, str]]:
     """(role, login, password) rows of the demo accounts, as `bimtek demo` prints them."""
-    staff = [(role, username, password) for role, username, _nama, password, _o in DEMO_STAFF]
+    staff = [
+        (f"{role} ({DEMO_OFFICE_LABELS[office]})", username, password)
+        for role, username, _nama, password, office in DEMO_STAFF
+    ]
     peserta = [
         (f"peserta ({badan} {jabatan})", nik, DEMO_PESERTA_PASSWORD)
         for _nama, nik, badan, jabatan, *_rest in DEMO_PESERTA
@@ -108,7 +116,7 @@ def seed_demo() -> list[tuple[str, str, str]]:
         if db.session.scalars(select(User).where(User.username == username)).first() is None:
             office_id = demo_offices[office_key].id
             accounts.create_staff(role, username, nama, password, office_id=office_id)
-        logins.append((role, username, password))
+        logins.append((f"{role} ({DEMO_OFFICE_LABELS[office_key]})", username, password))
     for nama, nik, badan, jabatan, kecamatan, desa, asn in DEMO_PESERTA:
         if db.session.scalars(select(User).where(User.nik == nik)).first() is None:
             data = accounts.ParticipantData(nama, nik, badan, jabatan, kecamatan, desa, asn)
