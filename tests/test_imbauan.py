@@ -278,3 +278,29 @@ def test_a_draft_reaches_nobody_until_published(app, client, sign_in, send, post
     cell = wb["Ringkasan"]["A2"]
     assert cell.value == '=HYPERLINK("http://x","klik")'
     assert cell.data_type == "s"
+
+
+def test_a_single_office_laptop_sends_to_its_own_participants(
+    app, admin_client, auth, make_peserta, post_form
+):
+    make_peserta("Sitti Aminah", nik="7322014107000001", badan="PPS", password="awal-rahasia-1")
+    make_peserta("Andi Baso", nik="7322014107000002", badan="KPPS", password="awal-rahasia-2")
+    response = post_form(
+        admin_client,
+        "/admin/imbauan/baru",
+        {"title": "Jadwal bimtek PPS", "body": "Bimtek dimulai **Senin**.", "audience": ["PPS"],
+         "regions": "73.22.01", "publish": "y"},
+    )  # fmt: skip
+    assert response.status_code == 302
+    imbauan_id = int(response.headers["Location"].rsplit("/", 1)[1])
+    admin_client.delete_cookie("session")
+    auth.login("7322014107000001", "awal-rahasia-1")
+    assert "Jadwal bimtek PPS" in _text(admin_client.get("/"))
+    assert post_form(admin_client, f"/imbauan/{imbauan_id}", {}).status_code == 302
+    admin_client.delete_cookie("session")
+    auth.login("7322014107000002", "awal-rahasia-2")  # KPPS: not addressed
+    assert admin_client.get(f"/imbauan/{imbauan_id}").status_code == 404
+    admin_client.delete_cookie("session")
+    auth.login("operator", "rahasia-operator-1")
+    page = _text(admin_client.get(f"/admin/imbauan/{imbauan_id}"))
+    assert _row(page, "Kec. Malangke")[2:] == ["1", "1", "0"]
