@@ -186,6 +186,9 @@ def test_offices_stay_in_their_lanes(app, client, sign_in, send, post_form):
     assert refused.status_code == 200
     assert "73.22.01 berada di luar wilayah" in _text(refused)
     assert send(client, regions="99.99", expect_ok=False).status_code == 200
+    odd = send(client, audience=("Bupati",), regions="x" * 300, expect_ok=False)
+    assert "Penerima “Bupati” tidak dikenal" in _text(odd) and "bukan kode wilayah" in _text(odd)
+    assert client.get(f"/admin/imbauan/{own}?kecamatan={'9' * 5000}").status_code == 200
 
     # The sibling office: 404 everywhere; its own PPS never sees it.
     sign_in("admin")

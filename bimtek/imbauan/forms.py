@@ -17,6 +17,14 @@ from bimtek.imbauan.service import (
 from bimtek.offices.models import Office
 
 
+class AudienceField(MultiCheckboxField):
+    def pre_validate(self, form) -> None:
+        """WTForms' own message for a value not offered is English."""
+        unknown = [v for v in self.data or [] if v not in AUDIENCE]
+        if unknown:
+            raise ValidationError(f"Penerima “{unknown[0][:40]}” tidak dikenal.")
+
+
 class ImbauanForm(FlaskForm):
     title = StringField(
         "Judul",
@@ -36,7 +44,7 @@ class ImbauanForm(FlaskForm):
         "judul bagian dengan ##. Skrip dan HTML berbahaya dibuang.",
         render_kw={"rows": 14},
     )
-    audience = MultiCheckboxField(
+    audience = AudienceField(
         "Ditujukan kepada",
         choices=[(a, a) for a in AUDIENCE],
         validators=[DataRequired("Pilih minimal satu badan yang dituju.")],
