@@ -76,6 +76,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from bimtek.backup.views import bp as backup_bp
     from bimtek.certificates.views import bp as certificates_bp
     from bimtek.evaluation.views import bp as evaluation_bp
+    from bimtek.imbauan.views import bp as imbauan_bp
     from bimtek.jobs.views import bp as jobs_bp
     from bimtek.learning.views import bp as learning_bp
     from bimtek.quiz.views import bp as quiz_bp
@@ -89,6 +90,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(backup_bp)
     app.register_blueprint(certificates_bp)
     app.register_blueprint(evaluation_bp)
+    app.register_blueprint(imbauan_bp)
     app.register_blueprint(jobs_bp)
     app.register_blueprint(learning_bp)
     app.register_blueprint(quiz_bp)

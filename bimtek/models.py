@@ -15,6 +15,7 @@ from bimtek.certificates.models import (
     PaktaConfirmation,
 )
 from bimtek.evaluation.models import Evaluation, EvaluationAnswer
+from bimtek.imbauan.models import Imbauan, ImbauanReceipt
 from bimtek.jobs.models import Job
 from bimtek.learning.models import Course, CourseModule, Module, ModuleProgress, ModuleVersion
 from bimtek.offices import ownership  # noqa: F401  (fills office_id on new rows)
@@ -26,7 +27,7 @@ from bimtek.workspace.models import Material, ModuleDraft
 __all__ = [
     "Attempt", "AttemptAnswer", "Attendance", "AttendanceChange", "AuditLog", "Certificate",
     "CertificateCounter", "CertificateVersion", "Course", "CourseModule", "Desa", "Evaluation",
-    "EvaluationAnswer", "ImportedAccount", "Job",
+    "EvaluationAnswer", "Imbauan", "ImbauanReceipt", "ImportedAccount", "Job",
     "Kabupaten", "Kecamatan", "Material", "Module", "ModuleDraft", "ModuleProgress", "ModuleVersion",
     "Office", "PaktaConfirmation", "ParticipantImport", "Provinsi", "Question",
     "QuestionVersion", "Quiz", "SessionInvite", "SessionTrainer", "TrainingSession", "User",

@@ -164,6 +164,7 @@ def _real_ids(app, peserta_login):
             "draft_id": 1,
             "material_id": 1,
             "job_id": 1,
+            "imbauan_id": 1,
             "slug": slug,
             "kode": "73.22.01",
             "code": "tidak-ada",

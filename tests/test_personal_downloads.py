@@ -87,6 +87,13 @@ def test_every_download_says_no_store(app, client, auth, demo, post_form, tmp_pa
     backups = client.get("/admin/cadangan").get_data(as_text=True)
     backup_link = re.search(r'href="(/admin/cadangan/bimtek-cadangan-[^"]+)"', backups).group(1)
 
+    circular = post_form(
+        client,
+        "/admin/imbauan/baru",
+        {"title": "Imbauan", "body": "Isi.", "audience": ["PPS"], "publish": "y"},
+    )
+    imbauan_path = circular.headers["Location"]
+
     requests = {
         "accounts.import_template": lambda: get("/admin/peserta/templat.xlsx"),
         "accounts.import_credentials": lambda: post(
@@ -100,6 +107,7 @@ def test_every_download_says_no_store(app, client, auth, demo, post_form, tmp_pa
         "attendance.daftar_hadir_xlsx": lambda: get(f"/sesi/{session_id}/daftar-hadir.xlsx"),
         "attendance.attendance_export": lambda: get(f"/sesi/kehadiran.xlsx?kursus={course.id}"),
         "evaluation.results_xlsx": lambda: get(f"/sesi/{session_id}/evaluasi.xlsx"),
+        "imbauan.receipts_xlsx": lambda: get(f"{imbauan_path}/tanda-terima.xlsx"),
         "certificates.settings_preview": lambda: post(
             "/admin/pengaturan/pratinjau-sertifikat", "/admin/pengaturan"
         ),

@@ -1,0 +1,1 @@
+"""Imbauan: circulars an office sends to the badan and wilayah below it, with read receipts."""
