@@ -42,6 +42,7 @@ def register_commands(app) -> None:
     app.cli.add_command(content_group)
     app.cli.add_command(demo_command)
     app.cli.add_command(user_group)
+    app.cli.add_command(office_group)
     app.cli.add_command(wilayah_group)
     app.cli.add_command(export_group)
     app.cli.add_command(peserta_group)
@@ -272,12 +273,20 @@ def user_group():
 @click.option("--desa", "desa_kode", help="Peserta: kode desa, e.g. 73.22.01.2001")
 @click.option("--asn", is_flag=True, help="Peserta is a civil servant (ASN).")
 @click.option("--generate-password", is_flag=True, help="Peserta: print a random initial password.")
+@click.option(
+    "--office",
+    "office_kode",
+    help="The office (wilayah code, e.g. 73.24; 'pusat'; or #id from 'office list'). Staff: "
+    "the office they work for (default: the first office). Peserta: must be the office of "
+    "their kecamatan.",
+)
 @with_appcontext
 def user_create(role, username, nama, nik, badan, jabatan, kecamatan_kode, desa_kode, asn,
-                generate_password):  # fmt: skip
+                generate_password, office_kode):  # fmt: skip
     """Create an account (the password is prompted)."""
     from bimtek.accounts import service
 
+    office_id = _office(office_kode).id if office_kode else None
     try:
         if role == "peserta":
             password = None
@@ -297,7 +306,7 @@ def user_create(role, username, nama, nik, badan, jabatan, kecamatan_kode, desa_
                 desa_kode=desa_kode,
                 is_asn=asn,
             )
-            user, initial = service.create_participant(data, None, password)
+            user, initial = service.create_participant(data, None, password, office_id=office_id)
             db.session.commit()
             click.echo(f"Peserta dibuat: {user.nama} (NIK {user.nik_masked}).")
             if generate_password:
@@ -306,12 +315,105 @@ def user_create(role, username, nama, nik, badan, jabatan, kecamatan_kode, desa_
             if not username:
                 raise service.AccountError("--username wajib untuk admin dan pelatih.")
             password = click.prompt("Kata sandi", hide_input=True, confirmation_prompt=True)
-            user = service.create_staff(role, username, nama or username, password)
+            user = service.create_staff(
+                role, username, nama or username, password, office_id=office_id
+            )
             db.session.commit()
-            click.echo(f"{user.role_label} dibuat: {user.username}")
+            click.echo(f"{user.role_label} dibuat: {user.username} ({_office_label(user)})")
     except service.AccountError as exc:
         db.session.rollback()
         _fail(f"Gagal: {exc}")
+
+
+def _office(kode: str):
+    from bimtek.offices import service as offices
+
+    office = offices.by_kode(kode)
+    if office is None:
+        _fail(f"Kantor '{kode}' tidak ditemukan (lihat 'bimtek office list').")
+    return office
+
+
+def _office_label(user) -> str:
+    from bimtek.offices.service import label_of
+
+    return label_of(user.office_id)
+
+
+@click.group("office")
+def office_group():
+    """Offices (satker): KPU RI, KPU Provinsi, KPU Kabupaten/Kota."""
+
+
+@office_group.command("list")
+@with_appcontext
+def office_list():
+    """Every office as a tree: #id, level, wilayah code, name, admin and pelatih accounts."""
+    from bimtek.enums import Role
+    from bimtek.offices import scope
+    from bimtek.offices import service as offices
+
+    offices.first_office()
+    everyone = scope.Reach(0, frozenset(), frozenset(), everything=True)
+    tree = offices.offices_in(everyone)
+    admins, pelatih = offices.staff_counts(Role.ADMIN), offices.staff_counts(Role.PELATIH)
+    for office, depth in tree:
+        click.echo(
+            f"#{office.id:<4} {'  ' * depth}{office.label}  [{office.level}, "
+            f"{office.wilayah_kode or 'tanpa kode wilayah'}] admin {admins.get(office.id, 0)}, "
+            f"pelatih {pelatih.get(office.id, 0)}"
+        )
+    click.echo(f"{len(tree)} kantor.")
+
+
+@office_group.command("add")
+@click.option("--level", type=click.Choice(["pusat", "provinsi", "kabkota"]), required=True)
+@click.option("--kode", help="Wilayah code: 73 (provinsi), 73.24 (kabupaten/kota).")
+@click.option("--parent", "parent_kode", help="The office above (wilayah code, 'pusat', #id); "
+              "default: the office whose wilayah holds this one.")  # fmt: skip
+@click.option("--nama", help="Name (default from the wilayah, e.g. KPU Kabupaten Luwu Timur).")
+@with_appcontext
+def office_add(level, kode, parent_kode, nama):
+    """Add an office over a loaded wilayah."""
+    from bimtek.offices import service as offices
+
+    parent = _office(parent_kode) if parent_kode else None
+    try:
+        office = offices.add_office(level, kode, None, parent=parent, name=nama)
+    except offices.OfficeError as exc:
+        db.session.rollback()
+        _fail(f"Gagal: {exc}")
+    db.session.commit()
+    above = f", di bawah {office.parent.label}" if office.parent else ""
+    click.echo(f"Kantor #{office.id} dibuat: {office.label}{above}.")
+
+
+@office_group.command("bind")
+@click.option("--level", type=click.Choice(["provinsi", "kabkota"]), required=True)
+@click.option("--kode", required=True, help="Wilayah code of the first office: 73.22.")
+@click.option("--parent", "parent_kode", help="The office above (wilayah code, 'pusat', #id).")
+@with_appcontext
+def office_bind(level, kode, parent_kode):
+    """Give the first office (a single-office database, not yet tied to a wilayah) its wilayah
+    and place in the tree, before adding offices beside it."""
+    from bimtek.offices import service as offices
+
+    first = offices.first_office()
+    if first.wilayah_kode:
+        _fail(f"Kantor pertama sudah terikat ke wilayah {first.wilayah_kode} ({first.label}).")
+    parent = _office(parent_kode) if parent_kode else None
+    if not offices.default_name(level, kode) or len(kode) != (2 if level == "provinsi" else 5):
+        _fail(
+            f"Gagal: wilayah {kode} belum dimuat atau bukan kode {level} (bimtek wilayah import)."
+        )
+    taken = offices.by_kode(kode)
+    if taken is not None:
+        _fail(f"Gagal: wilayah {kode} sudah punya kantor: {taken.label}.")
+    if parent is not None and parent.wilayah_kode and not kode.startswith(parent.wilayah_kode):
+        _fail(f"Gagal: {kode} tidak berada di wilayah {parent.label}.")
+    offices.bind(first, level, kode, parent)
+    db.session.commit()
+    click.echo(f"Kantor #{first.id} kini {first.level_label} {kode} ({first.label}).")
 
 
 def _account(ref: str):
