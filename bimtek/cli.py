@@ -186,8 +186,16 @@ def peserta_group():
     type=click.Path(dir_okay=False, writable=True, path_type=Path),
     help="Write the new accounts' initial passwords here (.xlsx, a sheet per kecamatan).",
 )
+@click.option(
+    "--office",
+    "office_kode",
+    help="Import as this office (wilayah code, e.g. 73.24): rows of other kabupaten/kota and "
+    "NIKs of other offices are refused, as on the web page. Default: every region.",
+)
 @with_appcontext
-def peserta_import(xlsx_file: Path, dry_run: bool, skip_invalid: bool, credentials_out):
+def peserta_import(
+    xlsx_file: Path, dry_run: bool, skip_invalid: bool, credentials_out, office_kode=None
+):
     """Import participants from an .xlsx (the same importer as the web page)."""
     from bimtek.accounts import importer
     from bimtek.accounts.import_sheets import build_credentials
@@ -201,14 +209,16 @@ def peserta_import(xlsx_file: Path, dry_run: bool, skip_invalid: bool, credentia
         for stale in remove_stale_parts(credentials_out):
             click.echo(f"Berkas sementara lama dihapus: {stale}", err=True)
     config = current_app.config
+    office_id = _office(office_kode).id if office_kode else None
     try:
-        plan = importer.plan_import(
+        parsed = importer.read_sheet(
             xlsx_file,
             max_bytes=config["BIMTEK_IMPORT_MAX_BYTES"],
             max_rows=config["BIMTEK_IMPORT_MAX_ROWS"],
             max_cells=config["BIMTEK_IMPORT_MAX_CELLS"],
             max_seconds=config["BIMTEK_IMPORT_MAX_SECONDS"],
         )
+        plan = importer.plan_parsed(parsed, office_id=office_id)
     except SpreadsheetError as exc:
         _fail(f"{xlsx_file}: {exc} Tidak ada data yang diimpor.")
     for rejection in plan.rejected:
@@ -227,6 +237,8 @@ def peserta_import(xlsx_file: Path, dry_run: bool, skip_invalid: bool, credentia
     previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         record = importer.new_import_record(xlsx_file.read_bytes(), xlsx_file.name, None)
+        if office_id is not None:
+            record.office_id = office_id
         result = importer.commit_plan(plan, record, None, skip_invalid=skip_invalid)
         if credentials_out is not None and result.created_ids:
             # The sheet is complete on disk before the passwords are committed, and takes its

@@ -416,3 +416,30 @@ def test_cli_adds_and_lists_offices_and_creates_an_admin_in_one(app, runner, dem
         input="rahasia-x-2029\nrahasia-x-2029\n",
     )
     assert missing.exit_code == 1 and "Kantor '99' tidak ditemukan" in missing.output
+
+
+def test_cli_import_as_an_office_refuses_rows_of_another(app, runner, demo, tmp_path):
+    sheet = tmp_path / "peserta.xlsx"
+    rows = [
+        HEADER,
+        person(1, "Sitti Malili", "7324045506910041", kec="Malili", desa="Harapan"),
+        person(2, "Orang Malangke", "7322015506910042"),
+    ]
+    sheet.write_bytes(xlsx(rows))
+    result = runner.invoke(args=["peserta", "import", str(sheet), "--office", "73.24"])
+    assert result.exit_code == 1
+    assert (
+        "Baris 3, kolom F (Kecamatan): Kecamatan Malangke (73.22.01) termasuk wilayah "
+        "KPU Kabupaten Luwu Utara" in result.output
+    )
+    result = runner.invoke(
+        args=["peserta", "import", str(sheet), "--office", "73.24", "--skip-invalid"]
+    )
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        lutim = db.session.scalars(select(Office).where(Office.wilayah_kode == "73.24")).one()
+        sitti = db.session.scalars(select(User).where(User.nik == "7324045506910041")).one()
+        assert sitti.office_id == lutim.id
+        assert db.session.scalars(select(User).where(User.nik == "7322015506910042")).all() == []
+        record = db.session.scalars(select(ParticipantImport)).all()[-1]
+        assert record.office_id == lutim.id
