@@ -94,6 +94,8 @@ def test_the_province_sees_both_kabupaten_read_only(app, client, auth, demo, pos
     auth.login(*SULSEL_ADMIN)
     listing = _text(client.get("/admin/peserta"))
     assert "Hasnawati Lamba" in listing and "Andi Sukmawati" in listing
+    assert "<th>Kantor</th>" in listing and "KPU Kabupaten Luwu Timur" in listing
+    assert "+ Peserta baru" not in listing  # participants are registered by their kabupaten
     detail = _text(client.get(f"/admin/peserta/{lutra_id}"))
     assert "Hanya dapat dilihat" in detail and "KPU Kabupaten Luwu Utara" in detail
     assert "Nonaktifkan" not in detail and "Ubah data" not in detail

@@ -39,6 +39,7 @@ from bimtek.extensions import begin_write, db, limiter, login_manager, writes_la
 from bimtek.jobs import service as jobs
 from bimtek.jobs.web import offer
 from bimtek.offices import scope
+from bimtek.offices.models import KABKOTA, Office
 from bimtek.offices.service import label_of, region_prefix
 from bimtek.spreadsheet import XLSX_MEDIA_TYPE, SpreadsheetError
 from bimtek.storage import STORAGE_FULL_MESSAGE, is_storage_full
@@ -264,8 +265,14 @@ def participants():
     pagination = db.paginate(
         stmt, page=page, per_page=current_app.config["BIMTEK_PAGE_SIZE"], error_out=False
     )
+    reach = scope.current_reach()
+    own = db.session.get(Office, reach.office_id)
     return render_template(
         "accounts/participants.html",
+        # A province (or KPU RI) sees its kabupaten/kota's participants: say whose each is.
+        office_labels={i: label_of(i) for i in reach.ids} if len(reach.ids) > 1 else None,
+        # Participants belong to a kabupaten/kota office: only one registers them.
+        registers=own is None or own.level == KABKOTA,
         search_form=search_form,
         users=pagination.items,
         q=query,
