@@ -79,6 +79,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from bimtek.imbauan.views import bp as imbauan_bp
     from bimtek.jobs.views import bp as jobs_bp
     from bimtek.learning.views import bp as learning_bp
+    from bimtek.offices.views import bp as offices_bp
     from bimtek.quiz.views import bp as quiz_bp
     from bimtek.reports.views import bp as reports_bp
     from bimtek.settings.views import bp as settings_bp
@@ -93,6 +94,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(imbauan_bp)
     app.register_blueprint(jobs_bp)
     app.register_blueprint(learning_bp)
+    app.register_blueprint(offices_bp)
     app.register_blueprint(quiz_bp)
     app.register_blueprint(reports_bp)
     app.register_blueprint(settings_bp)

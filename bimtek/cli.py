@@ -42,6 +42,7 @@ def register_commands(app) -> None:
     app.cli.add_command(content_group)
     app.cli.add_command(demo_command)
     app.cli.add_command(user_group)
+    app.cli.add_command(office_group)
     app.cli.add_command(wilayah_group)
     app.cli.add_command(export_group)
     app.cli.add_command(peserta_group)
@@ -185,8 +186,16 @@ def peserta_group():
     type=click.Path(dir_okay=False, writable=True, path_type=Path),
     help="Write the new accounts' initial passwords here (.xlsx, a sheet per kecamatan).",
 )
+@click.option(
+    "--office",
+    "office_kode",
+    help="Import as this office (wilayah code, e.g. 73.24): rows of other kabupaten/kota and "
+    "NIKs of other offices are refused, as on the web page. Default: every region.",
+)
 @with_appcontext
-def peserta_import(xlsx_file: Path, dry_run: bool, skip_invalid: bool, credentials_out):
+def peserta_import(
+    xlsx_file: Path, dry_run: bool, skip_invalid: bool, credentials_out, office_kode=None
+):
     """Import participants from an .xlsx (the same importer as the web page)."""
     from bimtek.accounts import importer
     from bimtek.accounts.import_sheets import build_credentials
@@ -200,14 +209,16 @@ def peserta_import(xlsx_file: Path, dry_run: bool, skip_invalid: bool, credentia
         for stale in remove_stale_parts(credentials_out):
             click.echo(f"Berkas sementara lama dihapus: {stale}", err=True)
     config = current_app.config
+    office_id = _office(office_kode).id if office_kode else None
     try:
-        plan = importer.plan_import(
+        parsed = importer.read_sheet(
             xlsx_file,
             max_bytes=config["BIMTEK_IMPORT_MAX_BYTES"],
             max_rows=config["BIMTEK_IMPORT_MAX_ROWS"],
             max_cells=config["BIMTEK_IMPORT_MAX_CELLS"],
             max_seconds=config["BIMTEK_IMPORT_MAX_SECONDS"],
         )
+        plan = importer.plan_parsed(parsed, office_id=office_id)
     except SpreadsheetError as exc:
         _fail(f"{xlsx_file}: {exc} Tidak ada data yang diimpor.")
     for rejection in plan.rejected:
@@ -226,6 +237,8 @@ def peserta_import(xlsx_file: Path, dry_run: bool, skip_invalid: bool, credentia
     previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         record = importer.new_import_record(xlsx_file.read_bytes(), xlsx_file.name, None)
+        if office_id is not None:
+            record.office_id = office_id
         result = importer.commit_plan(plan, record, None, skip_invalid=skip_invalid)
         if credentials_out is not None and result.created_ids:
             # The sheet is complete on disk before the passwords are committed, and takes its
@@ -272,12 +285,20 @@ def user_group():
 @click.option("--desa", "desa_kode", help="Peserta: kode desa, e.g. 73.22.01.2001")
 @click.option("--asn", is_flag=True, help="Peserta is a civil servant (ASN).")
 @click.option("--generate-password", is_flag=True, help="Peserta: print a random initial password.")
+@click.option(
+    "--office",
+    "office_kode",
+    help="The office (wilayah code, e.g. 73.24; 'pusat'; or #id from 'office list'). Staff: "
+    "the office they work for (default: the first office). Peserta: must be the office of "
+    "their kecamatan.",
+)
 @with_appcontext
 def user_create(role, username, nama, nik, badan, jabatan, kecamatan_kode, desa_kode, asn,
-                generate_password):  # fmt: skip
+                generate_password, office_kode):  # fmt: skip
     """Create an account (the password is prompted)."""
     from bimtek.accounts import service
 
+    office_id = _office(office_kode).id if office_kode else None
     try:
         if role == "peserta":
             password = None
@@ -297,7 +318,7 @@ def user_create(role, username, nama, nik, badan, jabatan, kecamatan_kode, desa_
                 desa_kode=desa_kode,
                 is_asn=asn,
             )
-            user, initial = service.create_participant(data, None, password)
+            user, initial = service.create_participant(data, None, password, office_id=office_id)
             db.session.commit()
             click.echo(f"Peserta dibuat: {user.nama} (NIK {user.nik_masked}).")
             if generate_password:
@@ -306,12 +327,105 @@ def user_create(role, username, nama, nik, badan, jabatan, kecamatan_kode, desa_
             if not username:
                 raise service.AccountError("--username wajib untuk admin dan pelatih.")
             password = click.prompt("Kata sandi", hide_input=True, confirmation_prompt=True)
-            user = service.create_staff(role, username, nama or username, password)
+            user = service.create_staff(
+                role, username, nama or username, password, office_id=office_id
+            )
             db.session.commit()
-            click.echo(f"{user.role_label} dibuat: {user.username}")
+            click.echo(f"{user.role_label} dibuat: {user.username} ({_office_label(user)})")
     except service.AccountError as exc:
         db.session.rollback()
         _fail(f"Gagal: {exc}")
+
+
+def _office(kode: str):
+    from bimtek.offices import service as offices
+
+    office = offices.by_kode(kode)
+    if office is None:
+        _fail(f"Kantor '{kode}' tidak ditemukan (lihat 'bimtek office list').")
+    return office
+
+
+def _office_label(user) -> str:
+    from bimtek.offices.service import label_of
+
+    return label_of(user.office_id)
+
+
+@click.group("office")
+def office_group():
+    """Offices (satker): KPU RI, KPU Provinsi, KPU Kabupaten/Kota."""
+
+
+@office_group.command("list")
+@with_appcontext
+def office_list():
+    """Every office as a tree: #id, level, wilayah code, name, admin and pelatih accounts."""
+    from bimtek.enums import Role
+    from bimtek.offices import scope
+    from bimtek.offices import service as offices
+
+    offices.first_office()
+    everyone = scope.Reach(0, frozenset(), frozenset(), everything=True)
+    tree = offices.offices_in(everyone)
+    admins, pelatih = offices.staff_counts(Role.ADMIN), offices.staff_counts(Role.PELATIH)
+    for office, depth in tree:
+        click.echo(
+            f"#{office.id:<4} {'  ' * depth}{office.label}  [{office.level}, "
+            f"{office.wilayah_kode or 'tanpa kode wilayah'}] admin {admins.get(office.id, 0)}, "
+            f"pelatih {pelatih.get(office.id, 0)}"
+        )
+    click.echo(f"{len(tree)} kantor.")
+
+
+@office_group.command("add")
+@click.option("--level", type=click.Choice(["pusat", "provinsi", "kabkota"]), required=True)
+@click.option("--kode", help="Wilayah code: 73 (provinsi), 73.24 (kabupaten/kota).")
+@click.option("--parent", "parent_kode", help="The office above (wilayah code, 'pusat', #id); "
+              "default: the office whose wilayah holds this one.")  # fmt: skip
+@click.option("--nama", help="Name (default from the wilayah, e.g. KPU Kabupaten Luwu Timur).")
+@with_appcontext
+def office_add(level, kode, parent_kode, nama):
+    """Add an office over a loaded wilayah."""
+    from bimtek.offices import service as offices
+
+    parent = _office(parent_kode) if parent_kode else None
+    try:
+        office = offices.add_office(level, kode, None, parent=parent, name=nama)
+    except offices.OfficeError as exc:
+        db.session.rollback()
+        _fail(f"Gagal: {exc}")
+    db.session.commit()
+    above = f", di bawah {office.parent.label}" if office.parent else ""
+    click.echo(f"Kantor #{office.id} dibuat: {office.label}{above}.")
+
+
+@office_group.command("bind")
+@click.option("--level", type=click.Choice(["provinsi", "kabkota"]), required=True)
+@click.option("--kode", required=True, help="Wilayah code of the first office: 73.22.")
+@click.option("--parent", "parent_kode", help="The office above (wilayah code, 'pusat', #id).")
+@with_appcontext
+def office_bind(level, kode, parent_kode):
+    """Give the first office (a single-office database, not yet tied to a wilayah) its wilayah
+    and place in the tree, before adding offices beside it."""
+    from bimtek.offices import service as offices
+
+    first = offices.first_office()
+    if first.wilayah_kode:
+        _fail(f"Kantor pertama sudah terikat ke wilayah {first.wilayah_kode} ({first.label}).")
+    parent = _office(parent_kode) if parent_kode else None
+    if not offices.default_name(level, kode) or len(kode) != (2 if level == "provinsi" else 5):
+        _fail(
+            f"Gagal: wilayah {kode} belum dimuat atau bukan kode {level} (bimtek wilayah import)."
+        )
+    taken = offices.by_kode(kode)
+    if taken is not None:
+        _fail(f"Gagal: wilayah {kode} sudah punya kantor: {taken.label}.")
+    if parent is not None and parent.wilayah_kode and not kode.startswith(parent.wilayah_kode):
+        _fail(f"Gagal: {kode} tidak berada di wilayah {parent.label}.")
+    offices.bind(first, level, kode, parent)
+    db.session.commit()
+    click.echo(f"Kantor #{first.id} kini {first.level_label} {kode} ({first.label}).")
 
 
 def _account(ref: str):

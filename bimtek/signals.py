@@ -17,3 +17,7 @@ course_progress = _signals.signal("course-progress")
 # sender: None. The office saved its settings or saw the sample certificate: certificates that
 # waited for it may now be issued.
 office_confirmed = _signals.signal("office-confirmed")
+
+# sender: the new Office (flushed); kwargs: actor (a User, or None from the CLI). Receivers
+# record it (the accounts feature audits; offices does not import accounts).
+office_created = _signals.signal("office-created")

@@ -32,6 +32,7 @@ from bimtek.timeutil import waktu
 from tests.conftest import close_app, make_test_app
 
 ADMIN = ("admin", "demo-admin-2029")
+PROVINCE_ADMIN = ("admin-sulsel", "demo-sulsel-2029")
 PELATIH = ("pelatih", "demo-pelatih-2029")
 PPS = ("7322011203950002", "demo-peserta-2029")
 ZONE_WIB = ZoneInfo("Asia/Jakarta")
@@ -271,7 +272,7 @@ def test_restore_reports_rows_or_verdicts_that_differ_from_the_manifest(
     result = target.test_cli_runner().invoke(args=["restore", str(lying)])
     assert result.exit_code == 1
     assert "PERINGATAN" in result.output and "Pemulihan selesai" not in result.output
-    assert "Tabel user: 5 baris, manifest 6." in result.output
+    assert "Tabel user: 9 baris, manifest 10." in result.output
     assert "Hasil verifikasi sertifikat berbeda" in result.output
 
 
@@ -501,7 +502,8 @@ def test_backup_page_is_for_admins_only(client, auth, demo, post_form):
 
 def test_admin_makes_and_downloads_a_backup_and_sees_staleness(app, client, auth, demo, post_form):
     folder = Path(app.config["BIMTEK_BACKUP_DIR"])
-    auth.login(*ADMIN)
+    # The whole database: the admin of the demo tree's root (KPU Provinsi Sulawesi Selatan).
+    auth.login(*PROVINCE_ADMIN)
     page = client.get("/admin/cadangan").get_data(as_text=True)
     assert "Belum ada cadangan data" in page
     assert "data pribadi" in page and str(folder) in page

@@ -83,8 +83,11 @@ def test_every_download_says_no_store(app, client, auth, demo, post_form, tmp_pa
     material_id = int(re.search(r"/ruang-kerja/materi/(\d+)", page).group(1))
 
     app.config["BIMTEK_BACKUP_DIR"] = str(tmp_path / "cadangan")
-    assert post_form(client, "/admin/cadangan", {}).status_code == 302
-    backups = client.get("/admin/cadangan").get_data(as_text=True)
+    # A backup holds the whole database: the admin of the demo tree's root makes it.
+    province = app.test_client()
+    post_form(province, "/login", {"username": "admin-sulsel", "password": "demo-sulsel-2029"})
+    assert post_form(province, "/admin/cadangan", {}).status_code == 302
+    backups = province.get("/admin/cadangan").get_data(as_text=True)
     backup_link = re.search(r'href="(/admin/cadangan/bimtek-cadangan-[^"]+)"', backups).group(1)
 
     circular = post_form(
@@ -112,7 +115,7 @@ def test_every_download_says_no_store(app, client, auth, demo, post_form, tmp_pa
             "/admin/pengaturan/pratinjau-sertifikat", "/admin/pengaturan"
         ),
         "workspace.material": lambda: get(f"/ruang-kerja/materi/{material_id}"),
-        "backup.download": lambda: get(backup_link),
+        "backup.download": lambda: province.get(backup_link),
         "workspace.module_export": lambda: get(f"/ruang-kerja/modul/{module_id}/ekspor"),
         "workspace.bank_export_xlsx": lambda: get(f"/ruang-kerja/modul/{module_id}/soal/ekspor.xlsx"),
         "workspace.bank_export_yaml": lambda: get(f"/ruang-kerja/modul/{module_id}/soal/ekspor.yaml"),

@@ -79,9 +79,10 @@ class ParticipantForm(FlaskForm):
     is_asn = BooleanField("ASN (PNS/PPPK)")
     phone = StringField("No. HP", validators=[Optional(), Length(max=32)])
 
-    def __init__(self, *args, existing=None, **kwargs):
+    def __init__(self, *args, existing=None, office_id=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.existing = existing  # the participant being edited: their own NIK is no clash
+        self.office_id = office_id  # the office registering: its region only
 
     def data_object(self) -> service.ParticipantData:
         return service.ParticipantData(
@@ -98,7 +99,7 @@ class ParticipantForm(FlaskForm):
     def validate(self, extra_validators=None) -> bool:
         ok = super().validate(extra_validators)
         for field_name, message in service.validate_participant(
-            self.data_object(), existing=self.existing
+            self.data_object(), existing=self.existing, office_id=self.office_id
         ).items():
             field = getattr(self, field_name)
             if not field.errors:  # one message per field is enough

@@ -49,6 +49,8 @@ from bimtek.accounts.models import AuditLog, ImportedAccount, ParticipantImport,
 from bimtek.accounts.roles import BADAN, JABATAN
 from bimtek.enums import Role
 from bimtek.extensions import db
+from bimtek.offices import scope
+from bimtek.offices.service import region_offices
 from bimtek.spreadsheet import (
     MAX_CELLS,
     MAX_SECONDS,
@@ -226,8 +228,10 @@ def plan_import(
     return plan_parsed(read_sheet(source, max_bytes=max_bytes, max_rows=max_rows, **limits))
 
 
-def plan_parsed(parsed: ParsedSheet) -> ImportPlan:
-    """Check every row against the rules and the database as it is now; writes nothing."""
+def plan_parsed(parsed: ParsedSheet, office_id: int | None = None) -> ImportPlan:
+    """Check every row against the rules and the database as it is now; writes nothing.
+    `office_id`: the importing office — a row of a kecamatan outside its region, or the NIK
+    of another office's participant, is refused (None: the CLI, every region)."""
     plan = ImportPlan(sheet=parsed.sheet, header=parsed.header)
     nik_rows: dict[str, list[int]] = defaultdict(list)
     for row in parsed.rows:
@@ -237,7 +241,7 @@ def plan_parsed(parsed: ParsedSheet) -> ImportPlan:
     users = _users_by_nik(list(nik_rows))
     lookup = PreloadedLookup(users, WilayahIndex())
     for row in parsed.rows:
-        _plan_row(plan, row, nik_rows, lookup)
+        _plan_row(plan, row, nik_rows, lookup, office_id)
     return plan
 
 
@@ -269,7 +273,9 @@ def _not_typed(header: Header, row: ParsedRow, name: str) -> str | None:
     )
 
 
-def _plan_row(plan: ImportPlan, parsed: ParsedRow, nik_rows, lookup: PreloadedLookup) -> None:
+def _plan_row(
+    plan: ImportPlan, parsed: ParsedRow, nik_rows, lookup: PreloadedLookup, office_id=None
+) -> None:
     header = plan.header
     number, cells = parsed.row, parsed.cells
     problems: dict[str, str] = {
@@ -330,7 +336,8 @@ def _plan_row(plan: ImportPlan, parsed: ParsedRow, nik_rows, lookup: PreloadedLo
         is_asn=bool(asn),
         phone=phone or None,
     )
-    for rule_field, message in service.validate_participant(data, existing, lookup).items():
+    rules = service.validate_participant(data, existing, lookup, office_id=office_id)
+    for rule_field, message in rules.items():
         name = _RULE_FIELD.get(rule_field, rule_field)
         if name == "kecamatan" and "kecamatan" in problems:
             continue
@@ -382,6 +389,11 @@ def commit_plan(
             "lalu unggah ulang, atau pilih impor hanya baris yang valid."
         )
     now = utcnow()
+    # The bulk INSERT/UPDATE below bypass offices.ownership: each participant's office (that of
+    # their kecamatan) and the audit entries' office are written here.
+    regions = region_offices()
+    fallback = scope.acting_office_id()
+    actor_office = getattr(actor, "office_id", None)
     created_ids: list[int] = []
     creates = plan.of("create")
     for start in range(0, len(creates), BATCH):
@@ -402,6 +414,7 @@ def commit_plan(
                 "active": True,
                 "session_token": secrets.token_urlsafe(32),
                 "created_at": now,
+                "office_id": regions.for_kecamatan(r.data.kecamatan_kode) or fallback,
             }
             for r in creates[start : start + BATCH]
         ]
@@ -415,7 +428,14 @@ def commit_plan(
         chunk = updates[start : start + BATCH]
         db.session.execute(
             update(User),
-            [{"id": r.user_id, **{n: getattr(r.data, n) for n in UPDATABLE}} for r in chunk],
+            [
+                {
+                    "id": r.user_id,
+                    **{n: getattr(r.data, n) for n in UPDATABLE},
+                    "office_id": regions.for_kecamatan(r.data.kecamatan_kode) or fallback,
+                }
+                for r in chunk
+            ],
         )
         db.session.execute(
             insert(AuditLog),
@@ -431,6 +451,7 @@ def commit_plan(
                         "changes": {n: [_plain(a), _plain(b)] for n, (a, b) in r.changes.items()},
                     },
                     "created_at": now,
+                    "office_id": actor_office,
                 }
                 for r in chunk
             ],

@@ -16,6 +16,7 @@ from bimtek.accounts.import_sheets import build_credentials
 from bimtek.accounts.models import ParticipantImport, User
 from bimtek.extensions import begin_write, db, refresh_statistics
 from bimtek.jobs.service import JobError, kind
+from bimtek.offices import scope
 from bimtek.spreadsheet import XLSX_MEDIA_TYPE, SpreadsheetError
 from bimtek.timeutil import office_zone, utcnow, waktu
 
@@ -39,7 +40,11 @@ def pending_count(record: ParticipantImport) -> int:
 )
 def credentials(ctx, params: dict, user: User) -> str:
     record = db.session.get(ParticipantImport, params["import_id"])
-    if record is None or record.status != "committed":
+    if (
+        record is None
+        or record.status != "committed"
+        or not scope.reach_of(user).owns(record.office_id)
+    ):
         raise JobError("Impor ini tidak ada atau belum disimpan.")
     issued = importer.issue_initial_passwords(record, user)
     data = build_credentials(
@@ -75,7 +80,9 @@ def import_commit(ctx, params: dict, user: User) -> str:
     upload_dir = current_app.config["BIMTEK_UPLOAD_DIR"]
     try:
         # From the rows read at upload (never the workbook again), against today's data.
-        plan = importer.plan_parsed(importer.read_upload(upload_dir, record))
+        plan = importer.plan_parsed(
+            importer.read_upload(upload_dir, record), office_id=scope.office_of(record)
+        )
     except SpreadsheetError as exc:
         raise JobError(str(exc)) from None
     skip_invalid = bool(params.get("skip_invalid"))

@@ -14,6 +14,8 @@ from bimtek.accounts.models import SignInToken, User, audit
 from bimtek.accounts.roles import BADAN, BADAN_NEEDS_DESA, JABATAN_BY_BADAN, ROLES
 from bimtek.enums import Role
 from bimtek.extensions import db
+from bimtek.offices.models import FIRST_OFFICE_ID
+from bimtek.offices.service import label_of, region_offices
 from bimtek.timeutil import utcnow
 from bimtek.wilayah.models import Desa, Kecamatan
 
@@ -238,10 +240,35 @@ class Lookup:
         return db.session.get(Desa, kode)
 
 
+def same_office(a: int | None, b: int | None) -> bool:
+    """NULL office is the first office (rows written before offices existed)."""
+    return (a or FIRST_OFFICE_ID) == (b or FIRST_OFFICE_ID)
+
+
+def kecamatan_office_problem(kecamatan: Kecamatan, office_id: int) -> str | None:
+    """Why an office may not register a participant of this kecamatan: a participant belongs
+    to the kabupaten/kota office of their kecamatan (a single unbound office takes them all)."""
+    owner = region_offices().for_kecamatan(kecamatan.kode)
+    if owner is not None and same_office(owner, office_id):
+        return None
+    where = f"Kecamatan {kecamatan.nama} ({kecamatan.kode})"
+    if owner is None:
+        return f"{where} belum termasuk wilayah kantor mana pun, jadi belum dapat didaftarkan."
+    return (
+        f"{where} termasuk wilayah {label_of(owner)}, bukan wilayah kantor Anda; peserta "
+        "dari sana didaftarkan oleh kantor tersebut."
+    )
+
+
 def validate_participant(
-    data: ParticipantData, existing: User | None = None, lookup: Lookup | None = None
+    data: ParticipantData,
+    existing: User | None = None,
+    lookup: Lookup | None = None,
+    office_id: int | None = None,
 ) -> dict[str, str]:
-    """Field -> message for every rule the data breaks (empty when valid)."""
+    """Field -> message for every rule the data breaks (empty when valid). With `office_id`
+    (the office registering the participant) also: the kecamatan lies in that office's
+    region, and the NIK is not a participant of another office."""
     lookup = lookup or Lookup()
     problems: dict[str, str] = {}
     problem = nama_problem(tidy_nama(data.nama))
@@ -254,6 +281,16 @@ def validate_participant(
         other = lookup.user_by_nik(data.nik)
         if other is not None and other is not existing:
             problems["nik"] = "NIK ini sudah terdaftar atas nama peserta lain."
+        elif (
+            other is not None
+            and office_id is not None
+            and other.role == Role.PESERTA
+            and not same_office(other.office_id, office_id)
+        ):
+            problems["nik"] = (
+                f"NIK ini sudah terdaftar sebagai peserta {label_of(other.office_id)}; "
+                "datanya tidak diubah dari sini. Hubungi kantor tersebut bila orang ini pindah."
+            )
     if data.badan not in BADAN:
         problems["badan"] = "Pilih badan: " + ", ".join(BADAN) + "."
     elif data.jabatan not in JABATAN_BY_BADAN[data.badan]:
@@ -263,6 +300,8 @@ def validate_participant(
     kecamatan = lookup.kecamatan(data.kecamatan_kode) if data.kecamatan_kode else None
     if kecamatan is None:
         problems["kecamatan_kode"] = "Pilih kecamatan yang terdaftar."
+    elif office_id is not None and (problem := kecamatan_office_problem(kecamatan, office_id)):
+        problems["kecamatan_kode"] = problem
     if data.desa_kode:
         desa = lookup.desa(data.desa_kode)
         if desa is None:
@@ -283,12 +322,18 @@ def hash_initial_password(password: str) -> str:
     return generate_password_hash(password, method=INITIAL_PASSWORD_METHOD)
 
 
-def create_participant(data: ParticipantData, actor: User | None, password: str | None = None):
-    """Create a peserta who must change the password at first sign-in.
+def create_participant(
+    data: ParticipantData,
+    actor: User | None,
+    password: str | None = None,
+    office_id: int | None = None,
+):
+    """Create a peserta who must change the password at first sign-in; with `office_id`, only
+    one of that office's region (see validate_participant).
 
     Returns (user, initial_password). Raises AccountError naming the first problem.
     """
-    problems = validate_participant(data)
+    problems = validate_participant(data, office_id=office_id)
     if problems:
         field, message = next(iter(problems.items()))
         raise AccountError(message, field)
@@ -368,7 +413,9 @@ def participant_data(user: User) -> ParticipantData:
     )
 
 
-def update_participant(user: User, data: ParticipantData, actor: User | None) -> list[str]:
+def update_participant(
+    user: User, data: ParticipantData, actor: User | None, office_id: int | None = None
+) -> list[str]:
     """Apply the admin's edits with the same rules as creation; return the changed fields.
 
     The row stays the same, so a new NIK keeps the participant's attempts, attendance and
@@ -376,7 +423,7 @@ def update_participant(user: User, data: ParticipantData, actor: User | None) ->
     """
     if user.role != Role.PESERTA:
         raise AccountError("Hanya data peserta yang diubah di sini.")
-    problems = validate_participant(data, existing=user)
+    problems = validate_participant(data, existing=user, office_id=office_id)
     if problems:
         field, message = next(iter(problems.items()))
         raise AccountError(message, field)
@@ -398,6 +445,8 @@ def update_participant(user: User, data: ParticipantData, actor: User | None) ->
         detail["nik"] = [f"…{user.nik[-4:]}" if user.nik else None, f"…{new['nik'][-4:]}"]
     for field in changed:
         setattr(user, field, new[field])
+    if "kecamatan_kode" in changed:  # the participant belongs to their kecamatan's office
+        user.office_id = user.owning_office_id() or user.office_id
     audit(actor, "peserta.update", "user", user.id, **detail)
     return changed
 
@@ -446,6 +495,12 @@ def reactivate(user: User, actor: User | None) -> bool:
 def record_unlock(user: User, actor: User | None) -> None:
     """Audit that the sign-in lock was lifted (signin_lock.unlock clears the counters)."""
     audit(actor, "user.unlock", "user", user.id)
+
+
+@signals.office_created.connect
+def _audit_new_office(office, actor=None, **_kwargs) -> None:
+    audit(actor, "office.create", "office", office.id, level=office.level,
+          wilayah_kode=office.wilayah_kode, parent_id=office.parent_id)  # fmt: skip
 
 
 def find_account(ref: str) -> User | None:

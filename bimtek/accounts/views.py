@@ -38,6 +38,9 @@ from bimtek.enums import Role
 from bimtek.extensions import begin_write, db, limiter, login_manager, writes_late
 from bimtek.jobs import service as jobs
 from bimtek.jobs.web import offer
+from bimtek.offices import scope
+from bimtek.offices.models import KABKOTA, Office
+from bimtek.offices.service import label_of, region_prefix
 from bimtek.spreadsheet import XLSX_MEDIA_TYPE, SpreadsheetError
 from bimtek.storage import STORAGE_FULL_MESSAGE, is_storage_full
 from bimtek.timeutil import utcnow
@@ -207,13 +210,25 @@ def change_password():
     )
 
 
+def _office_id() -> int:
+    """The signed-in admin's office: the one that registers, edits and imports here."""
+    return scope.current_reach().office_id
+
+
+def _region() -> str | None:
+    """The wilayah the admin's office covers (None: every loaded region)."""
+    return region_prefix(_office_id())
+
+
 def _wilayah_choices(form: ParticipantForm) -> list[Kecamatan]:
-    kecamatan = wilayah_queries.kecamatan_list()
+    """The office's own kecamatan and desa (another office's are refused with its name)."""
+    region = _region()
+    kecamatan = wilayah_queries.kecamatan_list(region)
     form.kecamatan_kode.choices = [("", "— pilih —")] + [
         (k.kode, f"{k.nama} ({k.kode})") for k in kecamatan
     ]
     form.desa_kode.choices = [("", "— tidak ada —")] + [
-        (d.kode, f"{d.label} — Kec. {d.kecamatan.nama}") for d in wilayah_queries.desa_list()
+        (d.kode, f"{d.label} — Kec. {d.kecamatan.nama}") for d in wilayah_queries.desa_list(region)
     ]
     return kecamatan
 
@@ -237,11 +252,12 @@ def participants():
             flash("Cari NIK lewat kotak pencarian di bawah, bukan lewat alamat halaman.", "info")
             query = ""
     # "Asal" shows kecamatan and desa: loaded with the page, not one query per row.
-    stmt = (
+    stmt = scope.visible(
         select(User)
         .where(User.role == Role.PESERTA)
         .options(joinedload(User.kecamatan), joinedload(User.desa))
-        .order_by(User.nama, User.id)
+        .order_by(User.nama, User.id),
+        User.office_id,
     )
     if query:
         like = f"%{query.lower()}%"
@@ -249,8 +265,14 @@ def participants():
     pagination = db.paginate(
         stmt, page=page, per_page=current_app.config["BIMTEK_PAGE_SIZE"], error_out=False
     )
+    reach = scope.current_reach()
+    own = db.session.get(Office, reach.office_id)
     return render_template(
         "accounts/participants.html",
+        # A province (or KPU RI) sees its kabupaten/kota's participants: say whose each is.
+        office_labels={i: label_of(i) for i in reach.ids} if len(reach.ids) > 1 else None,
+        # Participants belong to a kabupaten/kota office: only one registers them.
+        registers=own is None or own.level == KABKOTA,
         search_form=search_form,
         users=pagination.items,
         q=query,
@@ -263,12 +285,14 @@ def participants():
 @bp.route("/admin/peserta/baru", methods=["GET", "POST"])
 @role_required(Role.ADMIN)
 def participant_new():
-    form = ParticipantForm()
+    form = ParticipantForm(office_id=_office_id())
     kecamatan = _wilayah_choices(form)
     if not kecamatan:
         flash("Belum ada data wilayah. Muat dulu dengan 'bimtek wilayah import'.", "error")
     if form.validate_on_submit():
-        user, initial_password = service.create_participant(form.data_object(), current_user)
+        user, initial_password = service.create_participant(
+            form.data_object(), current_user, office_id=_office_id()
+        )
         db.session.commit()
         return render_template(
             "accounts/participant_created.html", user=user, initial_password=initial_password
@@ -281,9 +305,17 @@ def participant_new():
 
 
 def _peserta_or_404(user_id: int) -> User:
-    user = db.get_or_404(User, user_id)
+    """A participant of the admin's wilayah (another office's is 404, as a missing one)."""
+    user = scope.get_visible_or_404(User, user_id)
     if user.role != Role.PESERTA:
         abort(404)
+    return user
+
+
+def _own_peserta_or_404(user_id: int) -> User:
+    """A participant this office may change: a province sees its kabupaten's read-only (403)."""
+    user = _peserta_or_404(user_id)
+    scope.require_owner(user)
     return user
 
 
@@ -296,20 +328,24 @@ def participant_detail(user_id: int):
         user=user,
         locked=signin_lock.is_locked(user),
         form=ConfirmForm(),
+        can_change=scope.current_reach().owns(user.office_id),
+        owner_label=label_of(user.office_id),
     )
 
 
 @bp.route("/admin/peserta/<int:user_id>/ubah", methods=["GET", "POST"])
 @role_required(Role.ADMIN)
 def participant_edit(user_id: int):
-    user = _peserta_or_404(user_id)
+    user = _own_peserta_or_404(user_id)
     # From the stored participant on GET only: a POST is the request's data alone.
     obj = user if request.method == "GET" else None
-    form = ParticipantForm(obj=obj, existing=user)
+    form = ParticipantForm(obj=obj, existing=user, office_id=_office_id())
     _wilayah_choices(form)
     if form.validate_on_submit():
         try:
-            changed = service.update_participant(user, form.data_object(), current_user)
+            changed = service.update_participant(
+                user, form.data_object(), current_user, office_id=_office_id()
+            )
         except service.AccountError as exc:  # e.g. the NIK was taken a moment ago
             db.session.rollback()
             getattr(form, exc.field or "nama").errors = [str(exc)]
@@ -328,7 +364,7 @@ def participant_edit(user_id: int):
 @role_required(Role.ADMIN)
 def participant_reset_password(user_id: int):
     """GET asks for confirmation; POST issues a new initial password and shows it once."""
-    user = _peserta_or_404(user_id)
+    user = _own_peserta_or_404(user_id)
     form = ConfirmForm()
     if not form.validate_on_submit():
         return render_template("accounts/confirm_reset.html", user=user, form=form), (
@@ -354,7 +390,7 @@ def participant_reset_password(user_id: int):
 @bp.route("/admin/peserta/<int:user_id>/nonaktifkan", methods=["GET", "POST"])
 @role_required(Role.ADMIN)
 def participant_deactivate(user_id: int):
-    user = _peserta_or_404(user_id)
+    user = _own_peserta_or_404(user_id)
     form = ConfirmForm()
     if not form.validate_on_submit():
         return render_template("accounts/confirm_deactivate.html", user=user, form=form), (
@@ -375,7 +411,7 @@ def participant_deactivate(user_id: int):
 @bp.post("/admin/peserta/<int:user_id>/aktifkan")
 @role_required(Role.ADMIN)
 def participant_reactivate(user_id: int):
-    user = _peserta_or_404(user_id)
+    user = _own_peserta_or_404(user_id)
     if not ConfirmForm().validate_on_submit():
         abort(400)
     if service.reactivate(user, current_user):
@@ -387,7 +423,7 @@ def participant_reactivate(user_id: int):
 @bp.post("/admin/peserta/<int:user_id>/buka-kunci")
 @role_required(Role.ADMIN)
 def participant_unlock(user_id: int):
-    user = _peserta_or_404(user_id)
+    user = _own_peserta_or_404(user_id)
     if not ConfirmForm().validate_on_submit():
         abort(400)
     signin_lock.unlock(user)
@@ -419,7 +455,9 @@ def _read(data: bytes) -> importer.ParsedSheet:
 
 def _stored_plan(record: ParticipantImport) -> importer.ImportPlan:
     """The plan from the rows read at upload (never the workbook again), against today's data."""
-    return importer.plan_parsed(importer.read_upload(_upload_dir(), record))
+    return importer.plan_parsed(
+        importer.read_upload(_upload_dir(), record), office_id=scope.office_of(record)
+    )
 
 
 def _sha256(data: bytes) -> str:
@@ -428,7 +466,7 @@ def _sha256(data: bytes) -> str:
 
 def _own_pending(import_id: int) -> ParticipantImport:
     """A pending import belongs to the admin who uploaded it; anyone else gets 404."""
-    record = db.get_or_404(ParticipantImport, import_id)
+    record = scope.get_visible_or_404(ParticipantImport, import_id)
     if record.status != "pending" or record.admin_id != current_user.id:
         abort(404)
     return record
@@ -437,7 +475,7 @@ def _own_pending(import_id: int) -> ParticipantImport:
 @bp.get("/admin/peserta/templat.xlsx")
 @role_required(Role.ADMIN)
 def import_template():
-    rows = wilayah_queries.kecamatan_desa_rows()
+    rows = wilayah_queries.kecamatan_desa_rows(_region())
     wilayah = [
         (kec_kode, kec_nama, desa_kode, f"{'Kel.' if jenis == 'kelurahan' else 'Desa'} {nama}")
         if desa_kode
@@ -459,7 +497,7 @@ def import_upload():
         started = time.monotonic()
         try:
             parsed = _read(data)
-            plan = importer.plan_parsed(parsed)
+            plan = importer.plan_parsed(parsed, office_id=_office_id())
         except SpreadsheetError as exc:
             log.info("import upload by user %s refused after %.1f s: %s", current_user.id,
                      time.monotonic() - started, exc)  # fmt: skip
@@ -487,10 +525,13 @@ def import_upload():
     elif request.method == "POST":
         status = 400
     recent = db.session.scalars(
-        select(ParticipantImport)
-        .where(ParticipantImport.status == "committed")
-        .order_by(ParticipantImport.id.desc())
-        .limit(10)
+        scope.visible(
+            select(ParticipantImport)
+            .where(ParticipantImport.status == "committed")
+            .order_by(ParticipantImport.id.desc())
+            .limit(10),
+            ParticipantImport.office_id,
+        )
     ).all()
     return render_template("accounts/import_upload.html", form=form, recent=recent), status
 
@@ -498,7 +539,7 @@ def import_upload():
 @bp.get("/admin/peserta/impor/<int:import_id>")
 @role_required(Role.ADMIN)
 def import_detail(import_id: int):
-    record = db.get_or_404(ParticipantImport, import_id)
+    record = scope.get_visible_or_404(ParticipantImport, import_id)
     if record.status == "committed":
         waiting = db.session.scalar(
             select(func.count()).select_from(importer.never_signed_in(record).subquery())
@@ -579,9 +620,10 @@ def import_discard(import_id: int):
 @bp.post("/admin/peserta/impor/<int:import_id>/sandi-awal.xlsx")
 @role_required(Role.ADMIN)
 def import_credentials(import_id: int):
-    record = db.get_or_404(ParticipantImport, import_id)
+    record = scope.get_visible_or_404(ParticipantImport, import_id)
     if record.status != "committed":
         abort(404)
+    scope.require_owner(record)  # new passwords: the importing office only
     form = CredentialsForm()
     if not form.validate_on_submit():
         if set(form.errors) != {"confirm"}:

@@ -18,14 +18,31 @@ from bimtek.backup.forms import BackupNowForm
 from bimtek.enums import Role
 from bimtek.extensions import begin_write, db
 from bimtek.learning import hooks
+from bimtek.offices import scope
 from bimtek.web import role_required
 
 bp = Blueprint("backup", __name__)
 
 
+def may_back_up(user) -> bool:
+    """A backup holds the whole database: only an admin whose office reaches every office (a
+    single office, or the root of the tree) makes or downloads one."""
+    return user.is_authenticated and user.role == Role.ADMIN and scope.reach_of(user).everything
+
+
+def _require_whole_reach() -> None:
+    if not scope.current_reach().everything:
+        abort(403)
+
+
+@bp.app_context_processor
+def _inject_may_back_up() -> dict:
+    return {"can_back_up": lambda: may_back_up(current_user)}
+
+
 def _home_notice(user) -> list[tuple[str, str, str]]:
     """An admin's home page says when the last backup is missing or more than a day old."""
-    if user.role != Role.ADMIN:
+    if not may_back_up(user):
         return []
     warning = service.backup_status().warning
     return [(warning, "Buka Cadangan data", url_for("backup.index"))] if warning else []
@@ -39,6 +56,7 @@ def _register_with_learning(_state) -> None:
 @bp.get("/admin/cadangan")
 @role_required(Role.ADMIN)
 def index():
+    _require_whole_reach()
     return render_template(
         "backup/index.html",
         status=service.backup_status(),
@@ -50,6 +68,7 @@ def index():
 @bp.post("/admin/cadangan")
 @role_required(Role.ADMIN)
 def create():
+    _require_whole_reach()
     form = BackupNowForm()
     if not form.validate_on_submit():
         abort(400)
@@ -74,6 +93,7 @@ def create():
 @bp.get("/admin/cadangan/<name>")
 @role_required(Role.ADMIN)
 def download(name: str):
+    _require_whole_reach()
     backup = service.find_backup(name)
     if backup is None:
         abort(404)

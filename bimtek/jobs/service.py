@@ -23,11 +23,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from flask import current_app, g
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bimtek.extensions import db
 from bimtek.jobs.models import ACTIVE, Job
+from bimtek.offices import scope
+from bimtek.offices.models import FIRST_OFFICE_ID
 from bimtek.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -135,8 +137,18 @@ def worker_name() -> str:
 # --- starting ----------------------------------------------------------------------
 
 
-def active_key(kind_name: str, params: dict) -> str:
-    return (kind_name + ":" + json.dumps(params, sort_keys=True, separators=(",", ":")))[:300]
+def lane(user) -> str:
+    """Whose identical jobs are one: an office's admins see the same data, so one running job
+    of a kind and parameters serves the office; anyone else's result is shaped by their own
+    reach (a pelatih's sessions), so their jobs are their own."""
+    if user.role == "admin":
+        return f"o{scope.office_id_of(user)}"
+    return f"u{user.id}"
+
+
+def active_key(kind_name: str, params: dict, lane_key: str = "") -> str:
+    params_text = json.dumps(params, sort_keys=True, separators=(",", ":"))
+    return f"{kind_name}:{lane_key}:{params_text}"[:300]
 
 
 @dataclass
@@ -153,7 +165,7 @@ def start(kind_name: str, params: dict, user, title: str, size: int | None = Non
     spec = spec_of(kind_name)
     if user.role not in spec.roles:
         raise JobError("Anda tidak berhak menjalankan tugas ini.")
-    key = active_key(kind_name, params)
+    key = active_key(kind_name, params, lane(user))
     found = _active(key)
     if found is not None:
         return Started(found, existing=True)
@@ -191,8 +203,8 @@ def start(kind_name: str, params: dict, user, title: str, size: int | None = Non
     return Started(get(job_id), existing=False, inline=inline)
 
 
-def active_job(kind_name: str, params: dict) -> Job | None:
-    return _active(active_key(kind_name, params))
+def active_job(kind_name: str, params: dict, user) -> Job | None:
+    return _active(active_key(kind_name, params, lane(user)))
 
 
 def _active(key: str) -> Job | None:
@@ -207,19 +219,38 @@ def get(job_id: int) -> Job | None:
     ).one_or_none()
 
 
+def _starter_model():
+    """The accounts feature's User, through the relationship (jobs does not import accounts)."""
+    return Job.started_by.property.mapper.class_
+
+
 def recent_for(user, limit: int = 30) -> list[Job]:
+    """The user's own jobs; for an admin also those of everyone in their office."""
+    condition = Job.started_by_id == user.id
+    if user.role == "admin":
+        starter = _starter_model()
+        office_id = scope.office_id_of(user)
+        same_office = starter.office_id == office_id
+        if office_id == FIRST_OFFICE_ID:  # NULL is read as the first office
+            same_office = or_(same_office, starter.office_id.is_(None))
+        condition = or_(condition, Job.started_by.has(same_office))
     return list(
         db.session.scalars(
-            select(Job)
-            .where(Job.started_by_id == user.id)
-            .order_by(Job.created_at.desc(), Job.id.desc())
-            .limit(limit)
+            select(Job).where(condition).order_by(Job.created_at.desc(), Job.id.desc()).limit(limit)
         )
     )
 
 
 def can_see(job: Job, user) -> bool:
-    return job.started_by_id == user.id or user.role == "admin"
+    """The starter, or an admin of the starter's office (a job's result — a rekap, a
+    credentials sheet — carries that office's data)."""
+    if job.started_by_id == user.id:
+        return True
+    return (
+        user.role == "admin"
+        and job.started_by is not None
+        and scope.office_id_of(job.started_by) == scope.office_id_of(user)
+    )
 
 
 def cancel(job: Job) -> None:

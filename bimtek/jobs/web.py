@@ -62,7 +62,7 @@ def offer(kind: str, params: dict, title: str, size: int | None, what: str):
     spec = service.spec_of(kind)
     limit = spec.inline_limit * float(current_app.config.get("BIMTEK_JOB_INLINE_SCALE", 1.0))
     if request.method == "GET" and (size is None or size > limit):
-        running = service.active_job(kind, params)
+        running = service.active_job(kind, params, current_user)
         return render_template(
             "jobs/start.html",
             title=title,

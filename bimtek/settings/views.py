@@ -18,6 +18,8 @@ from flask_login import current_user
 from bimtek import numbering, timeutil
 from bimtek.enums import STAFF, Role
 from bimtek.extensions import db
+from bimtek.offices import service as offices
+from bimtek.offices.models import Office as OfficeRow
 from bimtek.settings import service
 from bimtek.settings.forms import PreviewForm, SettingsForm
 from bimtek.settings.publicurl import is_loopback_host, is_loopback_url
@@ -92,10 +94,13 @@ def edit():
             return redirect(url_for(".edit"))
     today = _today(office)
     status = 400 if request.method == "POST" else 200
+    row = db.session.get(OfficeRow, office.id) or offices.first_office()
     return render_template(
         "settings/edit.html",
         form=form,
         office=office,
+        office_row=row,
+        office_region=offices.region_label(row),
         wilayah=service.wilayah_defaults(),
         preview_form=PreviewForm(),
         field_help=FIELD_HELP,
