@@ -3,7 +3,9 @@ KPU Provinsi Sulawesi Selatan above KPU Kabupaten Luwu Utara (the first office) 
 Kabupaten Luwu Timur. A province course offered down is followed in both kabupaten; each issues
 its own participants' certificates with its own numbers, signer and place."""
 
+import io
 import re
+import zipfile
 from datetime import UTC, datetime
 
 import pytest
@@ -210,6 +212,13 @@ def test_province_course_offered_down_is_issued_by_each_kabupaten(
     preview = client.get(f"/admin/kursus/{course_id}/sertifikat?kecamatan=73.24.04").text
     assert lutim.number in preview and "diterbitkan oleh KPU Kabupaten Luwu Timur" in preview
     assert _issue_kecamatan(client, post_form, course_id, "73.24.04").status_code == 403
+    # Reading is allowed: Luwu Timur's zip, drawn as Luwu Timur.
+    response = client.get(f"/admin/kursus/{course_id}/sertifikat.zip?kecamatan=73.24.04")
+    assert response.mimetype == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(response.data)) as archive:
+        (name,) = archive.namelist()
+        text, _codes = read_pdf(archive.read(name))
+    assert lutim.number in text and "Malili," in text
     auth.logout()
 
     # A sibling's certificate does not exist for Luwu Timur; its own it may revoke.

@@ -225,10 +225,9 @@ def _kecamatan_or_none(kode: str | None) -> Kecamatan | None:
     return db.session.get(Kecamatan, kode) if kode else None
 
 
-def _offering(course: Course, kecamatan_kode: str) -> bool:
-    """The kecamatan's office lies in the admin's subtree and follows the course (its own, or
-    offered down to it): its participants' certificates can be listed."""
-    office_id = service.kecamatan_office_id(kecamatan_kode)
+def _lists(course: Course, office_id: int) -> bool:
+    """The office lies in the admin's subtree and follows the course (its own, or offered down
+    to it): its participants' certificates of the course can be listed."""
     return scope.current_reach().sees(office_id) and learning_queries.uses(
         scope.reach_of_office(office_id), course
     )
@@ -237,14 +236,14 @@ def _offering(course: Course, kecamatan_kode: str) -> bool:
 def _kecamatan_for(course: Course, kode: str | None) -> Kecamatan:
     """A kecamatan of an office that follows the course and that the admin sees; else 404."""
     kecamatan = _kecamatan_or_none(kode)
-    if kecamatan is None or not _offering(course, kecamatan.kode):
+    if kecamatan is None or not _lists(course, service.kecamatan_office_id(kecamatan.kode)):
         abort(404)
     return kecamatan
 
 
 def _require_issuer(kecamatan: Kecamatan) -> None:
-    """Only the participants' own office issues, revokes and reissues: a province looking at
-    a kabupaten's participants gets 403."""
+    """Only the participants' own office issues their certificates: a province looking at a
+    kabupaten's participants gets 403."""
     if not scope.current_reach().owns(service.kecamatan_office_id(kecamatan.kode)):
         abort(403)
 
@@ -253,18 +252,10 @@ def _require_issuer(kecamatan: Kecamatan) -> None:
 @role_required(Role.ADMIN)
 def preview(course_id: int):
     course = learning_queries.course_for_staff_or_404(course_id)
-    offices_using: dict[int, bool] = {}
     reach = scope.current_reach()
-
-    def listed(kode: str) -> bool:
-        office_id = service.kecamatan_office_id(kode)
-        if office_id not in offices_using:
-            offices_using[office_id] = reach.sees(office_id) and learning_queries.uses(
-                scope.reach_of_office(office_id), course
-            )
-        return offices_using[office_id]
-
-    kecamatan_list = [k for k in wilayah_queries.kecamatan_list() if listed(k.kode)]
+    every = [(k, service.kecamatan_office_id(k.kode)) for k in wilayah_queries.kecamatan_list()]
+    listed = {office_id for office_id in {o for _k, o in every} if _lists(course, office_id)}
+    kecamatan_list = [k for k, office_id in every if office_id in listed]
     kecamatan = None
     if request.args.get("kecamatan"):
         kecamatan = _kecamatan_for(course, request.args.get("kecamatan"))
