@@ -19,7 +19,8 @@ from bimtek.certificates.models import Certificate
 from bimtek.extensions import db
 from bimtek.jobs.service import JobError, kind
 from bimtek.learning.models import Course
-from bimtek.settings.service import current_office
+from bimtek.offices import scope
+from bimtek.settings.service import office_by_id
 from bimtek.wilayah.models import Kecamatan
 
 ADMIN = ("admin",)
@@ -40,6 +41,8 @@ def _load(params: dict) -> tuple[Course, Kecamatan]:
 @kind("certificate_zip", roles=ADMIN, unit="sertifikat", inline_limit=300)
 def certificate_zip(ctx, params: dict, user: User) -> str:
     course, kecamatan = _load(params)
+    if not scope.reach_of(user).sees(service.kecamatan_office_id(kecamatan.kode)):
+        raise JobError("Kecamatan ini di luar wilayah kantor Anda.")
     certificates = certificate_queries.certificates_in_kecamatan(course, kecamatan.kode)
     if not certificates:
         raise JobError(f"Belum ada sertifikat terbit untuk Kec. {kecamatan.nama}.")
@@ -72,7 +75,13 @@ def certificate_zip(ctx, params: dict, user: User) -> str:
 )
 def certificate_issue(ctx, params: dict, user: User) -> str:
     course, kecamatan = _load(params)
-    if not current_office().confirmed:
+    issuer = service.kecamatan_office_id(kecamatan.kode)
+    if not scope.reach_of(user).owns(issuer):
+        raise JobError(
+            "Sertifikat peserta kecamatan ini diterbitkan oleh kantor mereka sendiri "
+            f"({office_by_id(issuer).name})."
+        )
+    if not office_by_id(issuer).confirmed:
         raise JobError(
             "Tidak ada sertifikat yang diterbitkan: periksa dulu identitas kantor di Pengaturan."
         )

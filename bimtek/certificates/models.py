@@ -12,28 +12,34 @@ from bimtek.timeutil import utcnow
 
 
 class CertificateCounter(db.Model):
-    """The last sequence number given in one number series and year.
+    """The last sequence number given in one office's number series and year (each office
+    counts its own numbers, even when two offices write the same template).
 
     Incremented with UPDATE … RETURNING inside the issuing transaction: the row lock
     serialises concurrent issuers and a rolled-back issue leaves no gap.
     """
 
+    office_id: Mapped[int] = mapped_column(primary_key=True, default=1, server_default="1")
     series: Mapped[str] = mapped_column(String(120), primary_key=True)
     year: Mapped[int] = mapped_column(primary_key=True)
     last_seq: Mapped[int] = mapped_column(default=0)
 
 
 class Certificate(db.Model):
-    """One per participant and course. Its texts live in versions; the number never changes."""
+    """One per participant and course. Its texts live in versions; the number never changes.
+    A number is unique within its issuing office (two offices may write the same template)."""
 
-    __table_args__ = (UniqueConstraint("course_id", "user_id"),)
+    __table_args__ = (
+        UniqueConstraint("course_id", "user_id"),
+        UniqueConstraint("office_id", "number"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     course_id: Mapped[int] = mapped_column(ForeignKey("course.id"), index=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
     # The issuing office: the participant's kabupaten/kota office (its numbers, signer, place).
     office_id: Mapped[int | None] = mapped_column(ForeignKey("office.id"), index=True)
-    number: Mapped[str] = mapped_column(String(160), unique=True)
+    number: Mapped[str] = mapped_column(String(160))
     series: Mapped[str] = mapped_column(String(120))
     year: Mapped[int]
     seq: Mapped[int]

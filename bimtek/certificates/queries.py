@@ -16,7 +16,7 @@ from bimtek.certificates.models import (
 )
 from bimtek.extensions import db
 from bimtek.learning.models import Course
-from bimtek.settings.service import Office
+from bimtek.settings.service import Office, use_office
 
 # --- verification ----------------------------------------------------------
 
@@ -74,9 +74,11 @@ def text_for(certificate: Certificate, version: CertificateVersion | None = None
 
 
 def render_pdf(certificate: Certificate) -> bytes:
+    """Drawn as its issuing office (the participant's), whoever asks for it."""
     from bimtek.certificates.pdf import render
 
-    return render(text_for(certificate))
+    with use_office(certificate.office_id):
+        return render(text_for(certificate))
 
 
 def certificates_of(user: User) -> list[Certificate]:

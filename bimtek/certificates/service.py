@@ -24,9 +24,13 @@ from bimtek.certificates.models import (
 )
 from bimtek.enums import Role
 from bimtek.extensions import db
+from bimtek.learning import queries as learning_queries
 from bimtek.learning.models import Course
+from bimtek.offices import scope
+from bimtek.offices.models import FIRST_OFFICE_ID
+from bimtek.offices.service import region_offices
 from bimtek.settings.publicurl import is_loopback_url
-from bimtek.settings.service import current_office
+from bimtek.settings.service import Office, current_office, office_by_id
 from bimtek.timeutil import as_utc, utcnow
 
 log = logging.getLogger(__name__)
@@ -69,11 +73,24 @@ class Settings:
     timezone: str
 
 
-def settings_for(course: Course) -> Settings:
-    """The office's current settings (bimtek.settings), with the course's own number format."""
-    office = current_office()
+def issuing_office_id(user: User) -> int:
+    """A certificate is issued by its participant's office (their kabupaten/kota)."""
+    return scope.office_of(user)
+
+
+def issuing_office(user: User) -> Office:
+    return office_by_id(issuing_office_id(user))
+
+
+def settings_for(course: Course, office_id: int | None = None) -> Settings:
+    """The issuing office's current settings (bimtek.settings; default: the acting office).
+    The course's own number format applies to the certificates its own office issues; an office
+    issuing a course offered down from above numbers with its own template."""
+    office = office_by_id(office_id) if office_id is not None else current_office()
+    own_course = scope.office_of(course) == office.id
     return Settings(
-        template=course.cert_number_template or office.cert_number_template,
+        template=(course.cert_number_template if own_course else None)
+        or office.cert_number_template,
         kode_kab=office.kode_kab,
         place=office.place,
         signer_name=office.signer_name,
@@ -89,15 +106,21 @@ def series_year(template: str, local: datetime) -> int:
     return local.year if "{tahun" in template else 0
 
 
-def next_seq(series: str, year: int, count: int = 1) -> int:
-    """Take `count` numbers from the series in the caller's transaction; returns the last.
+def next_seq(series: str, year: int, count: int = 1, office_id: int | None = None) -> int:
+    """Take `count` numbers from the office's series in the caller's transaction; returns the
+    last. Each office counts its own series, even when two offices write the same template.
 
     The UPDATE locks the counter row until commit, so concurrent issuers queue and each
     gets its own number; a rollback returns the number, so there are no gaps.
     """
+    office_id = office_id or FIRST_OFFICE_ID
     bump = (
         update(CertificateCounter)
-        .where(CertificateCounter.series == series, CertificateCounter.year == year)
+        .where(
+            CertificateCounter.office_id == office_id,
+            CertificateCounter.series == series,
+            CertificateCounter.year == year,
+        )
         .values(last_seq=CertificateCounter.last_seq + count)
         .returning(CertificateCounter.last_seq)
         .execution_options(synchronize_session=False)
@@ -108,7 +131,9 @@ def next_seq(series: str, year: int, count: int = 1) -> int:
     try:
         with db.session.begin_nested():
             db.session.execute(
-                insert(CertificateCounter).values(series=series, year=year, last_seq=count)
+                insert(CertificateCounter).values(
+                    office_id=office_id, series=series, year=year, last_seq=count
+                )
             )
         return count
     except IntegrityError:  # another issuer created the row first: take the next one
@@ -189,14 +214,27 @@ def _issue_many(
 def _insert_certificates(
     course: Course, users: list[User], actor: User | None, now: datetime
 ) -> dict[int, Certificate]:
-    settings = settings_for(course)
+    """Each participant's office issues theirs: its numbers, signer and place."""
+    by_office: dict[int, list[User]] = {}
+    for user in users:
+        by_office.setdefault(issuing_office_id(user), []).append(user)
+    created: dict[int, Certificate] = {}
+    for office_id, people in sorted(by_office.items()):
+        created.update(_insert_for_office(course, office_id, people, actor, now))
+    return created
+
+
+def _insert_for_office(
+    course: Course, office_id: int, users: list[User], actor: User | None, now: datetime
+) -> dict[int, Certificate]:
+    settings = settings_for(course, office_id)
     try:
         template = numbering.validate_template(settings.template)
     except numbering.NumberTemplateError as exc:
         raise CertificateError(str(exc)) from None
     local = as_utc(now).astimezone(ZoneInfo(settings.timezone))
     year = series_year(template, local)
-    last = next_seq(template, year, len(users))
+    last = next_seq(template, year, len(users), office_id)
     actor_id = actor.id if actor is not None else None
     rows = []
     for offset, user in enumerate(users):
@@ -212,6 +250,8 @@ def _insert_certificates(
             {
                 "course_id": course.id,
                 "user_id": user.id,
+                # A bulk INSERT passes by the ownership listener: the issuing office is named.
+                "office_id": office_id,
                 "number": numbering.format_number(template, fields),
                 "series": template,
                 "year": year,
@@ -340,8 +380,10 @@ def auto_issue_if_complete(course: Course, user: User) -> Certificate | None:
     """For courses set to issue automatically: the certificate once the rule is met."""
     if not course.auto_issue or user.role != Role.PESERTA:
         return None
-    if not current_office().confirmed:
+    if not issuing_office(user).confirmed:
         return None  # issued when the office has checked its settings (office_confirmed)
+    if not learning_queries.uses(scope.reach_of(user), course):
+        return None
     if not completion_of(course, user).complete:
         return None
     return issue(course, user, None)
@@ -357,12 +399,19 @@ def issue_when_complete(course: Course, user: User | None = None, **_) -> None:
         auto_issue_if_complete(course, user)
 
 
+def _issues(office_id: int, course: Course) -> bool:
+    """The office may issue the course's certificates now: it confirmed its settings and its
+    participants follow the course (its own, or offered down to it)."""
+    return office_by_id(office_id).confirmed and learning_queries.uses(
+        scope.reach_of_office(office_id), course
+    )
+
+
 def issue_pending_automatic(course: Course | None = None) -> int:
     """Everyone who already meets the rule of a course that issues automatically (or of
-    `course`) and has no certificate yet: when a course turns automatic issuing on, or the
-    office confirms its settings. Returns how many were issued."""
-    if not current_office().confirmed:
-        return 0
+    `course`) and has no certificate yet: when a course turns automatic issuing on, or an
+    office confirms its settings. Each participant's own office issues, once it has confirmed
+    its settings and if it uses the course. Returns how many were issued."""
     courses = (
         [course]
         if course is not None
@@ -379,11 +428,16 @@ def issue_pending_automatic(course: Course | None = None) -> int:
             db.session.scalars(select(Certificate.user_id).where(Certificate.course_id == each.id))
         )
         waiting = [u for u in complete if u not in have]
+        ready: dict[int, bool] = {}  # issuing office -> confirmed and uses the course
         for start in range(0, len(waiting), 500):  # bound the IN list (SQLite's variable cap)
             users = db.session.scalars(
                 select(User).where(User.id.in_(waiting[start : start + 500])).order_by(User.id)
             ).all()
-            issued += len(_issue_many(each, list(users), None)[1])
+            for office_id in {issuing_office_id(u) for u in users} - set(ready):
+                ready[office_id] = _issues(office_id, each)
+            users = [u for u in users if ready[issuing_office_id(u)]]
+            if users:
+                issued += len(_issue_many(each, users, None)[1])
     return issued
 
 
@@ -407,6 +461,11 @@ class PreviewRow:
         if self.certificate is not None:
             return "dicabut" if self.certificate.revoked else "terbit"
         return "layak" if self.completion.complete else "belum"
+
+
+def kecamatan_office_id(kecamatan_kode: str) -> int:
+    """The office whose participants live in the kecamatan: it issues their certificates."""
+    return region_offices().for_kecamatan(kecamatan_kode) or FIRST_OFFICE_ID
 
 
 def kecamatan_participants(course: Course, kecamatan_kode: str) -> list[User]:
@@ -460,9 +519,9 @@ class BulkResult:
 def issue_for_kecamatan(course: Course, kecamatan_kode: str, actor: User) -> BulkResult:
     """Issue to everyone eligible now (the rule is checked again, not trusted from a preview).
 
-    Refused until the office's settings were saved once or a sample certificate was seen, so
-    a first batch never carries placeholders or a wrong signer."""
-    if not current_office().confirmed:
+    Refused until the issuing office's settings were saved once or a sample certificate was
+    seen, so a first batch never carries placeholders or a wrong signer."""
+    if not office_by_id(kecamatan_office_id(kecamatan_kode)).confirmed:
         raise SettingsNotConfirmed(
             "Periksa dulu identitas kantor di Pengaturan (nama kantor, penandatangan, tempat, "
             "zona waktu, format nomor): simpan pengaturan atau lihat pratinjau sertifikat, "

@@ -31,10 +31,12 @@ from bimtek.extensions import db, limiter
 from bimtek.jobs import service as jobs
 from bimtek.jobs.web import offer
 from bimtek.learning import hooks
+from bimtek.learning import queries as learning_queries
 from bimtek.learning import service as learning
 from bimtek.learning.models import Course
+from bimtek.offices import scope
 from bimtek.settings.forms import PreviewForm
-from bimtek.settings.service import current_office, mark_previewed
+from bimtek.settings.service import current_office, mark_previewed, office_by_id, use_office
 from bimtek.timeutil import utc_to_local, utcnow
 from bimtek.web import attachment, role_required
 from bimtek.wilayah import queries as wilayah_queries
@@ -67,7 +69,10 @@ def _pdf_response(data: bytes, filename: str):
 def verify(code: str):
     result = certificate_queries.verify(code)
     status = 404 if result.status == "tidak_dikenal" else 200
-    response = Response(render_template("certificates/verify.html", result=result), status)
+    # Dates in the issuing office's time zone.
+    with use_office(result.certificate.office_id if result.certificate else None):
+        page = render_template("certificates/verify.html", result=result)
+    response = Response(page, status)
     response.headers["Cache-Control"] = "no-store"  # a revocation shows at once
     response.headers["X-Robots-Tag"] = "noindex"
     return response
@@ -149,13 +154,16 @@ def mine():
 @bp.get("/sertifikat/<int:certificate_id>/unduh")
 @login_required
 def download(certificate_id: int):
-    """The owner's current certificate; admins any. Someone else's: 404."""
+    """The owner's current certificate; admins those of their office and the offices below it.
+    Someone else's: 404."""
     certificate = db.get_or_404(
         Certificate, certificate_id, options=[selectinload(Certificate.versions)]
     )
     if current_user.role != Role.ADMIN:
         if certificate.user_id != current_user.id or certificate.revoked:
             abort(404)
+    elif not scope.current_reach().sees(certificate.office_id):
+        abort(404)
     return _pdf_response(
         certificate_queries.render_pdf(certificate), certificate_queries.filename_for(certificate)
     )
@@ -167,7 +175,7 @@ def download(certificate_id: int):
 @bp.route("/admin/kursus/<int:course_id>/kelulusan", methods=["GET", "POST"])
 @role_required(Role.ADMIN)
 def rule(course_id: int):
-    course = db.get_or_404(Course, course_id)
+    course = learning_queries.owned_course_or_error(course_id)
     form = RuleForm(obj=course) if request.method == "GET" else RuleForm()
     if form.validate_on_submit():
         try:
@@ -217,14 +225,41 @@ def _kecamatan_or_none(kode: str | None) -> Kecamatan | None:
     return db.session.get(Kecamatan, kode) if kode else None
 
 
+def _lists(course: Course, office_id: int) -> bool:
+    """The office lies in the admin's subtree and follows the course (its own, or offered down
+    to it): its participants' certificates of the course can be listed."""
+    return scope.current_reach().sees(office_id) and learning_queries.uses(
+        scope.reach_of_office(office_id), course
+    )
+
+
+def _kecamatan_for(course: Course, kode: str | None) -> Kecamatan:
+    """A kecamatan of an office that follows the course and that the admin sees; else 404."""
+    kecamatan = _kecamatan_or_none(kode)
+    if kecamatan is None or not _lists(course, service.kecamatan_office_id(kecamatan.kode)):
+        abort(404)
+    return kecamatan
+
+
+def _require_issuer(kecamatan: Kecamatan) -> None:
+    """Only the participants' own office issues their certificates: a province looking at a
+    kabupaten's participants gets 403."""
+    if not scope.current_reach().owns(service.kecamatan_office_id(kecamatan.kode)):
+        abort(403)
+
+
 @bp.get("/admin/kursus/<int:course_id>/sertifikat")
 @role_required(Role.ADMIN)
 def preview(course_id: int):
-    course = db.get_or_404(Course, course_id)
-    kecamatan_list = wilayah_queries.kecamatan_list()
-    kecamatan = _kecamatan_or_none(request.args.get("kecamatan"))
-    if request.args.get("kecamatan") and kecamatan is None:
-        abort(404)
+    course = learning_queries.course_for_staff_or_404(course_id)
+    reach = scope.current_reach()
+    every = [(k, service.kecamatan_office_id(k.kode)) for k in wilayah_queries.kecamatan_list()]
+    listed = {office_id for office_id in {o for _k, o in every} if _lists(course, office_id)}
+    kecamatan_list = [k for k, office_id in every if office_id in listed]
+    kecamatan = None
+    if request.args.get("kecamatan"):
+        kecamatan = _kecamatan_for(course, request.args.get("kecamatan"))
+    issuer = service.kecamatan_office_id(kecamatan.kode) if kecamatan else reach.office_id
     rows = service.preview(course, kecamatan.kode) if kecamatan else []
     counts = {"layak": 0, "belum": 0, "terbit": 0, "dicabut": 0}
     for row in rows:
@@ -237,7 +272,9 @@ def preview(course_id: int):
         rows=rows,
         counts=counts,
         form=BulkIssueForm(kecamatan=kecamatan.kode if kecamatan else ""),
-        office=current_office(),
+        office=office_by_id(issuer),
+        can_issue=reach.owns(issuer),
+        issuer_label=office_by_id(issuer).name,
         loopback=service.public_url_is_loopback(),
     )
 
@@ -245,16 +282,15 @@ def preview(course_id: int):
 @bp.post("/admin/kursus/<int:course_id>/sertifikat/terbitkan")
 @role_required(Role.ADMIN)
 def issue_bulk(course_id: int):
-    course = db.get_or_404(Course, course_id)
+    course = learning_queries.course_for_staff_or_404(course_id)
     form = BulkIssueForm()
     if not form.validate_on_submit():
         if set(form.errors) != {"confirm"}:
             abort(400)
         flash(form.confirm.errors[0], "error")  # nothing issued without the confirmation
         return redirect(url_for(".preview", course_id=course.id, kecamatan=form.kecamatan.data))
-    kecamatan = _kecamatan_or_none(form.kecamatan.data)
-    if kecamatan is None:
-        abort(404)
+    kecamatan = _kecamatan_for(course, form.kecamatan.data)
+    _require_issuer(kecamatan)
     back = url_for(".preview", course_id=course.id, kecamatan=kecamatan.kode)
     if service.public_url_is_loopback() and not form.confirm_loopback.data:
         flash(
@@ -300,10 +336,8 @@ def issue_bulk(course_id: int):
 @bp.route("/admin/kursus/<int:course_id>/sertifikat.zip", methods=["GET", "POST"])
 @role_required(Role.ADMIN)
 def kecamatan_zip(course_id: int):
-    course = db.get_or_404(Course, course_id)
-    kecamatan = _kecamatan_or_none(request.args.get("kecamatan"))
-    if kecamatan is None:
-        abort(404)
+    course = learning_queries.course_for_staff_or_404(course_id)
+    kecamatan = _kecamatan_for(course, request.args.get("kecamatan"))
     count = len(certificate_queries.certificates_in_kecamatan(course, kecamatan.kode))
     if not count:
         flash(f"Belum ada sertifikat terbit untuk Kec. {kecamatan.nama}.", "info")
@@ -321,7 +355,15 @@ def kecamatan_zip(course_id: int):
 
 
 def _certificate(certificate_id: int) -> Certificate:
-    return db.get_or_404(Certificate, certificate_id, options=[selectinload(Certificate.versions)])
+    """A certificate issued by the admin's office or an office below it; a sibling's is 404."""
+    return scope.get_visible_or_404(Certificate, certificate_id)
+
+
+def _own_certificate(certificate_id: int) -> Certificate:
+    """Revoke and reissue: only the issuing office (a province looking on gets 403)."""
+    certificate = _certificate(certificate_id)
+    scope.require_owner(certificate)
+    return certificate
 
 
 @bp.get("/admin/sertifikat/<int:certificate_id>")
@@ -332,6 +374,8 @@ def detail(certificate_id: int):
         "certificates/detail.html",
         certificate=certificate,
         changed=service.data_changed(certificate, certificate.user),
+        can_change=scope.current_reach().owns(certificate.office_id),
+        issuer=office_by_id(certificate.office_id).name,
         revoke_form=ReasonForm(prefix="cabut"),
         reissue_form=ReasonForm(prefix="ulang"),
     )
@@ -340,7 +384,7 @@ def detail(certificate_id: int):
 @bp.post("/admin/sertifikat/<int:certificate_id>/cabut")
 @role_required(Role.ADMIN)
 def revoke(certificate_id: int):
-    certificate = _certificate(certificate_id)
+    certificate = _own_certificate(certificate_id)
     form = ReasonForm(prefix="cabut")
     if form.validate_on_submit():
         try:
@@ -359,7 +403,7 @@ def revoke(certificate_id: int):
 @bp.post("/admin/sertifikat/<int:certificate_id>/terbitkan-ulang")
 @role_required(Role.ADMIN)
 def reissue(certificate_id: int):
-    certificate = _certificate(certificate_id)
+    certificate = _own_certificate(certificate_id)
     form = ReasonForm(prefix="ulang")
     if form.validate_on_submit():
         try:

@@ -29,6 +29,13 @@ class CourseForm(FlaskForm):
         validators=[DataRequired("Pilih minimal satu modul.")],
     )
     active = BooleanField("Aktif (tampil bagi peserta)", default=True)
+    offered_down = BooleanField(
+        "Tawarkan ke KPU Kabupaten/Kota di bawah",
+        default=False,
+        description="Peserta setiap KPU Kabupaten/Kota di bawah kantor ini dapat mengikuti kursus "
+        "ini; tiap kabupaten/kota menjalankan sesinya sendiri dan menerbitkan sertifikatnya "
+        "sendiri (nomor, penandatangan dan tempat kantor tersebut).",
+    )
     pretest_first = BooleanField(
         "Pre-test lebih dulu",
         default=True,

@@ -58,7 +58,10 @@ class Course(db.Model):
     audience: Mapped[list] = mapped_column(JSON, default=list)  # badan names
     hours_jp: Mapped[int] = mapped_column(default=0)
     active: Mapped[bool] = mapped_column(default=True)
+    # The office that owns (edits) it. A province's or KPU RI's course offered down is used by
+    # every office below it: each runs its own sessions and issues its own certificates.
     office_id: Mapped[int | None] = mapped_column(ForeignKey("office.id"), index=True)
+    offered_down: Mapped[bool] = mapped_column(default=False, server_default=sa_false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Completion rule (certificates feature: set on its "Aturan kelulusan" page).
     require_modules: Mapped[bool] = mapped_column(default=True, server_default=sa_true())

@@ -9,8 +9,10 @@ from bimtek.accounts.models import User, audit
 from bimtek.accounts.roles import BADAN
 from bimtek.enums import STAFF, Role
 from bimtek.extensions import db
-from bimtek.learning import hooks
+from bimtek.learning import hooks, queries
 from bimtek.learning.models import Course, CourseModule, Module, ModuleProgress, ModuleVersion
+from bimtek.offices import scope
+from bimtek.offices.models import KABKOTA, Office
 from bimtek.timeutil import utcnow
 
 
@@ -21,9 +23,14 @@ class CourseError(ValueError):
 
 
 def courses_for(user: User) -> list[Course]:
-    """Active courses this user may follow: staff see all, a peserta those for their badan."""
+    """Active courses this user may follow: staff those their office sees, a peserta those their
+    office uses (its own and those offered down from above) for their badan."""
+    reach = scope.reach_of(user)
+    where = (
+        queries.usable_where(reach) if user.role == Role.PESERTA else queries.visible_where(reach)
+    )
     courses = db.session.scalars(
-        select(Course).where(Course.active.is_(True)).order_by(Course.created_at, Course.id)
+        select(Course).where(Course.active.is_(True), where).order_by(Course.created_at, Course.id)
     ).all()
     if user.role != Role.PESERTA:
         return list(courses)
@@ -31,9 +38,16 @@ def courses_for(user: User) -> list[Course]:
 
 
 def can_open(user: User, course: Course) -> bool:
+    reach = scope.reach_of(user)
     if user.role in STAFF:
-        return True
-    return course.active and user.badan in (course.audience or [])
+        return queries.sees(reach, course)
+    return course.active and user.badan in (course.audience or []) and queries.uses(reach, course)
+
+
+def can_offer_down(office_id: int | None) -> bool:
+    """Only a province or KPU RI has offices below it to offer a course to."""
+    office = db.session.get(Office, office_id) if office_id else None
+    return office is not None and office.level != KABKOTA
 
 
 @dataclass
@@ -155,9 +169,12 @@ def save_course(
     pretest_first: bool | None = None,
     posttest_after_modules: bool | None = None,
     parallel_forms: bool | None = None,
+    offered_down: bool | None = None,
 ) -> Course:
     """Create or update a course; modules keep the order given. Caller commits.
-    The evaluation settings left as None keep their value (a new course: on)."""
+    The evaluation settings left as None keep their value (a new course: on). A new course
+    belongs to the actor's office; `offered_down` (None: keep) offers a province's or KPU RI's
+    course to the offices below it."""
     title = " ".join((title or "").split())
     if not title:
         raise CourseError("Judul kursus wajib diisi.", "title")
@@ -171,9 +188,19 @@ def save_course(
     if missing or not module_ids:
         raise CourseError("Pilih minimal satu modul yang terdaftar.", "modules")
     is_new = course is None
+    office_id = course.office_id if course is not None else scope.office_id_of(actor)
+    if offered_down and not can_offer_down(office_id):
+        raise CourseError(
+            "Hanya kursus KPU Provinsi atau KPU RI yang dapat ditawarkan ke kantor di bawahnya.",
+            "offered_down",
+        )
     if course is None:
-        course = Course()
+        course = Course(office_id=office_id)
         db.session.add(course)
+    if offered_down is not None:
+        course.offered_down = offered_down
+    elif course.offered_down is None:
+        course.offered_down = False
     course.title = title
     course.description = (description or "").strip()
     course.audience = [b for b in BADAN if b in audience]
@@ -207,6 +234,7 @@ def save_course(
         course.id,
         title=course.title,
         modules=wanted,
+        offered_down=course.offered_down,
     )
     return course
 
@@ -225,9 +253,11 @@ def courses_by_title() -> list[Course]:
     return list(db.session.scalars(select(Course).order_by(Course.title)))
 
 
-def all_courses() -> list[Course]:
-    """Every course, oldest first (the admin's list)."""
-    return list(db.session.scalars(select(Course).order_by(Course.created_at, Course.id)))
+def all_courses(reach: scope.Reach | None = None) -> list[Course]:
+    """Every course the office sees (own, below it, offered from above), oldest first (the
+    admin's list)."""
+    stmt = queries.visible_courses_stmt(reach or scope.current_reach())
+    return list(db.session.scalars(stmt.order_by(Course.created_at, Course.id)))
 
 
 def all_modules() -> list[Module]:

@@ -8,10 +8,12 @@ from bimtek import signals
 from bimtek.enums import STAFF, Role
 from bimtek.extensions import begin_write, db
 from bimtek.forms import ConfirmForm
-from bimtek.learning import hooks, service
+from bimtek.learning import hooks, queries, service
 from bimtek.learning.forms import CourseForm
 from bimtek.learning.models import Course, ModuleVersion
 from bimtek.learning.toc import has_sources_section, nest_toc
+from bimtek.offices import scope
+from bimtek.offices.service import label_of
 from bimtek.web import db_int, role_required
 
 bp = Blueprint("learning", __name__)
@@ -135,7 +137,7 @@ def mark_completed(course_id: int, slug: str):
 
 
 def _module_choices(form: CourseForm) -> None:
-    modules = service.all_modules()
+    modules = queries.modules_for_course_form(scope.current_reach())
     form.modules.choices = [(m.id, f"{m.sort_order:02d}. {m.title}") for m in modules]
 
 
@@ -147,8 +149,14 @@ def _ordered_module_ids(ids: list[int]) -> list[int]:
 @bp.get("/admin/kursus")
 @role_required(Role.ADMIN)
 def courses():
-    all_courses = service.all_courses()
-    return render_template("learning/courses.html", courses=all_courses)
+    reach = scope.current_reach()
+    all_courses = service.all_courses(reach)
+    # Courses of other offices (below, read-only; above, offered down) say whose they are.
+    owners = {
+        office_id: label_of(office_id)
+        for office_id in {c.office_id for c in all_courses if not reach.owns(c.office_id)}
+    }
+    return render_template("learning/courses.html", courses=all_courses, reach=reach, owners=owners)
 
 
 @bp.route("/admin/kursus/baru", methods=["GET", "POST"])
@@ -160,7 +168,7 @@ def course_new():
 @bp.route("/admin/kursus/<int:course_id>/ubah", methods=["GET", "POST"])
 @role_required(Role.ADMIN)
 def course_edit(course_id: int):
-    return _course_form(db.get_or_404(Course, course_id))
+    return _course_form(queries.owned_course_or_error(course_id))
 
 
 def _course_form(course: Course | None):
@@ -168,6 +176,9 @@ def _course_form(course: Course | None):
     if request.method == "GET" and course is not None:
         form.modules.data = [cm.module_id for cm in course.course_modules]
     _module_choices(form)
+    can_offer = service.can_offer_down(scope.current_reach().office_id)
+    if not can_offer:
+        del form.offered_down
     if form.validate_on_submit():
         try:
             saved = service.save_course(
@@ -182,6 +193,7 @@ def _course_form(course: Course | None):
                 pretest_first=form.pretest_first.data,
                 posttest_after_modules=form.posttest_after_modules.data,
                 parallel_forms=form.parallel_forms.data,
+                offered_down=form.offered_down.data if can_offer else None,
             )
         except service.CourseError as exc:
             db.session.rollback()

@@ -18,8 +18,10 @@ from bimtek.enums import STAFF, Role
 from bimtek.extensions import begin_write, db, writes_late
 from bimtek.forms import ConfirmForm
 from bimtek.learning import hooks
+from bimtek.learning import queries as learning_queries
 from bimtek.learning import service as learning
 from bimtek.learning.models import Course
+from bimtek.offices import scope
 from bimtek.quiz import queries, service
 from bimtek.quiz.forms import QuizForm
 from bimtek.quiz.grading import TYPES
@@ -279,27 +281,28 @@ def _to_local(value: datetime | None) -> datetime | None:
 @bp.get("/admin/kursus/<int:course_id>/kuis")
 @role_required(*STAFF)
 def course_quizzes(course_id: int):
-    course = db.get_or_404(Course, course_id)
+    course = learning_queries.course_for_staff_or_404(course_id)
     quizzes = service.course_quizzes(course)
     return render_template(
         "quiz/course_quizzes.html",
         course=course,
         quizzes=quizzes,
         reports={q.id: service.form_report(q) for q in quizzes},
+        can_edit=current_user.role == Role.ADMIN and scope.current_reach().owns(course.office_id),
     )
 
 
 @bp.route("/admin/kursus/<int:course_id>/kuis/baru", methods=["GET", "POST"])
 @role_required(Role.ADMIN)
 def quiz_new(course_id: int):
-    return _quiz_form(db.get_or_404(Course, course_id), None)
+    return _quiz_form(learning_queries.owned_course_or_error(course_id), None)
 
 
 @bp.route("/admin/kuis/<int:quiz_id>/ubah", methods=["GET", "POST"])
 @role_required(Role.ADMIN)
 def quiz_edit(quiz_id: int):
     quiz = db.get_or_404(Quiz, quiz_id)
-    return _quiz_form(quiz.course, quiz)
+    return _quiz_form(learning_queries.owned_course_or_error(quiz.course_id), quiz)
 
 
 def _quiz_form(course: Course, quiz: Quiz | None):
