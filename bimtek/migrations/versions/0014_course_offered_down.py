@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0014'
-down_revision = '0012'  # TODO(merge): '0013' once the 0013 migration lands
+down_revision = '0013'
 branch_labels = None
 depends_on = None
 
