@@ -1,7 +1,7 @@
 """courses offered down; certificate numbers per issuing office
 
 Revision ID: 0014
-Revises: 0012
+Revises: 0013
 Create Date: 2026-12-01 09:00:00.000000
 
 A province (or KPU RI) course can be offered to the offices below it (course.offered_down).
