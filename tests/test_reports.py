@@ -227,9 +227,10 @@ def test_cli_export_with_split_dir(app, runner, world, tmp_path):
               "--split-dir", str(tmp_path / "per")]
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert "3 kecamatan, 6 peserta" in result.output
+    # The CLI speaks for the whole database: Luwu Timur's kecamatan and its two participants too.
+    assert "4 kecamatan, 8 peserta" in result.output
     assert load_workbook(tmp_path / "r.xlsx").sheetnames[0] == "Ringkasan"
-    assert len(list((tmp_path / "per").glob("*.xlsx"))) == 3
+    assert len(list((tmp_path / "per").glob("*.xlsx"))) == 4
 
 
 def test_issued_certificates_and_pakta_reach_the_rekap(app, client, auth, world):
