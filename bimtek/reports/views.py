@@ -58,17 +58,15 @@ def _top() -> tuple[str, str | None]:
 
 def _region_visible(kode: str) -> bool:
     """A region lies in the user's reach: the office of a kabupaten/kota or kecamatan is in
-    it, or, for a provinsi, an office of that province is."""
+    it; a provinsi page is for that province's office (and KPU RI), not for a kabupaten."""
     reach = _reach()
     if reach.everything:
         return True
     if len(kode) in (5, 8):
         office_id = offices.region_offices().for_kecamatan(kode)
-        return office_id is not None and reach.sees(office_id)
-    return any(
-        office_id in reach.ids and k.split(".")[0] == kode
-        for k, office_id in offices.offices_by_kode().items()
-    )
+    else:
+        office_id = offices.offices_by_kode().get(kode)
+    return office_id is not None and reach.sees(office_id)
 
 
 def _links(course: Course, level: str, groups: list[queries.Summary]) -> dict[str, str]:
