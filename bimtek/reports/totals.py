@@ -44,6 +44,8 @@ NO_DESA = "(tanpa desa — PPK/sekretariat PPK)"
 # A pre-test score rides in one MIN() with its attempt number (attempt_no * SHIFT + score), so
 # "the first graded pre-test" is a hash aggregate, not a sort of every attempt.
 SHIFT = 1000.0
+# A reach of one office (a kabupaten/kota) is "narrow"; a province's is not.
+NARROW_OFFICES = 1
 
 
 def _key(level: str):
@@ -63,18 +65,22 @@ class Breakdown:
     total: Summary
 
 
-def _people(course: Course, where) -> tuple:
+def _people(course: Course, where, narrow: bool) -> tuple:
     """The per-participant select (one row per participant in the course's audience meeting
-    `where`) with the columns the completion rule and the measures read."""
+    `where`) with the columns the completion rule and the measures read.
+
+    narrow: the participants are a small part of the course's (one kabupaten/kota or less), so
+    each per-user aggregate joins them first and reads only their rows (index on
+    user.office_id or kecamatan_kode, then on <table>.user_id). Otherwise (a province, KPU RI)
+    each aggregate reads the course's rows once and the join happens after: building a hash of
+    every participant once per aggregate costs more than it saves."""
     rule = rule_of(course)
     module_ids = [cm.module_id for cm in course.course_modules]
     total_modules = len(module_ids)
     now = utcnow()
 
     def mine(query, column):
-        # Every aggregate joins the participants first, so an office's dashboard reads only
-        # its own participants' rows (index on user.office_id, then on each <table>.user_id).
-        return query.join(User, User.id == column).where(where)
+        return query.join(User, User.id == column).where(where) if narrow else query
 
     done = None
     if module_ids:
@@ -91,33 +97,30 @@ def _people(course: Course, where) -> tuple:
             ModuleProgress.user_id,
         ).group_by(ModuleProgress.user_id)
         done = done.subquery("done")
-    pre = (
+    kinds: dict[str, list[int]] = {"pre": [], "post": []}
+    for quiz_id, kind in db.session.execute(
+        select(Quiz.id, Quiz.kind).where(Quiz.course_id == course.id, Quiz.kind.in_(kinds))
+    ):
+        kinds[kind].append(quiz_id)
+    is_pre = Attempt.quiz_id.in_(kinds["pre"])
+    is_post = Attempt.quiz_id.in_(kinds["post"])
+    # Pre and post in one pass over the attempts: the first graded pre-test (its score rides
+    # with its attempt number in one MIN), the best post-test and whether any passed.
+    tests = (
         mine(
             select(
                 Attempt.user_id.label("uid"),
-                func.min(Attempt.attempt_no).label("first"),
-                func.min(Attempt.attempt_no * SHIFT + Attempt.score).label("key"),
-            )
-            .join(Quiz, Quiz.id == Attempt.quiz_id)
-            .where(Quiz.course_id == course.id, Quiz.kind == "pre", Attempt.score.is_not(None)),
+                func.min(case((is_pre, Attempt.attempt_no))).label("first"),
+                func.min(case((is_pre, Attempt.attempt_no * SHIFT + Attempt.score))).label("key"),
+                func.max(case((is_post, Attempt.score))).label("post"),
+                func.max(case((and_(is_post, Attempt.passed.is_(True)), 1), else_=0)).label(
+                    "passed"
+                ),
+            ).where(Attempt.quiz_id.in_(kinds["pre"] + kinds["post"]), Attempt.score.is_not(None)),
             Attempt.user_id,
         )
         .group_by(Attempt.user_id)
-        .subquery("pre")
-    )
-    post = (
-        mine(
-            select(
-                Attempt.user_id.label("uid"),
-                func.max(Attempt.score).label("score"),
-                func.max(case((Attempt.passed.is_(True), 1), else_=0)).label("passed"),
-            )
-            .join(Quiz, Quiz.id == Attempt.quiz_id)
-            .where(Quiz.course_id == course.id, Quiz.kind == "post", Attempt.score.is_not(None)),
-            Attempt.user_id,
-        )
-        .group_by(Attempt.user_id)
-        .subquery("post")
+        .subquery("tests")
     )
     attendance = (
         mine(
@@ -161,14 +164,14 @@ def _people(course: Course, where) -> tuple:
 
     n_done = func.coalesce(done.c.n, 0) if done is not None else literal(0)
     # attempt_no * SHIFT + score, less the attempt part: the score of the first attempt.
-    pre_score = pre.c.key - pre.c.first * SHIFT
-    post_score = post.c.score
+    pre_score = tests.c.key - tests.c.first * SHIFT
+    post_score = tests.c.post
     rate = cast(attendance.c.present, Float) / attendance.c.invited
     if total_modules:
         modules = case((n_done >= total_modules, 1.0), else_=cast(n_done, Float) / total_modules)
     else:
         modules = literal(None, Float)
-    both = and_(pre.c.key.is_not(None), post_score.is_not(None))
+    both = and_(tests.c.key.is_not(None), post_score.is_not(None))
     gain = case(
         (
             and_(both, pre_score < MAX_SCORE - SCORE_EPSILON),
@@ -181,7 +184,7 @@ def _people(course: Course, where) -> tuple:
     if rule.require_modules and total_modules:
         met.append(n_done >= total_modules)
     if rule.require_post_pass:
-        met.append(post.c.passed == 1 if rule.has_post_quiz else false())
+        met.append(tests.c.passed == 1 if rule.has_post_quiz else false())
     if rule.min_attendance_pct > 0:
         met.append(
             and_(
@@ -205,11 +208,11 @@ def _people(course: Course, where) -> tuple:
         pre=case((both, pre_score), else_=None),
         post_paired=case((both, post_score), else_=None),
         with_post=flag(post_score.is_not(None)),
-        passed=flag(and_(post_score.is_not(None), post.c.passed == 1)),
+        passed=flag(and_(post_score.is_not(None), tests.c.passed == 1)),
         complete=flag(complete),
         cert=flag(has_cert),
     )
-    joins = [pre, post, attendance, pakta, cert] + ([done] if done is not None else [])
+    joins = [tests, attendance, pakta, cert] + ([done] if done is not None else [])
     return columns, joins
 
 
@@ -217,7 +220,12 @@ def breakdown(course: Course, scope: Scope, level: str, kode: str | None = None)
     """The course's participants in `scope` (and in region `kode`, if given), summed per
     region at `level` and per badan in one statement; named groups sorted by name."""
     where = and_(audience_where(course), *scope.conditions(), *([within(kode)] if kode else []))
-    columns, joins = _people(course, where)
+    narrow = (
+        scope.user_ids is not None
+        or (kode is not None and len(kode) >= 5)
+        or (scope.reach is not None and len(scope.reach.ids) <= NARROW_OFFICES)
+    )
+    columns, joins = _people(course, where, narrow)
     key = _key(level)
     inner = select(
         key.label("key"), User.badan.label("badan"), *(c.label(name) for name, c in columns.items())
