@@ -84,19 +84,32 @@ def _people(course: Course, where, narrow: bool) -> tuple:
 
     done = None
     if module_ids:
-        done = mine(
-            select(
-                ModuleProgress.user_id.label("uid"),
-                func.count(func.distinct(ModuleVersion.module_id)).label("n"),
+        # Modules read: per module, whether any of its versions was completed, summed. A MAX per
+        # module (not COUNT(DISTINCT module)) needs no join to module_version and no sort.
+        versions: dict[int, list[int]] = {}
+        for version_id, module_id in db.session.execute(
+            select(ModuleVersion.id, ModuleVersion.module_id).where(
+                ModuleVersion.module_id.in_(module_ids)
             )
-            .join(ModuleVersion, ModuleVersion.id == ModuleProgress.module_version_id)
-            .where(
-                ModuleVersion.module_id.in_(module_ids),
-                ModuleProgress.completed_at.is_not(None),
-            ),
-            ModuleProgress.user_id,
-        ).group_by(ModuleProgress.user_id)
-        done = done.subquery("done")
+        ):
+            versions.setdefault(module_id, []).append(version_id)
+        flags = [
+            func.max(case((ModuleProgress.module_version_id.in_(ids), 1), else_=0)).label(f"m{i}")
+            for i, ids in enumerate(versions.values())
+        ]
+        done = (
+            mine(
+                select(ModuleProgress.user_id.label("uid"), *flags).where(
+                    ModuleProgress.module_version_id.in_(
+                        [v for ids in versions.values() for v in ids]
+                    ),
+                    ModuleProgress.completed_at.is_not(None),
+                ),
+                ModuleProgress.user_id,
+            )
+            .group_by(ModuleProgress.user_id)
+            .subquery("done")
+        )
     kinds: dict[str, list[int]] = {"pre": [], "post": []}
     for quiz_id, kind in db.session.execute(
         select(Quiz.id, Quiz.kind).where(Quiz.course_id == course.id, Quiz.kind.in_(kinds))
@@ -162,7 +175,10 @@ def _people(course: Course, where, narrow: bool) -> tuple:
         .subquery("cert")
     )
 
-    n_done = func.coalesce(done.c.n, 0) if done is not None else literal(0)
+    if done is not None and len(done.c) > 1:
+        n_done = sum((func.coalesce(c, 0) for c in list(done.c)[1:]), literal(0))
+    else:
+        n_done = literal(0)
     # attempt_no * SHIFT + score, less the attempt part: the score of the first attempt.
     pre_score = tests.c.key - tests.c.first * SHIFT
     post_score = tests.c.post
