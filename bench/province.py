@@ -400,20 +400,22 @@ def rekap(env: dict, participants: int, workdir: Path) -> tuple[list[str], dict]
 
 
 def _count_rows(path: Path) -> tuple[int, int]:
-    """Participant rows in the kabupaten workbooks (each kecamatan sheet: rows after the header),
-    read back with openpyxl's read-only mode; the summary workbook is not counted."""
-    from openpyxl import load_workbook
-
+    """Participant rows in the kabupaten/kota workbooks: the <row> elements of every kecamatan
+    sheet (sheet1 is the summary) less its four header rows. Parsing the XML's rows this way
+    takes seconds where openpyxl's reader takes minutes for a million rows."""
     rows = files = 0
     with zipfile.ZipFile(path) as archive:
         for name in archive.namelist():
             if "ringkasan" in name:
                 continue
             files += 1
-            wb = load_workbook(io.BytesIO(archive.read(name)), read_only=True)
-            for title in wb.sheetnames[1:]:
-                rows += sum(1 for _ in wb[title].iter_rows(min_row=5, max_col=1))
-            wb.close()
+            with zipfile.ZipFile(io.BytesIO(archive.read(name))) as book:
+                for sheet in book.namelist():
+                    if (
+                        sheet.startswith("xl/worksheets/sheet")
+                        and sheet != "xl/worksheets/sheet1.xml"
+                    ):
+                        rows += book.read(sheet).count(b"<row ") - 4
     return rows, files
 
 

@@ -456,3 +456,23 @@ def test_database_sums_equal_the_per_participant_figures(app, province_course, l
             for name in ("mean_pre", "mean_post", "mean_gain", "pass_rate"):
                 x, y = getattr(a, name), getattr(b, name)
                 assert (x is None and y is None) or x == pytest.approx(y), name
+
+
+def test_kpu_ri_sees_each_province_then_its_kabupaten(app, client, auth, province_course):
+    from bimtek.accounts.service import create_staff
+    from bimtek.offices import service as offices
+    from bimtek.offices.models import PUSAT, Office
+
+    sulsel = _office_id(app, "73")
+    with app.app_context():
+        ri = offices.create_office(PUSAT, None)
+        db.session.get(Office, sulsel).parent_id = ri.id
+        create_staff("admin", "admin-ri", "Operator KPU RI", "rahasia-kpu-ri-2029", office_id=ri.id)
+        db.session.commit()
+    auth.login("admin-ri", "rahasia-kpu-ri-2029")
+    page = client.get("/laporan?kursus=1").get_data(as_text=True)
+    assert "Laporan per provinsi" in page and "<td>8</td>" in _row(page, "Sulawesi Selatan")
+    region = client.get("/laporan/1/wilayah/73").get_data(as_text=True)
+    assert "Provinsi Sulawesi Selatan: laporan per kabupaten/kota" in region
+    assert "<td>2</td>" in _row(region, "Luwu Timur") and "n = 3 berpasangan" in region
+    assert client.get("/laporan/1/kecamatan/73.22.01").status_code == 200
