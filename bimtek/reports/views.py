@@ -1,4 +1,5 @@
-"""Dashboards (per kecamatan, per desa, one participant) and the rekap downloads."""
+"""Dashboards (per provinsi, kabupaten/kota, kecamatan and desa, one participant), each scoped to
+the offices in reach, and the rekap downloads."""
 
 from flask import Blueprint, abort, render_template, request, url_for
 from flask_login import current_user
