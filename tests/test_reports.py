@@ -227,9 +227,10 @@ def test_cli_export_with_split_dir(app, runner, world, tmp_path):
               "--split-dir", str(tmp_path / "per")]
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert "3 kecamatan, 6 peserta" in result.output
+    # The CLI speaks for the whole database: Luwu Timur's kecamatan and its two participants too.
+    assert "4 kecamatan, 8 peserta" in result.output
     assert load_workbook(tmp_path / "r.xlsx").sheetnames[0] == "Ringkasan"
-    assert len(list((tmp_path / "per").glob("*.xlsx"))) == 3
+    assert len(list((tmp_path / "per").glob("*.xlsx"))) == 4
 
 
 def test_issued_certificates_and_pakta_reach_the_rekap(app, client, auth, world):
@@ -304,3 +305,174 @@ def test_a_total_merged_from_groups_equals_one_over_everyone():
     assert (merged.modules_pct, merged.attendance_pct, merged.complete_pct) == (
         whole.modules_pct, whole.attendance_pct, whole.complete_pct,
     )  # fmt: skip
+
+
+# --- Offices: reports that climb the tree (issue 13) ----------------------------------------
+
+
+def _office_id(app, kode):
+    from bimtek.offices.models import Office
+
+    with app.app_context():
+        return db.session.scalars(select(Office.id).where(Office.wilayah_kode == kode)).one()
+
+
+@pytest.fixture
+def province_course(app, world):
+    """Course 1 made a Sulawesi Selatan course, run by Luwu Utara and Luwu Timur; Hasnawati
+    (Luwu Timur, PPS) took both tests: 30 → 65."""
+    sulsel = _office_id(app, "73")
+    with app.app_context():
+        db.session.get(Course, 1).office_id = sulsel
+        quizzes = {q.kind: q for q in db.session.scalars(select(Quiz).where(Quiz.course_id == 1))}
+        hasnawati = db.session.scalars(select(User).where(User.nik == "7324046302910004")).one()
+        for kind, score in (("pre", 30), ("post", 65)):
+            db.session.add(
+                Attempt(
+                    quiz_id=quizzes[kind].id, user_id=hasnawati.id, attempt_no=1, seed=1,
+                    status="submitted", submitted_at=utcnow(), score=score,
+                    passed=score >= quizzes[kind].pass_mark,
+                )
+            )  # fmt: skip
+        db.session.commit()
+        return {**world, "hasnawati": hasnawati.id}
+
+
+def _row(page: str, name: str) -> str:
+    return page[page.index(f"{name}</a>") :].split("</tr>")[0]
+
+
+def test_province_dashboard_lists_each_kabupaten_with_its_numbers(client, auth, province_course):
+    auth.login("admin-sulsel", "demo-sulsel-2029")
+    page = client.get("/laporan?kursus=1").get_data(as_text=True)
+    assert "Laporan per kabupaten/kota" in page
+    lutra, lutim = _row(page, "Luwu Utara"), _row(page, "Luwu Timur")
+    assert "<td>6</td>" in lutra and "<td>2</td>" in lutim  # participants in the audience
+    assert "/laporan/1/wilayah/73.24" in page and "Malangke" not in page
+    # Paired pre/post over both kabupaten: Aminah 40 → 85, Baso 50 → 50, Hasnawati 30 → 65.
+    assert "n = 3 berpasangan" in page
+    assert "40,0 → 66,7" in page  # means of the paired pre (40, 50, 30) and post (85, 50, 65)
+    region = client.get("/laporan/1/wilayah/73.24").get_data(as_text=True)
+    assert "Luwu Timur: laporan per kecamatan" in region and "Malili" in _row(region, "Malili")
+    assert "n = 1 berpasangan" in region
+    kecamatan = client.get("/laporan/1/kecamatan/73.24.04").get_data(as_text=True)
+    assert "Hasnawati Lamba" in kecamatan and "Luwu Timur</a>" in kecamatan  # breadcrumb
+    person = client.get(f"/laporan/1/peserta/{province_course['hasnawati']}")
+    assert person.status_code == 200
+
+
+def test_a_kabupaten_sees_only_its_own_participants_and_not_its_sibling(
+    client, auth, province_course
+):
+    auth.login("admin-lutim", "demo-lutim-2029")
+    page = client.get("/laporan?kursus=1").get_data(as_text=True)
+    assert "Laporan per kecamatan" in page  # as a kabupaten always saw it
+    assert "Malili" in page and "Malangke" not in page and "n = 1 berpasangan" in page
+    assert client.get(f"/laporan/1/peserta/{province_course['hasnawati']}").status_code == 200
+    for path in (
+        "/laporan/1/kecamatan/73.22.01",  # a Luwu Utara kecamatan
+        f"/laporan/1/peserta/{province_course['a']}",  # a Luwu Utara participant
+        "/laporan/1/wilayah/73.22",
+        "/laporan/1/wilayah/73",
+        "/laporan/1/rekap.xlsx?kecamatan=73.22.01",
+        "/laporan/1/rekap.xlsx?wilayah=73.22",
+    ):
+        assert client.get(path).status_code == 404, path
+    wb = rekap(client)
+    assert wb.sheetnames == ["Ringkasan", "Malili"]
+
+
+def test_a_sibling_kabupaten_course_is_not_found(client, auth, world):
+    auth.login("admin-lutim", "demo-lutim-2029")  # course 1 belongs to Luwu Utara
+    for path in ("/laporan", "/laporan?kursus=1"):
+        assert "Bimtek Kode Etik" not in client.get(path).get_data(as_text=True)
+    for path in (
+        "/laporan/1/kecamatan/73.24.04",
+        "/laporan/1/rekap.xlsx",
+        "/laporan/1/wilayah/73.24",
+    ):
+        assert client.get(path).status_code == 404, path
+
+
+def test_province_rekap_zip_has_one_workbook_per_kabupaten(client, auth, province_course):
+    auth.login("admin-sulsel", "demo-sulsel-2029")
+    response = client.get("/laporan/1/rekap-per-kecamatan.zip")
+    assert response.status_code == 200
+    archive = zipfile.ZipFile(io.BytesIO(response.data))
+    names = sorted(archive.namelist())
+    assert len(names) == 3, names  # the summary and one per kabupaten/kota
+    book = {n: load_workbook(io.BytesIO(archive.read(n))) for n in names}
+    lutra = book[next(n for n in names if "73.22-" in n)]
+    assert lutra.sheetnames[0] == "Ringkasan" and len(lutra.sheetnames) == 4
+    header, rows = table(lutra["Ringkasan"])
+    assert header[1] == "Kecamatan" and {r[1].value for r in rows} >= {"Malangke", "Masamba"}
+    long_one = next(lutra[t] for t in lutra.sheetnames if t.startswith("Tanah-Air"))
+    hostile = [r[1] for r in table(long_one)[1] if str(r[1].value).startswith("=")]
+    assert hostile and all(c.data_type == "s" for c in hostile)  # formula-neutralised
+    lutim = book[next(n for n in names if "73.24-" in n)]
+    assert lutim.sheetnames == ["Ringkasan", "Malili"]
+    _, rows = table(lutim["Malili"])
+    assert sorted(r[1].value for r in rows) == ["Hasnawati Lamba", "Rahmat Tandirerung"]
+    summary = book[next(n for n in names if "ringkasan" in n)]
+    assert summary.sheetnames[0] == "Ringkasan" and len(summary.sheetnames) == 3
+    header, rows = table(summary["Ringkasan"])
+    assert header[1] == "Kabupaten/Kota"
+    by_name = {r[1].value: r for r in rows}
+    assert by_name["Kabupaten Luwu Utara"][3].value == 6
+    assert by_name["Kabupaten Luwu Timur"][3].value == 2
+    assert by_name["Jumlah"][3].value == 8
+    paired = header.index("n berpasangan (pre dan post)")
+    assert by_name["Kabupaten Luwu Timur"][paired].value == 1
+    # The xlsx link of a province is the same summary workbook.
+    wb = rekap(client)
+    assert wb.sheetnames == summary.sheetnames
+
+
+@pytest.mark.parametrize("login", ["admin-sulsel", "admin", "pelatih9"])
+def test_database_sums_equal_the_per_participant_figures(app, province_course, login):
+    """The dashboards' GROUP BY and the rekap's row-by-row sums agree, for every scope."""
+    from bimtek.certificates import service as certificates
+    from bimtek.reports import totals
+
+    with app.app_context():
+        course = db.session.get(Course, 1)
+        admin = db.session.scalars(select(User).where(User.username == "admin")).one()
+        certificates.issue(course, db.session.get(User, province_course["a"]), admin)
+        db.session.commit()
+        user = db.session.scalars(select(User).where(User.username == login)).one()
+        scope = queries.scope_for(user)
+        groups, total, _ = queries.summarise(queries.course_facts(course, scope))
+        sums = totals.breakdown(course, scope, totals.KECAMATAN)
+        assert [(g.kode, g.nama) for g in sums.groups] == [(g.kode, g.nama) for g in groups]
+        for got, expected in zip([*sums.groups, sums.total], [*groups, total], strict=True):
+            assert got.participants == expected.participants
+            assert got.by_badan == expected.by_badan
+            assert (got.certificates, got.complete) == (expected.certificates, expected.complete)
+            for name in ("modules_pct", "attendance_pct", "complete_pct"):
+                a, b = getattr(got, name), getattr(expected, name)
+                assert (a is None and b is None) or a == pytest.approx(b), name
+            a, b = got.gains, expected.gains
+            assert (a.with_both, a.passed, a.category) == (b.with_both, b.passed, b.category)
+            for name in ("mean_pre", "mean_post", "mean_gain", "pass_rate"):
+                x, y = getattr(a, name), getattr(b, name)
+                assert (x is None and y is None) or x == pytest.approx(y), name
+
+
+def test_kpu_ri_sees_each_province_then_its_kabupaten(app, client, auth, province_course):
+    from bimtek.accounts.service import create_staff
+    from bimtek.offices import service as offices
+    from bimtek.offices.models import PUSAT, Office
+
+    sulsel = _office_id(app, "73")
+    with app.app_context():
+        ri = offices.create_office(PUSAT, None)
+        db.session.get(Office, sulsel).parent_id = ri.id
+        create_staff("admin", "admin-ri", "Operator KPU RI", "rahasia-kpu-ri-2029", office_id=ri.id)
+        db.session.commit()
+    auth.login("admin-ri", "rahasia-kpu-ri-2029")
+    page = client.get("/laporan?kursus=1").get_data(as_text=True)
+    assert "Laporan per provinsi" in page and "<td>8</td>" in _row(page, "Sulawesi Selatan")
+    region = client.get("/laporan/1/wilayah/73").get_data(as_text=True)
+    assert "Provinsi Sulawesi Selatan: laporan per kabupaten/kota" in region
+    assert "<td>2</td>" in _row(region, "Luwu Timur") and "n = 3 berpasangan" in region
+    assert client.get("/laporan/1/kecamatan/73.22.01").status_code == 200

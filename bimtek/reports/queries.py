@@ -6,7 +6,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, or_, select
 
 from bimtek.accounts.models import User
 from bimtek.accounts.roles import BADAN
@@ -15,9 +15,11 @@ from bimtek.certificates.completion import completion_for, in_kecamatan
 from bimtek.enums import Role
 from bimtek.extensions import db
 from bimtek.learning.models import Course
+from bimtek.offices import scope as office_scope
+from bimtek.offices.scope import Reach
 from bimtek.quiz import stats
 from bimtek.quiz.models import Attempt, Quiz
-from bimtek.wilayah.models import Desa, Kecamatan
+from bimtek.wilayah.models import Desa, Kabupaten, Kecamatan
 
 NO_KECAMATAN = ("", "(tanpa kecamatan)")
 
@@ -58,26 +60,45 @@ class Facts:
 
 @dataclass
 class Scope:
-    """Whose results a staff member may see: everyone (admin), or the invitees of the sessions a
-    trainer runs (None = everyone)."""
+    """Whose results a staff member may see: the participants of the offices in their reach
+    (None = every office), and of those, for a trainer, the invitees of the sessions they run
+    (user_ids None = all of them)."""
 
     user_ids: set[int] | None = None
+    reach: Reach | None = None
+    trainer_id: int | None = None  # the invitees as a subquery, for SQL-side summaries
 
-    def allows(self, user_id: int) -> bool:
+    def allows(self, user_id: int, office_id: int | None = None) -> bool:
+        if self.reach is not None and not self.reach.sees(office_id):
+            return False
         return self.user_ids is None or user_id in self.user_ids
+
+    def conditions(self) -> list:
+        """The same, as SQL conditions on User."""
+        found = []
+        if self.reach is not None:
+            found.append(self.reach.where(User.office_id))
+        if self.user_ids is not None:
+            found.append(User.id.in_(_trainer_invitees(self.trainer_id)) if self.trainer_id
+                         else User.id.in_(sorted(self.user_ids)))  # fmt: skip
+        return found
+
+
+def _trainer_invitees(trainer_id: int):
+    mine = select(SessionTrainer.session_id).where(SessionTrainer.user_id == trainer_id)
+    own = select(TrainingSession.id).where(TrainingSession.created_by_id == trainer_id)
+    return select(SessionInvite.user_id).where(
+        SessionInvite.session_id.in_(mine) | SessionInvite.session_id.in_(own)
+    )
 
 
 def scope_for(staff: User) -> Scope:
+    reach = office_scope.reach_of(staff)
+    office = None if reach.everything else reach
     if staff.role == Role.ADMIN:
-        return Scope(None)
-    mine = select(SessionTrainer.session_id).where(SessionTrainer.user_id == staff.id)
-    own = select(TrainingSession.id).where(TrainingSession.created_by_id == staff.id)
-    ids = db.session.scalars(
-        select(SessionInvite.user_id)
-        .where(SessionInvite.session_id.in_(mine) | SessionInvite.session_id.in_(own))
-        .distinct()
-    )
-    return Scope(set(ids))
+        return Scope(None, office)
+    ids = db.session.scalars(_trainer_invitees(staff.id).distinct())
+    return Scope(set(ids), office, trainer_id=staff.id)
 
 
 def pre_scores(course: Course, where=None) -> dict[int, float]:
@@ -110,19 +131,49 @@ def _status(f: Facts) -> str:
 CHUNK_PEOPLE = 10_000
 
 
-def _audience(course: Course):
+def audience_where(course: Course):
+    """The course's audience: active participants of the badan it is for."""
     return and_(
         User.role == Role.PESERTA, User.active.is_(True), User.badan.in_(course.audience or [])
     )
 
 
-def _kecamatan_chunks(course: Course) -> list[list[str | None]]:
+def within(kode: str):
+    """Participants whose kecamatan lies in the region `kode` (provinsi, kabupaten, kecamatan).
+
+    Through the kecamatan table, not LIKE on the code: an index on user.kecamatan_kode serves
+    an IN list in every collation, a LIKE prefix only in the C collation."""
+    if len(kode) == 2:
+        return User.kecamatan_kode.in_(
+            select(Kecamatan.kode)
+            .join(Kabupaten, Kabupaten.kode == Kecamatan.kabupaten_kode)
+            .where(Kabupaten.provinsi_kode == kode)
+        )
+    if len(kode) == 5:
+        return User.kecamatan_kode.in_(
+            select(Kecamatan.kode).where(Kecamatan.kabupaten_kode == kode)
+        )
+    return User.kecamatan_kode == kode
+
+
+def _where(course: Course, scope: Scope | None, region: str | None) -> list:
+    found = [audience_where(course)]
+    if scope is not None:
+        found += scope.conditions()
+    if region:
+        found.append(within(region))
+    return found
+
+
+def _kecamatan_chunks(
+    course: Course, scope: Scope | None = None, region: str | None = None
+) -> list[list[str | None]]:
     """The course's kecamatan by name (None last: people without one), grouped into chunks of
     about CHUNK_PEOPLE participants."""
     counts = db.session.execute(
         select(User.kecamatan_kode, Kecamatan.nama, func.count())
         .outerjoin(Kecamatan, Kecamatan.kode == User.kecamatan_kode)
-        .where(_audience(course))
+        .where(*_where(course, scope, region))
         .group_by(User.kecamatan_kode, Kecamatan.nama)
     ).all()
     ordered = sorted(counts, key=lambda r: (r[0] is None, r[1] or "", r[0] or ""))
@@ -138,28 +189,38 @@ def _kecamatan_chunks(course: Course) -> list[list[str | None]]:
 
 
 def course_facts(
-    course: Course, scope: Scope | None = None, kecamatan_kode: str | None = None
+    course: Course,
+    scope: Scope | None = None,
+    kecamatan_kode: str | None = None,
+    region: str | None = None,
 ) -> Iterator[Facts]:
-    """Facts for every participant in the course's audience, ordered by kecamatan, desa, name.
+    """Facts for every participant in the course's audience (within `scope`, and the
+    kecamatan or the region `region` if given), ordered by kecamatan, desa, name.
 
     The completion rule's verdicts (modules read, best post-test, attendance, pakta, certificate)
     come from certificates.completion in a fixed number of queries per chunk of kecamatan.
     """
+    office = [] if scope is None or scope.reach is None else [scope.reach.where(User.office_id)]
     if scope is not None and scope.user_ids is not None:  # a trainer's invitees, in one go
         if not scope.user_ids:
             return
         verdicts = completion_for(course, scope.user_ids)
-        where = User.id.in_(list(scope.user_ids))
+        where = and_(User.id.in_(list(scope.user_ids)), *office)
         if kecamatan_kode:
             where = and_(where, User.kecamatan_kode == kecamatan_kode)
+        if region:
+            where = and_(where, within(region))
         yield from _facts(course, verdicts, pre_scores(course), where)
         return
-    chunks = [[kecamatan_kode]] if kecamatan_kode else _kecamatan_chunks(course)
+    if kecamatan_kode:
+        chunks = [[kecamatan_kode]]
+    else:
+        chunks = _kecamatan_chunks(course, scope, region)
     for chunk in chunks:
         verdicts = completion_for(course, kecamatan_kode=chunk)
         if verdicts:
             pre = pre_scores(course, in_kecamatan(chunk))
-            yield from _facts(course, verdicts, pre, in_kecamatan(chunk))
+            yield from _facts(course, verdicts, pre, and_(in_kecamatan(chunk), *office))
 
 
 def _facts(course: Course, verdicts: dict, pre: dict[int, float], where) -> Iterator[Facts]:
@@ -177,7 +238,7 @@ def _facts(course: Course, verdicts: dict, pre: dict[int, float], where) -> Iter
         )
         .outerjoin(Kecamatan, Kecamatan.kode == User.kecamatan_kode)
         .outerjoin(Desa, Desa.kode == User.desa_kode)
-        .where(_audience(course), where)
+        .where(audience_where(course), where)
         .order_by(Kecamatan.nama, Kecamatan.kode, Desa.nama, User.nama, User.id)
     )
     for row in db.session.execute(query.execution_options(yield_per=2000)):
@@ -328,18 +389,31 @@ def summarise(
     return sorted(groups.values(), key=lambda s: (s.nama, s.kode)), total, kept
 
 
-def audience_count(course: Course, scope: Scope | None = None, kecamatan_kode: str | None = None):
+def audience_count(
+    course: Course,
+    scope: Scope | None = None,
+    kecamatan_kode: str | None = None,
+    region: str | None = None,
+):
     """How many participants course_facts would yield (sizes a rekap before it is made)."""
-    where = [_audience(course)]
-    if scope is not None and scope.user_ids is not None:
-        if not scope.user_ids:
-            return 0
-        where.append(User.id.in_(list(scope.user_ids)))
+    if scope is not None and scope.user_ids is not None and not scope.user_ids:
+        return 0
+    where = _where(course, scope, region)
     if kecamatan_kode:
         where.append(User.kecamatan_kode == kecamatan_kode)
     return db.session.scalar(select(func.count(User.id)).where(*where)) or 0
 
 
-def courses() -> list[Course]:
-    """The courses a report can be about, in the order they were made."""
-    return list(db.session.scalars(select(Course).order_by(Course.id)))
+def courses(reach: Reach | None = None) -> list[Course]:
+    """The courses a report can be about, in the order they were made: those of the offices
+    in reach and those shared from above (a province course a kabupaten runs)."""
+    query = select(Course).order_by(Course.id)
+    if reach is not None:
+        query = query.where(
+            or_(reach.where(Course.office_id), reach.where_shared(Course.office_id))
+        )
+    return list(db.session.scalars(query))
+
+
+def course_visible(course: Course, reach: Reach) -> bool:
+    return reach.sees(course.office_id) or reach.uses(course.office_id)

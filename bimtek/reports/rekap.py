@@ -85,10 +85,10 @@ def _number(ws, value, fmt):
     return cell
 
 
-def _summary_columns(meta: RekapMeta) -> list[tuple[str, int]]:
+def _summary_columns(meta: RekapMeta, group: str = "Kecamatan") -> list[tuple[str, int]]:
     badan = [b for b in BADAN if b in meta.badan]
     return (
-        [("No", 5), ("Kecamatan", 24), ("Kode", 10), ("Peserta", 9)]
+        [("No", 5), (group, 24), ("Kode", 10), ("Peserta", 9)]
         + [(b, 10) for b in badan]
         + [
             ("Modul selesai (rata-rata %)", 12),
@@ -187,20 +187,32 @@ class _KecamatanSheets:
 
 
 def _write_summary(ws, sheets: _KecamatanSheets, meta: RekapMeta, chart: bool) -> None:
+    _summary_table(ws, sheets.summaries, sheets.total, meta, chart, "Kecamatan", "kecamatan")
+
+
+def _summary_table(
+    ws,
+    summaries: list[Summary],
+    total: Summary,
+    meta: RekapMeta,
+    chart: bool,
+    group: str,
+    per: str,
+) -> None:
     badan = [b for b in BADAN if b in meta.badan]
-    for number, s in enumerate(sheets.summaries, start=1):
+    for number, s in enumerate(summaries, start=1):
         ws.append(_summary_row(ws, number, s, badan))
-    totals = _summary_row(ws, None, sheets.total, badan)
+    totals = _summary_row(ws, None, total, badan)
     totals[1] = text_cell(ws, "Jumlah", font=BOLD)
     ws.append(totals)
-    count = len(sheets.summaries)
-    columns = _summary_columns(meta)
+    count = len(summaries)
+    columns = _summary_columns(meta, group)
     _autofilter(ws, len(columns), HEADER_ROW + count)
     if chart and count:
         tuntas_col = next(i for i, (label, _) in enumerate(columns, start=1) if label == "Tuntas")
         bar = BarChart()
         bar.type = "bar"
-        bar.title = "Tuntas per kecamatan"
+        bar.title = f"Tuntas per {per}"
         bar.y_axis.title = "Tuntas"
         bar.y_axis.numFmt = "0%"
         bar.y_axis.scaling.min = 0
@@ -261,3 +273,59 @@ def split_name(kode: str, nama: str) -> str:
     keep = "".join(ch if ch.isalnum() else "-" for ch in nama.lower())
     slug = "-".join(part for part in keep.split("-") if part)[:40] or "kecamatan"
     return f"rekap-{kode or 'tanpa-kode'}-{slug}.xlsx"
+
+
+@dataclass
+class RegionPart:
+    """One kabupaten/kota of a province rekap: its code, name and facts (by kecamatan)."""
+
+    kode: str
+    nama: str
+    facts: Iterable[Facts]
+
+
+def write_region_summary(per_kabupaten, per_kecamatan, meta: RekapMeta, out) -> None:
+    """A province's summary workbook: "Ringkasan" with a row per kabupaten/kota (and a chart),
+    then a sheet per kabupaten/kota with a row per kecamatan. Sums only, no participant rows.
+
+    per_kabupaten, per_kecamatan: totals.Breakdown of the same participants."""
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet("Ringkasan")
+    columns = _summary_columns(meta, "Kabupaten/Kota")
+    _header_lines(ws, f"Rekap per kabupaten/kota — {meta.course_title}", meta, columns)
+    _summary_table(
+        ws, per_kabupaten.groups, per_kabupaten.total, meta, True, "Kabupaten/Kota",
+        "kabupaten/kota",
+    )  # fmt: skip
+    taken = {"ringkasan"}
+    kecamatan_of: dict[str, list[Summary]] = {}
+    for part in per_kecamatan.groups:
+        kecamatan_of.setdefault(part.kode[:5], []).append(part)
+    for kab in per_kabupaten.groups:
+        ws = wb.create_sheet(sheet_title(kab.nama, taken))
+        columns = _summary_columns(meta, "Kecamatan")
+        _header_lines(ws, f"{kab.nama} ({kab.kode}) — {meta.course_title}", meta, columns)
+        _summary_table(
+            ws, kecamatan_of.get(kab.kode, []), kab, meta, False, "Kecamatan", "kecamatan"
+        )
+    wb.save(out)
+
+
+def zip_regions(parts: Iterable[RegionPart], per_kabupaten, per_kecamatan, meta, out) -> int:
+    """A province's zip: the summary workbook, then one workbook per kabupaten/kota, each the
+    per-kecamatan workbook of that kabupaten/kota. Returns the number of kabupaten files."""
+    files = 0
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        buf = io.BytesIO()
+        write_region_summary(per_kabupaten, per_kecamatan, meta, buf)
+        archive.writestr("rekap-ringkasan-per-kabupaten-kota.xlsx", buf.getvalue())
+        for part in parts:
+            buf = io.BytesIO()
+            part_meta = RekapMeta(
+                meta.course_title, meta.exported_at, meta.timezone,
+                f"{meta.filter_text}; {part.nama}", meta.badan,
+            )  # fmt: skip
+            write_rekap(part.facts, part_meta, buf)
+            archive.writestr(split_name(part.kode, part.nama), buf.getvalue())
+            files += 1
+    return files
