@@ -220,6 +220,9 @@ QUERY = {
     "workspace.diff": "dari=1&ke=1",
 }
 
+# Fields a route reads that no page's form carries (quiz.js posts one answer at a time).
+EXTRA_FIELDS = {"quiz.save": [("position", "1"), ("selected", "a")]}
+
 # --- offices, actors, the objects each office owns --------------------------------------------
 
 LUTRA, LUTIM, SULSEL = "lutra", "lutim", "sulsel"  # Luwu Utara, Luwu Timur, Sulawesi Selatan
@@ -757,7 +760,10 @@ class World:
     def _sqlite_path(self) -> str:
         return self.url.removeprefix("sqlite:///")
 
-    def restore(self) -> None:
+    def restore(self, tables: list[str]) -> None:
+        """Back to the world as built: the upload folder, and on PostgreSQL only the tables
+        that changed (foreign keys off for the copy; the whole snapshot where that is not
+        allowed), on SQLite the whole file (a small copy)."""
         self._dispose()
         shutil.rmtree(self.uploads)
         shutil.copytree(self.dir / "uploads-kept", self.uploads)
@@ -765,8 +771,30 @@ class World:
             for suffix in ("-wal", "-shm"):
                 Path(self._sqlite_path() + suffix).unlink(missing_ok=True)
             shutil.copyfile(self.kept, self._sqlite_path())
-        else:
+        elif not self._restore_tables(tables):
             self.store._restore(SNAPSHOT)
+
+    def _restore_tables(self, tables: list[str]) -> bool:
+        from psycopg import errors, sql
+
+        _filled, sequences = self.store.snapshots[SNAPSHOT]
+        schema = "seed_" + SNAPSHOT
+        with self.store._connect() as conn:
+            try:
+                with conn.transaction():
+                    conn.execute("SET LOCAL session_replication_role = replica")
+                    for table in tables:
+                        name = sql.Identifier("public", table)
+                        conn.execute(sql.SQL("DELETE FROM {}").format(name))
+                        conn.execute(sql.SQL("INSERT INTO {} SELECT * FROM {}").format(
+                            name, sql.Identifier(schema, table)))  # fmt: skip
+                    for sequence in self.store.sequences:
+                        value = sequences.get(sequence)
+                        conn.execute("SELECT setval(%s, %s, %s)",
+                                     (f'public."{sequence}"', value or 1, value is not None))  # fmt: skip
+            except errors.InsufficientPrivilege:
+                return False
+        return True
 
     def changed(self) -> list[str]:
         now = _fingerprint(self.app)
@@ -815,7 +843,7 @@ def run_cell(world: World, cell: Cell) -> str | None:
     if cell.method == "GET":
         return _verdict(cell, client.get(path), want)
     fields = [(k, v) for k, v in world.forms.get(urlsplit(path).path, []) if k != "csrf_token"]
-    data = [("csrf_token", world.tokens[cell.actor]), *fields]
+    data = [("csrf_token", world.tokens[cell.actor]), *fields, *EXTRA_FIELDS.get(cell.endpoint, [])]
     from werkzeug.datastructures import MultiDict
 
     response = client.post(path, data=MultiDict(data))
@@ -826,7 +854,7 @@ def run_cell(world: World, cell: Cell) -> str | None:
         return problem  # refused before the view wrote anything
     changed = world.changed()
     if changed:
-        world.restore()
+        world.restore(changed)
         if want != ALLOWED and problem is not None:
             problem += f"; and it changed {', '.join(changed)}"
     return problem
@@ -846,4 +874,409 @@ def test_office_access(world, cell):
     assert problem is None, f"{cell} ({world.path(cell)}): {problem}"
 
 
-KNOWN_GAPS: set[tuple] = set()
+# Cells that fail on this branch (the scope is being applied to the views in parallel), by
+# feature: (endpoint, method, actor, owning office). Each must go when its fix lands: a listed
+# cell that passes fails the test. Identical on SQLite and PostgreSQL.
+KNOWN_GAPS: set[tuple] = {
+    # accounts
+    ("accounts.import_credentials", "POST", "admin", "lutim"),  # 302, expected 404
+    ("accounts.import_credentials", "POST", "admin", "sulsel"),  # 302, expected 404
+    ("accounts.import_credentials", "POST", "admin-lutim", "lutra"),  # 302, expected 404
+    ("accounts.import_credentials", "POST", "admin-lutim", "sulsel"),  # 302, expected 404
+    ("accounts.import_credentials", "POST", "admin-sulsel", "lutim"),  # 302, expected 403
+    ("accounts.import_credentials", "POST", "admin-sulsel", "lutra"),  # 302, expected 403
+    ("accounts.import_detail", "GET", "admin", "lutim"),  # 200, expected 404
+    ("accounts.import_detail", "GET", "admin", "sulsel"),  # 200, expected 404
+    ("accounts.import_detail", "GET", "admin-lutim", "lutra"),  # 200, expected 404
+    ("accounts.import_detail", "GET", "admin-lutim", "sulsel"),  # 200, expected 404
+    ("accounts.participant_deactivate", "GET", "admin", "lutim"),  # 200, expected 404
+    ("accounts.participant_deactivate", "GET", "admin-lutim", "lutra"),  # 200, expected 404
+    ("accounts.participant_deactivate", "POST", "admin", "lutim"),
+    ("accounts.participant_deactivate", "POST", "admin-lutim", "lutra"),
+    ("accounts.participant_deactivate", "POST", "admin-sulsel", "lutim"),
+    ("accounts.participant_deactivate", "POST", "admin-sulsel", "lutra"),
+    ("accounts.participant_detail", "GET", "admin", "lutim"),  # 200, expected 404
+    ("accounts.participant_detail", "GET", "admin-lutim", "lutra"),  # 200, expected 404
+    ("accounts.participant_edit", "GET", "admin", "lutim"),  # 200, expected 404
+    ("accounts.participant_edit", "GET", "admin-lutim", "lutra"),  # 200, expected 404
+    ("accounts.participant_edit", "POST", "admin", "lutim"),  # 302, expected 404
+    ("accounts.participant_edit", "POST", "admin-lutim", "lutra"),  # 302, expected 404
+    ("accounts.participant_edit", "POST", "admin-sulsel", "lutim"),  # 302, expected 403
+    ("accounts.participant_edit", "POST", "admin-sulsel", "lutra"),  # 302, expected 403
+    ("accounts.participant_reactivate", "POST", "admin", "lutim"),  # 302, expected 404
+    ("accounts.participant_reactivate", "POST", "admin-lutim", "lutra"),  # 302, expected 404
+    ("accounts.participant_reactivate", "POST", "admin-sulsel", "lutim"),
+    ("accounts.participant_reactivate", "POST", "admin-sulsel", "lutra"),
+    ("accounts.participant_reset_password", "GET", "admin", "lutim"),  # 200, expected 404
+    ("accounts.participant_reset_password", "GET", "admin-lutim", "lutra"),
+    ("accounts.participant_reset_password", "POST", "admin", "lutim"),
+    ("accounts.participant_reset_password", "POST", "admin-lutim", "lutra"),
+    ("accounts.participant_reset_password", "POST", "admin-sulsel", "lutim"),
+    ("accounts.participant_reset_password", "POST", "admin-sulsel", "lutra"),
+    ("accounts.participant_unlock", "POST", "admin", "lutim"),
+    ("accounts.participant_unlock", "POST", "admin-lutim", "lutra"),
+    ("accounts.participant_unlock", "POST", "admin-sulsel", "lutim"),
+    ("accounts.participant_unlock", "POST", "admin-sulsel", "lutra"),
+    # attendance
+    ("attendance.daftar_hadir", "GET", "admin", "lutim"),  # 200, expected 404
+    ("attendance.daftar_hadir", "GET", "admin", "sulsel"),  # 200, expected 404
+    ("attendance.daftar_hadir", "GET", "admin-lutim", "lutra"),  # 200, expected 404
+    ("attendance.daftar_hadir", "GET", "admin-lutim", "sulsel"),  # 200, expected 404
+    ("attendance.daftar_hadir_xlsx", "GET", "admin", "lutim"),  # 200, expected 404
+    ("attendance.daftar_hadir_xlsx", "GET", "admin", "sulsel"),  # 200, expected 404
+    ("attendance.daftar_hadir_xlsx", "GET", "admin-lutim", "lutra"),  # 200, expected 404
+    ("attendance.daftar_hadir_xlsx", "GET", "admin-lutim", "sulsel"),  # 200, expected 404
+    ("attendance.daftar_hadir_xlsx", "POST", "admin", "lutim"),
+    ("attendance.daftar_hadir_xlsx", "POST", "admin", "sulsel"),
+    ("attendance.daftar_hadir_xlsx", "POST", "admin-lutim", "lutra"),
+    ("attendance.daftar_hadir_xlsx", "POST", "admin-lutim", "sulsel"),
+    ("attendance.mark", "POST", "admin", "lutim"),  # 302, expected 404
+    ("attendance.mark", "POST", "admin", "sulsel"),  # 302, expected 404
+    ("attendance.mark", "POST", "admin-lutim", "lutra"),  # 302, expected 404
+    ("attendance.mark", "POST", "admin-lutim", "sulsel"),  # 302, expected 404
+    ("attendance.mark", "POST", "admin-sulsel", "lutim"),  # 302, expected 403
+    ("attendance.mark", "POST", "admin-sulsel", "lutra"),  # 302, expected 403
+    ("attendance.projector", "GET", "admin", "lutim"),  # 200, expected 404
+    ("attendance.projector", "GET", "admin", "sulsel"),  # 200, expected 404
+    ("attendance.projector", "GET", "admin-lutim", "lutra"),  # 200, expected 404
+    ("attendance.projector", "GET", "admin-lutim", "sulsel"),  # 200, expected 404
+    ("attendance.refresh_invites", "POST", "admin", "lutim"),  # 302, expected 404
+    ("attendance.refresh_invites", "POST", "admin", "sulsel"),  # 302, expected 404
+    ("attendance.refresh_invites", "POST", "admin-lutim", "lutra"),  # 302, expected 404
+    ("attendance.refresh_invites", "POST", "admin-lutim", "sulsel"),  # 302, expected 404
+    ("attendance.refresh_invites", "POST", "admin-sulsel", "lutim"),  # 302, expected 403
+    ("attendance.refresh_invites", "POST", "admin-sulsel", "lutra"),  # 302, expected 403
+    ("attendance.session", "GET", "admin", "lutim"),  # 200, expected 404
+    ("attendance.session", "GET", "admin", "sulsel"),  # 200, expected 404
+    ("attendance.session", "GET", "admin-lutim", "lutra"),  # 200, expected 404
+    ("attendance.session", "GET", "admin-lutim", "sulsel"),  # 200, expected 404
+    ("attendance.session_delete", "POST", "admin", "lutim"),  # 302, expected 404
+    ("attendance.session_delete", "POST", "admin", "sulsel"),  # 302, expected 404
+    ("attendance.session_delete", "POST", "admin-lutim", "lutra"),  # 302, expected 404
+    ("attendance.session_delete", "POST", "admin-lutim", "sulsel"),  # 302, expected 404
+    ("attendance.session_delete", "POST", "admin-sulsel", "lutim"),  # 302, expected 403
+    ("attendance.session_delete", "POST", "admin-sulsel", "lutra"),  # 302, expected 403
+    ("attendance.session_edit", "GET", "admin", "lutim"),  # 200, expected 404
+    ("attendance.session_edit", "GET", "admin", "sulsel"),  # 200, expected 404
+    ("attendance.session_edit", "GET", "admin-lutim", "lutra"),  # 200, expected 404
+    ("attendance.session_edit", "GET", "admin-lutim", "sulsel"),  # 200, expected 404
+    ("attendance.session_edit", "POST", "admin", "lutim"),
+    ("attendance.session_edit", "POST", "admin", "sulsel"),
+    ("attendance.session_edit", "POST", "admin-lutim", "lutra"),
+    ("attendance.session_edit", "POST", "admin-lutim", "sulsel"),
+    ("attendance.session_edit", "POST", "admin-sulsel", "lutim"),
+    ("attendance.session_edit", "POST", "admin-sulsel", "lutra"),
+    # backup
+    ("backup.create", "POST", "admin", None),  # 302, expected 403; and it changed audit_log
+    ("backup.create", "POST", "admin-lutim", None),
+    ("backup.download", "GET", "admin", None),  # 200, expected 403
+    ("backup.download", "GET", "admin-lutim", None),  # 200, expected 403
+    ("backup.index", "GET", "admin", None),  # 200, expected 403
+    ("backup.index", "GET", "admin-lutim", None),  # 200, expected 403
+    # certificates
+    ("certificates.confirm_pakta", "POST", "peserta", "lutim"),  # 302, expected 404
+    ("certificates.confirm_pakta", "POST", "peserta-lutim", "lutra"),  # 302, expected 404
+    ("certificates.confirm_pakta", "POST", "peserta2", "lutim"),  # 302, expected 404
+    ("certificates.detail", "GET", "admin", "lutim"),  # 200, expected 404
+    ("certificates.detail", "GET", "admin-lutim", "lutra"),  # 200, expected 404
+    ("certificates.download", "GET", "admin", "lutim"),  # 200, expected 404
+    ("certificates.download", "GET", "admin-lutim", "lutra"),  # 200, expected 404
+    ("certificates.issue_bulk", "POST", "admin", "lutim"),  # 400, expected 404
+    ("certificates.issue_bulk", "POST", "admin", "sulsel"),  # 400, expected 403
+    ("certificates.issue_bulk", "POST", "admin-lutim", "lutra"),  # 400, expected 404
+    ("certificates.issue_bulk", "POST", "admin-lutim", "sulsel"),  # 400, expected 403
+    ("certificates.issue_bulk", "POST", "admin-sulsel", "lutim"),  # 400, expected 403
+    ("certificates.issue_bulk", "POST", "admin-sulsel", "lutra"),  # 400, expected 403
+    ("certificates.kecamatan_zip", "GET", "admin", "lutim"),  # 200, expected 404
+    ("certificates.kecamatan_zip", "GET", "admin-lutim", "lutra"),  # 200, expected 404
+    ("certificates.kecamatan_zip", "POST", "admin", "lutim"),
+    ("certificates.kecamatan_zip", "POST", "admin-lutim", "lutra"),
+    ("certificates.preview", "GET", "admin", "lutim"),  # 200, expected 404
+    ("certificates.preview", "GET", "admin-lutim", "lutra"),  # 200, expected 404
+    ("certificates.reissue", "POST", "admin", "lutim"),  # 302, expected 404
+    ("certificates.reissue", "POST", "admin-lutim", "lutra"),  # 302, expected 404
+    ("certificates.reissue", "POST", "admin-sulsel", "lutim"),  # 302, expected 403
+    ("certificates.reissue", "POST", "admin-sulsel", "lutra"),  # 302, expected 403
+    ("certificates.revoke", "POST", "admin", "lutim"),  # 302, expected 404
+    ("certificates.revoke", "POST", "admin-lutim", "lutra"),  # 302, expected 404
+    ("certificates.revoke", "POST", "admin-sulsel", "lutim"),  # 302, expected 403
+    ("certificates.revoke", "POST", "admin-sulsel", "lutra"),  # 302, expected 403
+    ("certificates.rule", "GET", "admin", "lutim"),  # 200, expected 404
+    ("certificates.rule", "GET", "admin-lutim", "lutra"),  # 200, expected 404
+    ("certificates.rule", "POST", "admin", "lutim"),
+    ("certificates.rule", "POST", "admin", "sulsel"),
+    ("certificates.rule", "POST", "admin-lutim", "lutra"),
+    ("certificates.rule", "POST", "admin-lutim", "sulsel"),
+    ("certificates.rule", "POST", "admin-sulsel", "lutim"),
+    ("certificates.rule", "POST", "admin-sulsel", "lutra"),
+    # evaluation
+    ("evaluation.results", "GET", "admin", "lutim"),  # 200, expected 404
+    ("evaluation.results", "GET", "admin", "sulsel"),  # 200, expected 404
+    ("evaluation.results", "GET", "admin-lutim", "lutra"),  # 200, expected 404
+    ("evaluation.results", "GET", "admin-lutim", "sulsel"),  # 200, expected 404
+    ("evaluation.results_xlsx", "GET", "admin", "lutim"),  # 200, expected 404
+    ("evaluation.results_xlsx", "GET", "admin", "sulsel"),  # 200, expected 404
+    ("evaluation.results_xlsx", "GET", "admin-lutim", "lutra"),  # 200, expected 404
+    ("evaluation.results_xlsx", "GET", "admin-lutim", "sulsel"),  # 200, expected 404
+    # jobs
+    ("jobs.cancel", "POST", "admin", "lutim"),  # 302, expected 404
+    ("jobs.cancel", "POST", "admin", "sulsel"),  # 302, expected 404
+    ("jobs.cancel", "POST", "admin-lutim", "lutra"),  # 302, expected 404
+    ("jobs.cancel", "POST", "admin-lutim", "sulsel"),  # 302, expected 404
+    ("jobs.cancel", "POST", "admin-sulsel", "lutim"),  # 302, expected 403
+    ("jobs.cancel", "POST", "admin-sulsel", "lutra"),  # 302, expected 403
+    ("jobs.detail", "GET", "admin", "lutim"),  # 200, expected 404
+    ("jobs.detail", "GET", "admin", "sulsel"),  # 200, expected 404
+    ("jobs.detail", "GET", "admin-lutim", "lutra"),  # 200, expected 404
+    ("jobs.detail", "GET", "admin-lutim", "sulsel"),  # 200, expected 404
+    ("jobs.download", "GET", "admin", "lutim"),  # 200, expected 404
+    ("jobs.download", "GET", "admin", "sulsel"),  # 200, expected 404
+    ("jobs.download", "GET", "admin-lutim", "lutra"),  # 200, expected 404
+    ("jobs.download", "GET", "admin-lutim", "sulsel"),  # 200, expected 404
+    # learning
+    ("learning.course", "GET", "admin", "lutim"),  # 200, expected 404
+    ("learning.course", "GET", "admin-lutim", "lutra"),  # 200, expected 404
+    ("learning.course", "GET", "pelatih", "lutim"),  # 200, expected 404
+    ("learning.course", "GET", "peserta", "lutim"),  # 200, expected 404
+    ("learning.course", "GET", "peserta-lutim", "lutra"),  # 200, expected 404
+    ("learning.course", "GET", "peserta2", "lutim"),  # 200, expected 404
+    ("learning.course_edit", "GET", "admin", "lutim"),  # 200, expected 404
+    ("learning.course_edit", "GET", "admin-lutim", "lutra"),  # 200, expected 404
+    ("learning.course_edit", "POST", "admin", "lutim"),
+    ("learning.course_edit", "POST", "admin", "sulsel"),
+    ("learning.course_edit", "POST", "admin-lutim", "lutra"),
+    ("learning.course_edit", "POST", "admin-lutim", "sulsel"),
+    ("learning.course_edit", "POST", "admin-sulsel", "lutim"),
+    ("learning.course_edit", "POST", "admin-sulsel", "lutra"),
+    ("learning.mark_completed", "POST", "admin", "lutim"),
+    ("learning.mark_completed", "POST", "admin-lutim", "lutra"),
+    ("learning.mark_completed", "POST", "pelatih", "lutim"),
+    ("learning.mark_completed", "POST", "peserta", "lutim"),  # 302, expected 404
+    ("learning.mark_completed", "POST", "peserta-lutim", "lutra"),  # 302, expected 404
+    ("learning.mark_completed", "POST", "peserta2", "lutim"),  # 302, expected 404
+    ("learning.module", "GET", "admin", "lutim"),  # 200, expected 404
+    ("learning.module", "GET", "admin-lutim", "lutra"),  # 200, expected 404
+    ("learning.module", "GET", "pelatih", "lutim"),  # 200, expected 404
+    ("learning.module", "GET", "peserta", "lutim"),  # 302, expected 404
+    ("learning.module", "GET", "peserta-lutim", "lutra"),  # 302, expected 404
+    ("learning.module", "GET", "peserta2", "lutim"),  # 302, expected 404
+    # quiz
+    ("quiz.analysis", "GET", "admin", "lutim"),  # 200, expected 404
+    ("quiz.analysis", "GET", "admin-lutim", "lutra"),  # 200, expected 404
+    ("quiz.analysis", "GET", "pelatih", "lutim"),  # 200, expected 404
+    ("quiz.begin", "POST", "admin", "lutim"),
+    ("quiz.begin", "POST", "admin-lutim", "lutra"),
+    ("quiz.begin", "POST", "pelatih", "lutim"),
+    ("quiz.begin", "POST", "peserta", "lutim"),
+    ("quiz.begin", "POST", "peserta-lutim", "lutra"),
+    ("quiz.begin", "POST", "peserta2", "lutim"),
+    ("quiz.course_quizzes", "GET", "admin", "lutim"),  # 200, expected 404
+    ("quiz.course_quizzes", "GET", "admin-lutim", "lutra"),  # 200, expected 404
+    ("quiz.course_quizzes", "GET", "pelatih", "lutim"),  # 200, expected 404
+    ("quiz.quiz_edit", "GET", "admin", "lutim"),  # 200, expected 404
+    ("quiz.quiz_edit", "GET", "admin-lutim", "lutra"),  # 200, expected 404
+    ("quiz.quiz_edit", "POST", "admin", "lutim"),
+    ("quiz.quiz_edit", "POST", "admin", "sulsel"),
+    ("quiz.quiz_edit", "POST", "admin-lutim", "lutra"),
+    ("quiz.quiz_edit", "POST", "admin-lutim", "sulsel"),
+    ("quiz.quiz_edit", "POST", "admin-sulsel", "lutim"),
+    ("quiz.quiz_edit", "POST", "admin-sulsel", "lutra"),
+    ("quiz.quiz_new", "GET", "admin", "lutim"),  # 200, expected 404
+    ("quiz.quiz_new", "GET", "admin-lutim", "lutra"),  # 200, expected 404
+    ("quiz.quiz_new", "POST", "admin", "lutim"),  # 400, expected 404
+    ("quiz.quiz_new", "POST", "admin", "sulsel"),  # 400, expected 403
+    ("quiz.quiz_new", "POST", "admin-lutim", "lutra"),  # 400, expected 404
+    ("quiz.quiz_new", "POST", "admin-lutim", "sulsel"),  # 400, expected 403
+    ("quiz.quiz_new", "POST", "admin-sulsel", "lutim"),  # 400, expected 403
+    ("quiz.quiz_new", "POST", "admin-sulsel", "lutra"),  # 400, expected 403
+    ("quiz.start", "GET", "admin", "lutim"),  # 200, expected 404
+    ("quiz.start", "GET", "admin-lutim", "lutra"),  # 200, expected 404
+    ("quiz.start", "GET", "pelatih", "lutim"),  # 200, expected 404
+    ("quiz.start", "GET", "peserta", "lutim"),  # 200, expected 404
+    ("quiz.start", "GET", "peserta-lutim", "lutra"),  # 200, expected 404
+    ("quiz.start", "GET", "peserta2", "lutim"),  # 200, expected 404
+    # reports
+    ("reports.kecamatan", "GET", "admin", "lutim"),  # 200, expected 404
+    ("reports.kecamatan", "GET", "admin-lutim", "lutra"),  # 200, expected 404
+    ("reports.kecamatan", "GET", "pelatih", "lutim"),  # 200, expected 404
+    ("reports.participant", "GET", "admin", "lutim"),  # 200, expected 404
+    ("reports.participant", "GET", "admin-lutim", "lutra"),  # 200, expected 404
+    ("reports.rekap_xlsx", "GET", "admin", "lutim"),  # 200, expected 404
+    ("reports.rekap_xlsx", "GET", "admin-lutim", "lutra"),  # 200, expected 404
+    ("reports.rekap_xlsx", "GET", "pelatih", "lutim"),  # 200, expected 404
+    ("reports.rekap_xlsx", "POST", "admin", "lutim"),
+    ("reports.rekap_xlsx", "POST", "admin-lutim", "lutra"),
+    ("reports.rekap_xlsx", "POST", "pelatih", "lutim"),
+    ("reports.rekap_zip", "GET", "admin", "lutim"),  # 200, expected 404
+    ("reports.rekap_zip", "GET", "admin-lutim", "lutra"),  # 200, expected 404
+    ("reports.rekap_zip", "GET", "pelatih", "lutim"),  # 200, expected 404
+    ("reports.rekap_zip", "POST", "admin", "lutim"),  # 200, expected 404; and it changed job
+    ("reports.rekap_zip", "POST", "admin-lutim", "lutra"),
+    ("reports.rekap_zip", "POST", "pelatih", "lutim"),
+    # wilayah
+    ("wilayah.kabupaten", "GET", "admin", "lutim"),  # 200, expected 404
+    ("wilayah.kabupaten", "GET", "admin-lutim", "lutra"),  # 200, expected 404
+    # workspace
+    ("workspace.bank", "GET", "admin", "lutim"),  # 200, expected 404
+    ("workspace.bank", "GET", "admin-lutim", "lutra"),  # 200, expected 404
+    ("workspace.bank", "GET", "pelatih", "lutim"),  # 200, expected 404
+    ("workspace.bank_apply", "POST", "admin", "lutim"),  # 302, expected 404
+    ("workspace.bank_apply", "POST", "admin", "sulsel"),  # 302, expected 403
+    ("workspace.bank_apply", "POST", "admin-lutim", "lutra"),  # 302, expected 404
+    ("workspace.bank_apply", "POST", "admin-lutim", "sulsel"),  # 302, expected 403
+    ("workspace.bank_apply", "POST", "admin-sulsel", "lutim"),  # 302, expected 403
+    ("workspace.bank_apply", "POST", "admin-sulsel", "lutra"),  # 302, expected 403
+    ("workspace.bank_apply", "POST", "pelatih", "lutim"),  # 302, expected 404
+    ("workspace.bank_apply", "POST", "pelatih", "sulsel"),  # 302, expected 403
+    ("workspace.bank_apply", "POST", "pelatih-sulsel", "lutim"),  # 302, expected 403
+    ("workspace.bank_apply", "POST", "pelatih-sulsel", "lutra"),  # 302, expected 403
+    ("workspace.bank_export_xlsx", "GET", "admin", "lutim"),  # 200, expected 404
+    ("workspace.bank_export_xlsx", "GET", "admin-lutim", "lutra"),  # 200, expected 404
+    ("workspace.bank_export_xlsx", "GET", "pelatih", "lutim"),  # 200, expected 404
+    ("workspace.bank_export_yaml", "GET", "admin", "lutim"),  # 200, expected 404
+    ("workspace.bank_export_yaml", "GET", "admin-lutim", "lutra"),  # 200, expected 404
+    ("workspace.bank_export_yaml", "GET", "pelatih", "lutim"),  # 200, expected 404
+    ("workspace.bank_import", "POST", "admin", "lutim"),  # 400, expected 404
+    ("workspace.bank_import", "POST", "admin", "sulsel"),  # 400, expected 403
+    ("workspace.bank_import", "POST", "admin-lutim", "lutra"),  # 400, expected 404
+    ("workspace.bank_import", "POST", "admin-lutim", "sulsel"),  # 400, expected 403
+    ("workspace.bank_import", "POST", "admin-sulsel", "lutim"),  # 400, expected 403
+    ("workspace.bank_import", "POST", "admin-sulsel", "lutra"),  # 400, expected 403
+    ("workspace.bank_import", "POST", "pelatih", "lutim"),  # 400, expected 404
+    ("workspace.bank_import", "POST", "pelatih", "sulsel"),  # 400, expected 403
+    ("workspace.bank_import", "POST", "pelatih-sulsel", "lutim"),  # 400, expected 403
+    ("workspace.bank_import", "POST", "pelatih-sulsel", "lutra"),  # 400, expected 403
+    ("workspace.course_materials", "GET", "admin", "lutim"),  # 200, expected 404
+    ("workspace.course_materials", "GET", "admin-lutim", "lutra"),  # 200, expected 404
+    ("workspace.course_materials", "GET", "pelatih", "lutim"),  # 200, expected 404
+    ("workspace.course_materials", "POST", "admin", "lutim"),  # 302, expected 404
+    ("workspace.course_materials", "POST", "admin", "sulsel"),  # 302, expected 403
+    ("workspace.course_materials", "POST", "admin-lutim", "lutra"),  # 302, expected 404
+    ("workspace.course_materials", "POST", "admin-lutim", "sulsel"),  # 302, expected 403
+    ("workspace.course_materials", "POST", "admin-sulsel", "lutim"),  # 302, expected 403
+    ("workspace.course_materials", "POST", "admin-sulsel", "lutra"),  # 302, expected 403
+    ("workspace.course_materials", "POST", "pelatih", "lutim"),  # 302, expected 404
+    ("workspace.course_materials", "POST", "pelatih", "sulsel"),  # 302, expected 403
+    ("workspace.course_materials", "POST", "pelatih-sulsel", "lutim"),  # 302, expected 403
+    ("workspace.course_materials", "POST", "pelatih-sulsel", "lutra"),  # 302, expected 403
+    ("workspace.diff", "GET", "admin", "lutim"),  # 200, expected 404
+    ("workspace.diff", "GET", "admin-lutim", "lutra"),  # 200, expected 404
+    ("workspace.diff", "GET", "pelatih", "lutim"),  # 200, expected 404
+    ("workspace.draft_discard", "POST", "admin", "lutim"),
+    ("workspace.draft_discard", "POST", "admin", "sulsel"),
+    ("workspace.draft_discard", "POST", "admin-lutim", "lutra"),
+    ("workspace.draft_discard", "POST", "admin-lutim", "sulsel"),
+    ("workspace.draft_discard", "POST", "admin-sulsel", "lutim"),
+    ("workspace.draft_discard", "POST", "admin-sulsel", "lutra"),
+    ("workspace.draft_discard", "POST", "pelatih", "lutim"),
+    ("workspace.draft_discard", "POST", "pelatih", "sulsel"),
+    ("workspace.draft_discard", "POST", "pelatih-sulsel", "lutim"),
+    ("workspace.draft_discard", "POST", "pelatih-sulsel", "lutra"),
+    ("workspace.draft_edit", "GET", "admin", "lutim"),  # 302, expected 404
+    ("workspace.draft_edit", "GET", "admin", "sulsel"),  # 302, expected 404
+    ("workspace.draft_edit", "GET", "admin-lutim", "lutra"),  # 302, expected 404
+    ("workspace.draft_edit", "GET", "admin-lutim", "sulsel"),  # 302, expected 404
+    ("workspace.draft_edit", "GET", "pelatih", "lutim"),  # 302, expected 404
+    ("workspace.draft_edit", "GET", "pelatih", "sulsel"),  # 302, expected 404
+    ("workspace.draft_edit", "POST", "admin", "lutim"),  # 302, expected 404
+    ("workspace.draft_edit", "POST", "admin", "sulsel"),  # 302, expected 404
+    ("workspace.draft_edit", "POST", "admin-lutim", "lutra"),  # 302, expected 404
+    ("workspace.draft_edit", "POST", "admin-lutim", "sulsel"),  # 302, expected 404
+    ("workspace.draft_edit", "POST", "admin-sulsel", "lutim"),  # 302, expected 403
+    ("workspace.draft_edit", "POST", "admin-sulsel", "lutra"),  # 302, expected 403
+    ("workspace.draft_edit", "POST", "pelatih", "lutim"),  # 302, expected 404
+    ("workspace.draft_edit", "POST", "pelatih", "sulsel"),  # 302, expected 404
+    ("workspace.draft_edit", "POST", "pelatih-sulsel", "lutim"),  # 302, expected 403
+    ("workspace.draft_edit", "POST", "pelatih-sulsel", "lutra"),  # 302, expected 403
+    ("workspace.material", "GET", "admin", "lutim"),  # 200, expected 404
+    ("workspace.material", "GET", "admin-lutim", "lutra"),  # 200, expected 404
+    ("workspace.material", "GET", "pelatih", "lutim"),  # 200, expected 404
+    ("workspace.material", "GET", "peserta", "lutim"),  # 200, expected 404
+    ("workspace.material", "GET", "peserta-lutim", "lutra"),  # 200, expected 404
+    ("workspace.material", "GET", "peserta2", "lutim"),  # 200, expected 404
+    ("workspace.material_delete", "POST", "admin", "lutim"),
+    ("workspace.material_delete", "POST", "admin", "sulsel"),
+    ("workspace.material_delete", "POST", "admin-lutim", "lutra"),
+    ("workspace.material_delete", "POST", "admin-lutim", "sulsel"),
+    ("workspace.material_delete", "POST", "admin-sulsel", "lutim"),
+    ("workspace.material_delete", "POST", "admin-sulsel", "lutra"),
+    ("workspace.material_delete", "POST", "pelatih", "lutim"),
+    ("workspace.material_delete", "POST", "pelatih", "sulsel"),
+    ("workspace.material_delete", "POST", "pelatih-sulsel", "lutim"),
+    ("workspace.material_delete", "POST", "pelatih-sulsel", "lutra"),
+    ("workspace.module_edit", "GET", "admin", "lutim"),  # 200, expected 404
+    ("workspace.module_edit", "GET", "admin-lutim", "lutra"),  # 200, expected 404
+    ("workspace.module_edit", "GET", "pelatih", "lutim"),  # 200, expected 404
+    ("workspace.module_edit", "POST", "admin", "lutim"),  # 200, expected 404
+    ("workspace.module_edit", "POST", "admin", "sulsel"),  # 200, expected 403
+    ("workspace.module_edit", "POST", "admin-lutim", "lutra"),  # 200, expected 404
+    ("workspace.module_edit", "POST", "admin-lutim", "sulsel"),  # 200, expected 403
+    ("workspace.module_edit", "POST", "admin-sulsel", "lutim"),  # 200, expected 403
+    ("workspace.module_edit", "POST", "admin-sulsel", "lutra"),  # 200, expected 403
+    ("workspace.module_edit", "POST", "pelatih", "lutim"),  # 200, expected 404
+    ("workspace.module_edit", "POST", "pelatih", "sulsel"),  # 200, expected 403
+    ("workspace.module_edit", "POST", "pelatih-sulsel", "lutim"),  # 200, expected 403
+    ("workspace.module_edit", "POST", "pelatih-sulsel", "lutra"),  # 200, expected 403
+    ("workspace.module_export", "GET", "admin", "lutim"),  # 200, expected 404
+    ("workspace.module_export", "GET", "admin-lutim", "lutra"),  # 200, expected 404
+    ("workspace.module_export", "GET", "pelatih", "lutim"),  # 200, expected 404
+    ("workspace.module_material_upload", "POST", "admin", "lutim"),  # 302, expected 404
+    ("workspace.module_material_upload", "POST", "admin", "sulsel"),  # 302, expected 403
+    ("workspace.module_material_upload", "POST", "admin-lutim", "lutra"),
+    ("workspace.module_material_upload", "POST", "admin-lutim", "sulsel"),
+    ("workspace.module_material_upload", "POST", "admin-sulsel", "lutim"),
+    ("workspace.module_material_upload", "POST", "admin-sulsel", "lutra"),
+    ("workspace.module_material_upload", "POST", "pelatih", "lutim"),  # 302, expected 404
+    ("workspace.module_material_upload", "POST", "pelatih", "sulsel"),  # 302, expected 403
+    ("workspace.module_material_upload", "POST", "pelatih-sulsel", "lutim"),
+    ("workspace.module_material_upload", "POST", "pelatih-sulsel", "lutra"),
+    ("workspace.module_upload", "POST", "admin", "lutim"),  # 302, expected 404
+    ("workspace.module_upload", "POST", "admin", "sulsel"),  # 302, expected 403
+    ("workspace.module_upload", "POST", "admin-lutim", "lutra"),  # 302, expected 404
+    ("workspace.module_upload", "POST", "admin-lutim", "sulsel"),  # 302, expected 403
+    ("workspace.module_upload", "POST", "admin-sulsel", "lutim"),  # 302, expected 403
+    ("workspace.module_upload", "POST", "admin-sulsel", "lutra"),  # 302, expected 403
+    ("workspace.module_upload", "POST", "pelatih", "lutim"),  # 302, expected 404
+    ("workspace.module_upload", "POST", "pelatih", "sulsel"),  # 302, expected 403
+    ("workspace.module_upload", "POST", "pelatih-sulsel", "lutim"),  # 302, expected 403
+    ("workspace.module_upload", "POST", "pelatih-sulsel", "lutra"),  # 302, expected 403
+    ("workspace.question_edit", "GET", "admin", "lutim"),  # 200, expected 404
+    ("workspace.question_edit", "GET", "admin-lutim", "lutra"),  # 200, expected 404
+    ("workspace.question_edit", "GET", "pelatih", "lutim"),  # 200, expected 404
+    ("workspace.question_edit", "POST", "admin", "lutim"),  # 302, expected 404
+    ("workspace.question_edit", "POST", "admin", "sulsel"),  # 302, expected 403
+    ("workspace.question_edit", "POST", "admin-lutim", "lutra"),  # 302, expected 404
+    ("workspace.question_edit", "POST", "admin-lutim", "sulsel"),  # 302, expected 403
+    ("workspace.question_edit", "POST", "admin-sulsel", "lutim"),  # 302, expected 403
+    ("workspace.question_edit", "POST", "admin-sulsel", "lutra"),  # 302, expected 403
+    ("workspace.question_edit", "POST", "pelatih", "lutim"),  # 302, expected 404
+    ("workspace.question_edit", "POST", "pelatih", "sulsel"),  # 302, expected 403
+    ("workspace.question_edit", "POST", "pelatih-sulsel", "lutim"),  # 302, expected 403
+    ("workspace.question_edit", "POST", "pelatih-sulsel", "lutra"),  # 302, expected 403
+    ("workspace.question_new", "GET", "admin", "lutim"),  # 200, expected 404
+    ("workspace.question_new", "GET", "admin-lutim", "lutra"),  # 200, expected 404
+    ("workspace.question_new", "GET", "pelatih", "lutim"),  # 200, expected 404
+    ("workspace.question_new", "POST", "admin", "lutim"),  # 400, expected 404
+    ("workspace.question_new", "POST", "admin", "sulsel"),  # 400, expected 403
+    ("workspace.question_new", "POST", "admin-lutim", "lutra"),  # 400, expected 404
+    ("workspace.question_new", "POST", "admin-lutim", "sulsel"),  # 400, expected 403
+    ("workspace.question_new", "POST", "admin-sulsel", "lutim"),  # 400, expected 403
+    ("workspace.question_new", "POST", "admin-sulsel", "lutra"),  # 400, expected 403
+    ("workspace.question_new", "POST", "pelatih", "lutim"),  # 400, expected 404
+    ("workspace.question_new", "POST", "pelatih", "sulsel"),  # 400, expected 403
+    ("workspace.question_new", "POST", "pelatih-sulsel", "lutim"),  # 400, expected 403
+    ("workspace.question_new", "POST", "pelatih-sulsel", "lutra"),  # 400, expected 403
+    ("workspace.question_retire", "POST", "admin", "lutim"),
+    ("workspace.question_retire", "POST", "admin", "sulsel"),
+    ("workspace.question_retire", "POST", "admin-lutim", "lutra"),
+    ("workspace.question_retire", "POST", "admin-lutim", "sulsel"),
+    ("workspace.question_retire", "POST", "admin-sulsel", "lutim"),
+    ("workspace.question_retire", "POST", "admin-sulsel", "lutra"),
+    ("workspace.question_retire", "POST", "pelatih", "lutim"),
+    ("workspace.question_retire", "POST", "pelatih", "sulsel"),
+    ("workspace.question_retire", "POST", "pelatih-sulsel", "lutim"),
+    ("workspace.question_retire", "POST", "pelatih-sulsel", "lutra"),
+    ("workspace.versions", "GET", "admin", "lutim"),  # 200, expected 404
+    ("workspace.versions", "GET", "admin-lutim", "lutra"),  # 200, expected 404
+    ("workspace.versions", "GET", "pelatih", "lutim"),  # 200, expected 404
+}
