@@ -165,8 +165,16 @@ def require_owner(obj, *, reach: Reach | None = None) -> None:
 
 
 def office_of(obj) -> int:
-    """The office an object belongs to: its own office_id column."""
-    return getattr(obj, "office_id", None) or FIRST_OFFICE_ID
+    """The office an object belongs to: its own office_id column, or for a row that belongs
+    to another (a quiz to its course, an attempt to its participant) the `owner_office_id` it
+    declares. Anything else is a programming error, never "the first office" by default."""
+    mapper_columns = getattr(type(obj), "__table__", None)
+    if mapper_columns is not None and "office_id" in mapper_columns.c:
+        return obj.office_id or FIRST_OFFICE_ID
+    owner = getattr(obj, "owner_office_id", None)
+    if owner is None:
+        raise TypeError(f"{type(obj).__name__} has no office: give it owner_office_id")
+    return owner or FIRST_OFFICE_ID
 
 
 def forget() -> None:
