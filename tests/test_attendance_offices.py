@@ -110,6 +110,14 @@ def test_a_sibling_office_is_told_nothing_of_the_session(app, client, auth, post
         )
         assert response.status_code == 404, path
     assert DEMO_SESSION_TITLE not in client.get("/sesi").get_data(as_text=True)
+    # Luwu Utara's courses are not Luwu Timur's to run sessions of.
+    with app.app_context():
+        titles = list(db.session.scalars(select(Course.title)))
+    form_page = client.get("/sesi/baru").get_data(as_text=True)
+    assert not any(title in form_page for title in titles)
+    refused = post_form(client, "/sesi/baru", session_form(1, "Sesi kursus tetangga"))
+    assert refused.status_code == 400
+    assert "Kursus tidak ditemukan." in refused.get_data(as_text=True)
     # Nor does the export of "every session I may see" carry Luwu Utara's invitees.
     rows = list(load_workbook(io.BytesIO(client.get("/sesi/kehadiran.xlsx").data)).active.values)
     assert rows[1:] == []

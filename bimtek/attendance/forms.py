@@ -23,7 +23,9 @@ _NIK_LINE = re.compile(r"[0-9]{16}", flags=re.ASCII)
 
 
 class SessionForm(FlaskForm):
-    course_id = SelectField("Kursus", coerce=int, validate_choice=True)
+    # Checked by the service ("Kursus tidak ditemukan."): a course of another office reads as
+    # a missing one.
+    course_id = SelectField("Kursus", coerce=int, validate_choice=False)
     title = StringField(
         "Judul sesi", validators=[DataRequired("Judul wajib diisi."), Length(max=200)]
     )

@@ -81,11 +81,12 @@ def save_session(
     them."""
     if data.ends_at <= data.starts_at:
         raise AttendanceError("Waktu selesai harus setelah waktu mulai.")
-    course = db.session.get(Course, data.course_id)
-    if course is None:
-        raise AttendanceError("Kursus tidak ditemukan.")
     office_id = session.office_id if session is not None else scope.office_id_of(actor)
     office_id = office_id or FIRST_OFFICE_ID
+    course = db.session.get(Course, data.course_id)
+    # The office's own courses and those offered down from above (a province's), no other.
+    if course is None or not scope.reach_of_office(office_id).uses(course.office_id):
+        raise AttendanceError("Kursus tidak ditemukan.")
     region = office_region(office_id)
     outside = [k for k in data.invite_kecamatan if not in_region(k, region)]
     if outside:

@@ -27,6 +27,7 @@ from bimtek.forms import ConfirmForm
 from bimtek.jobs.web import offer
 from bimtek.learning import service as learning
 from bimtek.offices import scope
+from bimtek.offices.models import FIRST_OFFICE_ID
 from bimtek.settings.service import current_office, office_by_id, office_zone
 from bimtek.spreadsheet import XLSX_MEDIA_TYPE
 from bimtek.timeutil import local_to_utc, utc_to_local, utcnow
@@ -107,9 +108,13 @@ def _session_form(session: TrainingSession | None):
     zone = current_office().zone_label
     form.starts_at.label.text = f"Mulai (waktu setempat, {zone})"
     form.ends_at.label.text = f"Selesai (waktu setempat, {zone})"
-    form.course_id.choices = [(c.id, c.title) for c in learning.courses_by_title()]
-    # The office's own region and trainers: what the office gives, never more.
+    # The office's own courses (and those offered from above), region and trainers: what the
+    # office gives, never more.
     office_id = session.office_id if session is not None else scope.office_id_of(current_user)
+    usable = scope.reach_of_office(office_id or FIRST_OFFICE_ID)
+    form.course_id.choices = [
+        (c.id, c.title) for c in learning.courses_by_title() if usable.uses(c.office_id)
+    ]
     region = service.office_region(office_id)
     form.invite_kecamatan.choices = [
         (k.kode, f"{k.nama} ({k.kode})")
