@@ -23,8 +23,7 @@ _NIK_LINE = re.compile(r"[0-9]{16}", flags=re.ASCII)
 
 
 class SessionForm(FlaskForm):
-    # Checked by the service ("Kursus tidak ditemukan."): a course of another office reads as
-    # a missing one.
+    # Checked below: a course of another office reads as a missing one.
     course_id = SelectField("Kursus", coerce=int, validate_choice=False)
     title = StringField(
         "Judul sesi", validators=[DataRequired("Judul wajib diisi."), Length(max=200)]
@@ -71,6 +70,10 @@ class SessionForm(FlaskForm):
     def validate_ends_at(self, field):
         if self.starts_at.data and field.data and field.data <= self.starts_at.data:
             raise ValidationError("Waktu selesai harus setelah waktu mulai.")
+
+    def validate_course_id(self, field):
+        if field.data not in {value for value, _label in field.choices}:
+            raise ValidationError("Kursus tidak ditemukan.")
 
     def validate_invite_kecamatan(self, field):
         allowed = {value for value, _label in field.choices}
