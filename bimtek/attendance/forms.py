@@ -23,7 +23,8 @@ _NIK_LINE = re.compile(r"[0-9]{16}", flags=re.ASCII)
 
 
 class SessionForm(FlaskForm):
-    course_id = SelectField("Kursus", coerce=int, validate_choice=True)
+    # Checked below: a course of another office reads as a missing one.
+    course_id = SelectField("Kursus", coerce=int, validate_choice=False)
     title = StringField(
         "Judul sesi", validators=[DataRequired("Judul wajib diisi."), Length(max=200)]
     )
@@ -54,7 +55,10 @@ class SessionForm(FlaskForm):
         description="Kosongkan untuk semua badan sasaran kursus.",
     )
     invite_kecamatan = MultiCheckboxField(
-        "Undang kecamatan", choices=[], description="Kosongkan untuk semua kecamatan."
+        "Undang kecamatan",
+        choices=[],
+        validate_choice=False,  # checked below, with a message in Indonesian
+        description="Kosongkan untuk semua kecamatan.",
     )
     trainers = MultiCheckboxField("Pelatih/narasumber", coerce=int, choices=[])
     invite_niks = TextAreaField(
@@ -66,6 +70,18 @@ class SessionForm(FlaskForm):
     def validate_ends_at(self, field):
         if self.starts_at.data and field.data and field.data <= self.starts_at.data:
             raise ValidationError("Waktu selesai harus setelah waktu mulai.")
+
+    def validate_course_id(self, field):
+        if field.data not in {value for value, _label in field.choices}:
+            raise ValidationError("Kursus tidak ditemukan.")
+
+    def validate_invite_kecamatan(self, field):
+        allowed = {value for value, _label in field.choices}
+        outside = [k for k in field.data or [] if k not in allowed]
+        if outside:
+            raise ValidationError(
+                f"Kecamatan {', '.join(outside[:5])} tidak termasuk wilayah kantor ini."
+            )
 
     def validate_invite_niks(self, field):
         for number, line in enumerate((field.data or "").splitlines(), start=1):

@@ -8,9 +8,9 @@ from bimtek.attendance.models import SessionInvite, TrainingSession
 from bimtek.attendance.sheets import build_attendance_export, build_daftar_hadir
 from bimtek.extensions import db
 from bimtek.jobs.service import JobError, kind
-from bimtek.settings.service import current_office
+from bimtek.offices import scope
+from bimtek.settings.service import office_by_id
 from bimtek.spreadsheet import XLSX_MEDIA_TYPE
-from bimtek.timeutil import office_zone
 from bimtek.wilayah.models import Kecamatan
 
 STAFF = ("admin", "pelatih")
@@ -39,13 +39,16 @@ def daftar_hadir(ctx, params: dict, user: User) -> str:
     if session is None or not service.can_manage(session, user):
         raise JobError("Sesi ini tidak ada atau tidak Anda kelola.")
     kecamatan = db.session.get(Kecamatan, params["kecamatan"]) if params.get("kecamatan") else None
-    rows = queries.invitee_rows(session, kecamatan.kode if kecamatan else None)
+    rows = queries.invitee_rows(
+        session, kecamatan.kode if kecamatan else None, scope.reach_of(user)
+    )
     ctx.progress(0, len(rows))
+    office = office_by_id(session.office_id)  # the session's office heads its daftar hadir
     data = build_daftar_hadir(
         session,
         rows,
-        current_office().name,
-        office_zone(),
+        office.name,
+        office.timezone,
         kecamatan_label=f"{kecamatan.nama} ({kecamatan.kode})" if kecamatan else None,
         extra_sheets=hooks.daftar_hadir_sheets,  # e.g. the session's evaluation
     )
@@ -63,7 +66,11 @@ def attendance_export(ctx, params: dict, user: User) -> str:
         sessions = [s for s in sessions if s.course_id == course_id]
     total = invitee_count([s.id for s in sessions]) if sessions else 0
     ctx.progress(0, total)
-    data = build_attendance_export(queries.export_rows(sessions), office_zone())
+    data = build_attendance_export(
+        queries.export_rows(sessions, scope.reach_of(user)),
+        office_by_id(scope.office_id_of(user)).timezone,
+        full_nik=user.role == "admin",  # a trainer needs names, not 16-digit NIKs
+    )
     name = f"kehadiran-kursus-{course_id}.xlsx" if course_id else "kehadiran.xlsx"
     _write(ctx, data, name)
     ctx.progress(total, total)

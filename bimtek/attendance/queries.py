@@ -19,13 +19,20 @@ from bimtek.attendance.models import (
 )
 from bimtek.enums import Role
 from bimtek.extensions import db
+from bimtek.offices import scope
+from bimtek.offices.models import FIRST_OFFICE_ID
 from bimtek.timeutil import utcnow
 from bimtek.wilayah.models import Desa, Kecamatan
 
 
 def sessions_for(user: User) -> list[TrainingSession]:
-    """Sessions a staff member may see: all for admins, their own for trainers."""
-    query = select(TrainingSession).options(joinedload(TrainingSession.course))
+    """Sessions a staff member may see: those of their office's subtree for admins, the ones
+    they run or created there for trainers."""
+    query = scope.visible(
+        select(TrainingSession).options(joinedload(TrainingSession.course)),
+        TrainingSession.office_id,
+        scope.reach_of(user),
+    )
     if user.role != Role.ADMIN:
         mine = select(SessionTrainer.session_id).where(SessionTrainer.user_id == user.id)
         query = query.where(
@@ -70,8 +77,11 @@ class Row:
         return self.attendance.status if self.attendance else "belum"
 
 
-def invitee_rows(session: TrainingSession, kecamatan_kode: str | None = None) -> list[Row]:
-    """Invitees ordered by kecamatan, desa and name, each with their attendance (if any)."""
+def invitee_rows(
+    session: TrainingSession, kecamatan_kode: str | None = None, reach: scope.Reach | None = None
+) -> list[Row]:
+    """Invitees ordered by kecamatan, desa and name, each with their attendance (if any);
+    with `reach`, only the participants the reader's office may see."""
     query = (
         select(User, Attendance)
         .join(SessionInvite, SessionInvite.user_id == User.id)
@@ -87,6 +97,8 @@ def invitee_rows(session: TrainingSession, kecamatan_kode: str | None = None) ->
     )
     if kecamatan_kode:
         query = query.where(User.kecamatan_kode == kecamatan_kode)
+    if reach is not None:
+        query = query.where(reach.where(User.office_id))
     return [Row(u, a) for u, a in db.session.execute(query).unique().all()]
 
 
@@ -120,18 +132,19 @@ def status_counts(session: TrainingSession) -> dict[str, int]:
     return result
 
 
-def invitee_kecamatan(session: TrainingSession) -> list[Kecamatan]:
+def invitee_kecamatan(
+    session: TrainingSession, reach: scope.Reach | None = None
+) -> list[Kecamatan]:
+    invitees = (
+        select(User.kecamatan_kode)
+        .join(SessionInvite, SessionInvite.user_id == User.id)
+        .where(SessionInvite.session_id == session.id)
+    )
+    if reach is not None:
+        invitees = invitees.where(reach.where(User.office_id))
     return list(
         db.session.scalars(
-            select(Kecamatan)
-            .where(
-                Kecamatan.kode.in_(
-                    select(User.kecamatan_kode)
-                    .join(SessionInvite, SessionInvite.user_id == User.id)
-                    .where(SessionInvite.session_id == session.id)
-                )
-            )
-            .order_by(Kecamatan.nama)
+            select(Kecamatan).where(Kecamatan.kode.in_(invitees)).order_by(Kecamatan.nama)
         )
     )
 
@@ -245,11 +258,14 @@ class ExportRow:
     attendance: Attendance | None
 
 
-def export_rows(sessions: list[TrainingSession]) -> Iterable[ExportRow]:
-    """One row per invitee per session, for the plain attendance export."""
+def export_rows(
+    sessions: list[TrainingSession], reach: scope.Reach | None = None
+) -> Iterable[ExportRow]:
+    """One row per invitee per session, for the plain attendance export (with `reach`: the
+    invitees the reader's office may see)."""
     by_id = {s.id: s for s in sessions}
     invitee = aliased(User)
-    rows = db.session.execute(
+    query = (
         select(SessionInvite.session_id, invitee, Attendance)
         .join(invitee, invitee.id == SessionInvite.user_id)
         .outerjoin(
@@ -260,22 +276,33 @@ def export_rows(sessions: list[TrainingSession]) -> Iterable[ExportRow]:
         .where(SessionInvite.session_id.in_(by_id))
         .options(joinedload(invitee.kecamatan), joinedload(invitee.desa))
         .order_by(SessionInvite.session_id, invitee.nama, invitee.id)
-    ).unique()
+    )
+    if reach is not None:
+        query = query.where(reach.where(invitee.office_id))
+    rows = db.session.execute(query).unique()
     for session_id, user, attendance in rows:
         yield ExportRow(by_id[session_id], user, attendance)
 
 
-def active_trainers() -> list[User]:
-    """Trainers who can be put on a session."""
+def active_trainers(office_id: int | None = None) -> list[User]:
+    """Trainers who can be put on a session of this office: its own."""
+    office_id = office_id or FIRST_OFFICE_ID
+    mine = User.office_id == office_id
+    if office_id == FIRST_OFFICE_ID:
+        mine = mine | User.office_id.is_(None)
     return list(
         db.session.scalars(
-            select(User).where(User.role == Role.PELATIH, User.active.is_(True)).order_by(User.nama)
+            select(User)
+            .where(User.role == Role.PELATIH, User.active.is_(True), mine)
+            .order_by(User.nama)
         )
     )
 
 
 def invited_by_nik(session: TrainingSession) -> list[str]:
-    """The NIKs invited by hand (not by the session's badan/kecamatan rule)."""
+    """The NIKs invited by hand (not by the session's badan/kecamatan rule), of the session's
+    own office only: the form never shows the full NIK of someone outside it."""
+    reach = scope.reach_of_office(session.office_id or FIRST_OFFICE_ID)
     return list(
         db.session.scalars(
             select(User.nik)
@@ -284,6 +311,7 @@ def invited_by_nik(session: TrainingSession) -> list[str]:
                 SessionInvite.session_id == session.id,
                 SessionInvite.by_rule.is_(False),
                 User.nik.is_not(None),
+                reach.where(User.office_id),
             )
         )
     )

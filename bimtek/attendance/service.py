@@ -23,6 +23,8 @@ from bimtek.attendance.models import (
 from bimtek.enums import Role
 from bimtek.extensions import db
 from bimtek.learning.models import Course
+from bimtek.offices import scope
+from bimtek.offices.models import FIRST_OFFICE_ID, Office
 from bimtek.timeutil import utcnow
 
 
@@ -45,32 +47,77 @@ class SessionData:
     invite_niks: list[str] = field(default_factory=list)
 
 
+def office_region(office_id: int | None) -> str | None:
+    """The wilayah code whose kecamatan a session of this office may invite ("73.22" for a
+    kabupaten, "73" for a province); None: every kecamatan (KPU RI, an unbound single office)."""
+    office = db.session.get(Office, office_id or FIRST_OFFICE_ID)
+    return office.wilayah_kode if office is not None else None
+
+
+def in_region(kecamatan_kode: str, region: str | None) -> bool:
+    return region is None or kecamatan_kode.startswith(region + ".")
+
+
+def same_office(column, office_id: int | None):
+    """SQL: this row belongs to exactly this office (a NULL office is the first office)."""
+    office_id = office_id or FIRST_OFFICE_ID
+    if office_id == FIRST_OFFICE_ID:
+        return (column == office_id) | column.is_(None)
+    return column == office_id
+
+
+def session_reach(session: TrainingSession) -> scope.Reach:
+    """Whom a session may invite: the participants of its office's subtree, never more."""
+    return scope.reach_of_office(session.office_id or FIRST_OFFICE_ID)
+
+
 def save_session(
     session: TrainingSession | None, data: SessionData, actor: User
 ) -> TrainingSession:
-    """Create or update a session, then bring its invitations up to date."""
+    """Create or update a session, then bring its invitations up to date.
+
+    A new session belongs to the actor's office; its rule, its NIKs and its trainers reach no
+    further than that office: a trainer cannot open another office's participants by inviting
+    them."""
     if data.ends_at <= data.starts_at:
         raise AttendanceError("Waktu selesai harus setelah waktu mulai.")
+    office_id = session.office_id if session is not None else scope.office_id_of(actor)
+    office_id = office_id or FIRST_OFFICE_ID
     course = db.session.get(Course, data.course_id)
-    if course is None:
+    # The office's own courses and those offered down from above (a province's), no other.
+    if course is None or not scope.reach_of_office(office_id).uses(course.office_id):
         raise AttendanceError("Kursus tidak ditemukan.")
+    region = office_region(office_id)
+    outside = [k for k in data.invite_kecamatan if not in_region(k, region)]
+    if outside:
+        raise AttendanceError(
+            f"Kecamatan {', '.join(outside[:5])} berada di luar wilayah kantor ini."
+        )
+    reach = scope.reach_of_office(office_id)
     users_by_nik = {}
     if data.invite_niks:
+        # An unknown NIK and a NIK of another office's participant read the same: the list
+        # must not tell a trainer whether someone exists elsewhere.
         users_by_nik = {
             u.nik: u
             for u in db.session.scalars(
-                select(User).where(User.nik.in_(data.invite_niks), User.role == Role.PESERTA)
+                select(User).where(
+                    User.nik.in_(data.invite_niks),
+                    User.role == Role.PESERTA,
+                    reach.where(User.office_id),
+                )
             )
         }
         unknown = [nik for nik in data.invite_niks if nik not in users_by_nik]
         if unknown:
             shown = ", ".join("…" + nik[-4:] for nik in unknown[:5])
             raise AttendanceError(
-                f"{len(unknown)} NIK pada daftar undangan tidak terdaftar sebagai peserta ({shown})."
+                f"{len(unknown)} NIK pada daftar undangan tidak terdaftar sebagai peserta "
+                f"kantor ini ({shown})."
             )
     created = session is None
     if session is None:
-        session = TrainingSession(created_by_id=actor.id)
+        session = TrainingSession(created_by_id=actor.id, office_id=office_id)
         db.session.add(session)
     session.course_id = course.id
     session.title = " ".join(data.title.split())
@@ -86,7 +133,13 @@ def save_session(
         trainer_ids.add(actor.id)  # a trainer who creates a session runs it
     session.trainers = list(
         db.session.scalars(
-            select(User).where(User.id.in_(trainer_ids), User.role.in_(("pelatih", "admin")))
+            select(User).where(
+                User.id.in_(trainer_ids),
+                User.role.in_(("pelatih", "admin")),
+                # the office's own staff (and whoever already runs it)
+                same_office(User.office_id, office_id)
+                | User.id.in_([t.id for t in session.trainers] + [actor.id]),
+            )
         )
     )
     db.session.flush()
@@ -107,9 +160,14 @@ def save_session(
 
 def _rule_clause(session: TrainingSession):
     """Participants the session's rule invites: the badan (default: the course's audience)
-    and kecamatan (default: all) chosen."""
+    and kecamatan (default: all) chosen, among the participants of the session's office."""
     badan = session.invite_badan or session.course.audience
-    clause = and_(User.role == Role.PESERTA, User.active.is_(True), User.badan.in_(badan))
+    clause = and_(
+        User.role == Role.PESERTA,
+        User.active.is_(True),
+        User.badan.in_(badan),
+        session_reach(session).where(User.office_id),
+    )
     if session.invite_kecamatan:
         clause = and_(clause, User.kecamatan_kode.in_(session.invite_kecamatan))
     return clause
@@ -165,11 +223,14 @@ def sync_invites(session: TrainingSession) -> tuple[int, int]:
 
 
 def can_manage(session: TrainingSession, user: User) -> bool:
-    """Admins manage every session; a trainer manages the sessions they run or created."""
+    """Admins manage the sessions of their office's subtree (a province reads its kabupaten's;
+    changing is `scope.require_owner`); a trainer the sessions they run or created there."""
+    if user.role not in (Role.ADMIN, Role.PELATIH):
+        return False
+    if not scope.reach_of(user).sees(session.office_id):
+        return False
     if user.role == Role.ADMIN:
         return True
-    if user.role != Role.PELATIH:
-        return False
     return session.created_by_id == user.id or any(t.id == user.id for t in session.trainers)
 
 
@@ -400,8 +461,12 @@ def mark(
         raise AttendanceError("Pilih minimal satu peserta.")
     invited = set(
         db.session.scalars(
-            select(SessionInvite.user_id).where(
-                SessionInvite.session_id == session.id, SessionInvite.user_id.in_(user_ids)
+            select(SessionInvite.user_id)
+            .join(User, User.id == SessionInvite.user_id)
+            .where(
+                SessionInvite.session_id == session.id,
+                SessionInvite.user_id.in_(user_ids),
+                session_reach(session).where(User.office_id),
             )
         )
     )

@@ -134,8 +134,11 @@ EXPORT_HEADER = [
 ]
 
 
-def build_attendance_export(rows: Iterable[ExportRow], timezone: str) -> bytes:
-    """One row per participant per session with typed date/time cells (write-only, streamed)."""
+def build_attendance_export(
+    rows: Iterable[ExportRow], timezone: str, *, full_nik: bool = True
+) -> bytes:
+    """One row per participant per session with typed date/time cells (write-only, streamed).
+    `full_nik` False: the NIK masked but for its last four digits."""
     zone = ZoneInfo(timezone)
     wb = Workbook(write_only=True)
     ws = wb.create_sheet("Kehadiran")
@@ -158,7 +161,7 @@ def build_attendance_export(rows: Iterable[ExportRow], timezone: str) -> bytes:
                 text_cell(ws, end.time(), number_format="hh:mm"),
                 minutes,
                 text_cell(ws, user.nama),
-                text_cell(ws, user.nik or ""),
+                text_cell(ws, (user.nik or "") if full_nik else user.nik_masked),
                 text_cell(ws, user.badan or ""),
                 text_cell(ws, user.jabatan or ""),
                 text_cell(ws, user.kecamatan.nama if user.kecamatan else ""),

@@ -26,7 +26,9 @@ from bimtek.extensions import begin_write, db, limiter, writes_late
 from bimtek.forms import ConfirmForm
 from bimtek.jobs.web import offer
 from bimtek.learning import service as learning
-from bimtek.settings.service import current_office, office_zone
+from bimtek.offices import scope
+from bimtek.offices.models import FIRST_OFFICE_ID
+from bimtek.settings.service import current_office, office_by_id, office_zone
 from bimtek.spreadsheet import XLSX_MEDIA_TYPE
 from bimtek.timeutil import local_to_utc, utc_to_local, utcnow
 from bimtek.web import attachment, db_int, public_url, role_required
@@ -52,10 +54,18 @@ def _links(mine: list[queries.MySession], now) -> dict[int, list[tuple[str, str]
 
 
 def _managed_session(session_id: int) -> TrainingSession:
-    """The session, if the signed-in staff member runs it; 404 otherwise (not 403: no hint)."""
-    session = db.get_or_404(TrainingSession, session_id)
+    """The session, if it lies in the signed-in staff member's reach and they run it (a trainer)
+    or administer its office's subtree; 404 otherwise (not 403: no hint)."""
+    session = scope.get_visible_or_404(TrainingSession, session_id)
     if not service.can_manage(session, current_user):
         abort(404)
+    return session
+
+
+def _owned_session(session_id: int) -> TrainingSession:
+    """A session to change: the office above reads it but may not change it (403)."""
+    session = _managed_session(session_id)
+    scope.require_owner(session)
     return session
 
 
@@ -98,11 +108,23 @@ def _session_form(session: TrainingSession | None):
     zone = current_office().zone_label
     form.starts_at.label.text = f"Mulai (waktu setempat, {zone})"
     form.ends_at.label.text = f"Selesai (waktu setempat, {zone})"
-    form.course_id.choices = [(c.id, c.title) for c in learning.courses_by_title()]
-    form.invite_kecamatan.choices = [
-        (k.kode, f"{k.nama} ({k.kode})") for k in wilayah_queries.kecamatan_list()
+    # The office's own courses (and those offered from above), region and trainers: what the
+    # office gives, never more.
+    office_id = session.office_id if session is not None else scope.office_id_of(current_user)
+    usable = scope.reach_of_office(office_id or FIRST_OFFICE_ID)
+    form.course_id.choices = [
+        (c.id, c.title) for c in learning.courses_by_title() if usable.uses(c.office_id)
     ]
-    form.trainers.choices = [(u.id, u.nama) for u in queries.active_trainers()]
+    region = service.office_region(office_id)
+    form.invite_kecamatan.choices = [
+        (k.kode, f"{k.nama} ({k.kode})")
+        for k in wilayah_queries.kecamatan_list()
+        if service.in_region(k.kode, region)
+    ]
+    trainers = queries.active_trainers(office_id)
+    if session is not None:  # whoever runs it already stays a choice
+        trainers += [t for t in session.trainers if t not in trainers]
+    form.trainers.choices = [(u.id, u.nama) for u in trainers]
     if request.method == "GET":
         if session is not None:
             form.starts_at.data = utc_to_local(session.starts_at, tz)
@@ -149,13 +171,13 @@ def session_new():
 @bp.route("/sesi/<int:session_id>/ubah", methods=["GET", "POST"])
 @role_required(*STAFF)
 def session_edit(session_id: int):
-    return _session_form(_managed_session(session_id))
+    return _session_form(_owned_session(session_id))
 
 
 @bp.post("/sesi/<int:session_id>/hapus")
 @role_required(*STAFF)
 def session_delete(session_id: int):
-    session = _managed_session(session_id)
+    session = _owned_session(session_id)
     if not ConfirmForm().validate_on_submit():
         abort(400)
     try:
@@ -172,7 +194,7 @@ def session_delete(session_id: int):
 @bp.post("/sesi/<int:session_id>/undangan")
 @role_required(*STAFF)
 def refresh_invites(session_id: int):
-    session = _managed_session(session_id)
+    session = _owned_session(session_id)
     if not ConfirmForm().validate_on_submit():
         abort(400)
     added, removed = service.sync_invites(session)
@@ -187,21 +209,23 @@ def refresh_invites(session_id: int):
 @bp.get("/sesi/<int:session_id>")
 @login_required
 def session(session_id: int):
-    session = db.get_or_404(TrainingSession, session_id)
     if current_user.role == Role.PESERTA:
+        session = db.get_or_404(TrainingSession, session_id)
         if not service.is_invited(session, current_user):
             abort(404)
         return redirect(url_for("attendance.checkin", s=session.id))
-    if not service.can_manage(session, current_user):
-        abort(404)
+    session = _managed_session(session_id)
+    reach = scope.current_reach()
     kecamatan_kode = request.args.get("kecamatan") or None
-    rows = queries.invitee_rows(session, kecamatan_kode)
+    rows = queries.invitee_rows(session, kecamatan_kode, reach)
     return render_template(
         "attendance/session.html",
         session=session,
+        can_change=reach.owns(session.office_id),
+        office=office_by_id(session.office_id),
         rows=rows,
         counts=queries.counts(rows),
-        kecamatan_list=queries.invitee_kecamatan(session),
+        kecamatan_list=queries.invitee_kecamatan(session, reach),
         kecamatan_kode=kecamatan_kode,
         anomalies=queries.anomalies(session, _period()),
         changes=queries.changes(session),
@@ -217,7 +241,7 @@ def session(session_id: int):
 @bp.post("/sesi/<int:session_id>/tandai")
 @role_required(*STAFF)
 def mark(session_id: int):
-    session = _managed_session(session_id)
+    session = _owned_session(session_id)
     form = MarkForm()
     back = url_for(
         "attendance.session", session_id=session_id, kecamatan=request.args.get("kecamatan")
@@ -251,7 +275,8 @@ def projector(session_id: int):
     period = _period()
     code = service.current_code(session, now, period)
     open_now = service.is_open_for_checkin(session, now)
-    if open_now:
+    if open_now and scope.current_reach().owns(session.office_id):
+        # The office above may look at the screen; only the session's own office runs it.
         begin_write()
         if service.record_code_shown(session, now):
             db.session.commit()
@@ -425,13 +450,15 @@ def _kecamatan_filter(session: TrainingSession):
 def daftar_hadir(session_id: int):
     session = _managed_session(session_id)
     kecamatan = _kecamatan_filter(session)
-    rows = queries.invitee_rows(session, kecamatan.kode if kecamatan else None)
+    rows = queries.invitee_rows(
+        session, kecamatan.kode if kecamatan else None, scope.current_reach()
+    )
     return render_template(
         "attendance/daftar_hadir.html",
         session=session,
         rows=rows,
         kecamatan=kecamatan,
-        office=current_office(),
+        office=office_by_id(session.office_id),  # the session's office heads its list
         statuses=STATUS_LABELS,
     )
 

@@ -13,6 +13,8 @@ from bimtek.content.versions import (
 )
 from bimtek.extensions import db
 from bimtek.learning.models import Module, ModuleVersion
+from bimtek.offices import scope
+from bimtek.offices.models import FIRST_OFFICE_ID
 from bimtek.quiz.models import Question, QuestionVersion
 
 
@@ -43,11 +45,28 @@ def _last_file_sha(module: Module) -> str | None:
     ).first()
 
 
-def apply_module_file(file: ModuleFile, report: SyncReport) -> Module:
+def content_office_id() -> int:
+    """The office shipped content belongs to: the top of the tree above the first office (the
+    province, or KPU RI, over a kabupaten; the first office itself when it stands alone), so
+    every office below uses it and none but the top edits it."""
+    ancestors = scope.load_tree().ancestors(FIRST_OFFICE_ID)
+    return ancestors[-1] if ancestors else FIRST_OFFICE_ID
+
+
+def apply_module_file(file: ModuleFile, report: SyncReport, office_id: int | None = None) -> Module:
+    office_id = office_id or content_office_id()
     module = db.session.scalars(select(Module).where(Module.slug == file.slug)).one_or_none()
+    if module is not None:
+        # A module loaded from a file is shared from the top (the tree may have grown above
+        # the first office since the last sync).
+        module.office_id = office_id
     if module is None:
         module = Module(
-            slug=file.slug, title=file.title, sort_order=file.order, current_version_no=1
+            slug=file.slug,
+            title=file.title,
+            sort_order=file.order,
+            current_version_no=1,
+            office_id=office_id,
         )
         db.session.add(module)
         new_module_version(module, file)
@@ -156,8 +175,9 @@ def sync_content(content_dir) -> SyncReport:
     if not report.ok:
         return report
     modules = {}
+    office_id = content_office_id()
     for file in sorted(checked.modules, key=lambda f: (f.order, f.slug)):
-        modules[file.slug] = apply_module_file(file, report)
+        modules[file.slug] = apply_module_file(file, report, office_id)
     db.session.flush()
     for bank in checked.banks:
         apply_bank(bank, modules[bank.module_slug], report)

@@ -13,7 +13,8 @@ from bimtek.evaluation.forms import evaluation_form
 from bimtek.evaluation.items import BY_KEY, GROUPS, SCALE, field_name, items_of
 from bimtek.evaluation.sheets import build_evaluation_workbook, write_evaluation_sheet
 from bimtek.extensions import db
-from bimtek.settings.service import current_office, office_zone
+from bimtek.offices import scope
+from bimtek.settings.service import office_by_id
 from bimtek.spreadsheet import XLSX_MEDIA_TYPE
 from bimtek.timeutil import utcnow
 from bimtek.web import attachment, role_required
@@ -141,7 +142,8 @@ def submit(session_id: int):
 
 
 def _managed_session(session_id: int) -> TrainingSession:
-    session = db.get_or_404(TrainingSession, session_id)
+    """A read: the session in the reader's reach (a foreign one is 404, as a missing one)."""
+    session = scope.get_visible_or_404(TrainingSession, session_id)
     if not can_manage(session, current_user):
         abort(404)
     return session
@@ -165,9 +167,6 @@ def results(session_id: int):
 @role_required(*STAFF)
 def results_xlsx(session_id: int):
     session = _managed_session(session_id)
-    data = build_evaluation_workbook(
-        queries.results(session),
-        current_office().name,
-        office_zone(),
-    )
+    office = office_by_id(session.office_id)  # the session's office, read from above too
+    data = build_evaluation_workbook(queries.results(session), office.name, office.timezone)
     return attachment(data, f"evaluasi-sesi-{session.id}.xlsx", XLSX_MEDIA_TYPE)

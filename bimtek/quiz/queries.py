@@ -3,7 +3,7 @@
 from collections import defaultdict
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import select, true
 
 from bimtek.accounts.models import User
 from bimtek.enums import Role
@@ -70,8 +70,10 @@ class ItemRow:
     stats: stats.ItemStats
 
 
-def item_analysis(quiz: Quiz) -> list[ItemRow]:
-    """Classical item statistics over every graded attempt of the quiz."""
+def item_analysis(quiz: Quiz, where=None) -> list[ItemRow]:
+    """Classical item statistics over every graded attempt of the quiz; `where`: a condition on
+    the participant (User), e.g. the reader's office reach — a province's course is shared, and
+    each office sees its own participants' attempts."""
     # Participants only: a trainer trying the quiz out must not move the statistics.
     attempts = dict(
         db.session.execute(
@@ -81,6 +83,7 @@ def item_analysis(quiz: Quiz) -> list[ItemRow]:
                 Attempt.quiz_id == quiz.id,
                 Attempt.score.is_not(None),
                 User.role == Role.PESERTA,
+                true() if where is None else where,
             )
         ).all()
     )
@@ -129,17 +132,19 @@ class KecamatanRow:
     summary: stats.GainSummary
 
 
-def _course_scores(course: Course) -> dict[int, dict]:
+def _course_scores(course: Course, where=None) -> dict[int, dict]:
     """user id -> {'pre': score, 'post': best score, 'passed': bool} for graded attempts."""
+    query = select(Attempt.user_id, Quiz.kind, Attempt.score, Attempt.passed).join(
+        Quiz, Quiz.id == Attempt.quiz_id
+    )
+    if where is not None:
+        query = query.join(User, User.id == Attempt.user_id).where(where)
     rows = db.session.execute(
-        select(Attempt.user_id, Quiz.kind, Attempt.score, Attempt.passed)
-        .join(Quiz, Quiz.id == Attempt.quiz_id)
-        .where(
+        query.where(
             Quiz.course_id == course.id,
             Quiz.kind.in_(("pre", "post")),
             Attempt.score.is_not(None),
-        )
-        .order_by(Attempt.attempt_no)
+        ).order_by(Attempt.attempt_no)
     ).all()
     scores: dict[int, dict] = defaultdict(dict)
     for user_id, kind, score, passed in rows:
@@ -151,13 +156,17 @@ def _course_scores(course: Course) -> dict[int, dict]:
     return scores
 
 
-def kecamatan_summary(course: Course) -> list[KecamatanRow]:
+def kecamatan_summary(course: Course, where=None) -> list[KecamatanRow]:
     """Per kecamatan: participants of the course's audience, mean pre/post and N-gain over the
-    paired participants (pre-test and best post-test), pass rate."""
-    scores = _course_scores(course)
+    paired participants (pre-test and best post-test), pass rate. `where`: a condition on the
+    participant (User), e.g. the reader's office reach."""
+    scores = _course_scores(course, where)
     people = db.session.execute(
         select(User.id, User.kecamatan_kode).where(
-            User.role == Role.PESERTA, User.active.is_(True), User.badan.in_(course.audience or [])
+            User.role == Role.PESERTA,
+            User.active.is_(True),
+            User.badan.in_(course.audience or []),
+            true() if where is None else where,
         )
     ).all()
     by_kecamatan: dict[str, list] = defaultdict(list)
@@ -176,12 +185,12 @@ def kecamatan_summary(course: Course) -> list[KecamatanRow]:
     return sorted(rows, key=lambda r: r.nama)
 
 
-def attempt_rows(quiz: Quiz) -> list[tuple[Attempt, User]]:
+def attempt_rows(quiz: Quiz, where=None) -> list[tuple[Attempt, User]]:
     return list(
         db.session.execute(
             select(Attempt, User)
             .join(User, User.id == Attempt.user_id)
-            .where(Attempt.quiz_id == quiz.id)
+            .where(Attempt.quiz_id == quiz.id, true() if where is None else where)
             .order_by(User.nama, Attempt.attempt_no)
         ).all()
     )

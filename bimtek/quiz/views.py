@@ -14,6 +14,7 @@ from flask import (
 )
 from flask_login import current_user, login_required
 
+from bimtek.accounts.models import User
 from bimtek.enums import STAFF, Role
 from bimtek.extensions import begin_write, db, writes_late
 from bimtek.forms import ConfirmForm
@@ -352,12 +353,19 @@ def _quiz_form(course: Course, quiz: Quiz | None):
 @bp.get("/admin/kuis/<int:quiz_id>/analisis")
 @role_required(*STAFF)
 def analysis(quiz_id: int):
+    """Item statistics over the attempts of the reader's own participants: a province shares its
+    course with the offices below, each sees its own, the province all of them."""
     quiz = db.get_or_404(Quiz, quiz_id)
+    reach = scope.current_reach()
+    office_id = quiz.course.office_id
+    if not (reach.sees(office_id) or reach.uses(office_id)):
+        abort(404)
+    mine = reach.where(User.office_id)
     return render_template(
         "quiz/analysis.html",
         quiz=quiz,
-        items=queries.item_analysis(quiz),
-        kecamatan=queries.kecamatan_summary(quiz.course),
-        attempts=queries.attempt_rows(quiz) if current_user.role == Role.ADMIN else None,
+        items=queries.item_analysis(quiz, mine),
+        kecamatan=queries.kecamatan_summary(quiz.course, mine),
+        attempts=queries.attempt_rows(quiz, mine) if current_user.role == Role.ADMIN else None,
         types=TYPES,
     )

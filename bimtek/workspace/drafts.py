@@ -16,6 +16,8 @@ from bimtek.content.versions import (
 )
 from bimtek.extensions import db
 from bimtek.learning.models import Module, ModuleVersion
+from bimtek.offices import scope
+from bimtek.offices.models import FIRST_OFFICE_ID
 from bimtek.timeutil import utcnow
 from bimtek.workspace.materials import UploadRefused, check_name, read_limited
 from bimtek.workspace.models import ModuleDraft
@@ -135,6 +137,14 @@ def draft_from_version(module: Module) -> ModuleDraft:
     )
 
 
+def draft_office_id(draft: ModuleDraft) -> int:
+    """The office a draft belongs to: its module's, or (a new module) its last writer's; only
+    that office's staff write a draft, so the writer's office does not drift."""
+    if draft.module is not None:
+        return scope.office_of(draft.module)
+    return scope.office_id_of(draft.updated_by) if draft.updated_by is not None else FIRST_OFFICE_ID
+
+
 def draft_for(module: Module) -> ModuleDraft | None:
     return db.session.scalars(
         select(ModuleDraft).where(ModuleDraft.module_id == module.id)
@@ -222,6 +232,8 @@ def draft_from_file(module: Module | None, path_name: str, data: bytes, actor: U
                 ModuleDraft.slug == parsed.slug, ModuleDraft.module_id.is_(None)
             )
         ).one_or_none()
+        if draft is not None and draft_office_id(draft) != scope.office_id_of(actor):
+            raise WorkspaceError(f"Slug '{parsed.slug}' sudah dipakai draf modul lain.")
     saved = save_draft(
         module,
         draft,
@@ -248,7 +260,11 @@ def publish(draft: ModuleDraft, actor: User) -> ModuleVersion:
     if module is None:
         _check_new_slug(draft.slug, draft.id)
         module = Module(
-            slug=parsed.slug, title=parsed.title, sort_order=parsed.order, current_version_no=0
+            slug=parsed.slug,
+            title=parsed.title,
+            sort_order=parsed.order,
+            current_version_no=0,
+            office_id=scope.office_id_of(actor),  # a new module belongs to its author's office
         )
         db.session.add(module)
         db.session.flush()

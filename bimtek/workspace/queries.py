@@ -7,12 +7,18 @@ from bimtek.enums import STAFF
 from bimtek.extensions import db
 from bimtek.learning import service as learning
 from bimtek.learning.models import Course, CourseModule, Module, ModuleVersion
+from bimtek.offices import scope
+from bimtek.offices.models import FIRST_OFFICE_ID
 from bimtek.quiz.models import Question, QuestionVersion
 from bimtek.workspace.models import Material, ModuleDraft
 
 
-def modules_overview() -> list[dict]:
-    modules = db.session.scalars(select(Module).order_by(Module.sort_order, Module.slug)).all()
+def modules_overview(reach: scope.Reach | None = None) -> list[dict]:
+    """The modules an office works with: its own and those its ancestors share (with `reach`)."""
+    query = select(Module).order_by(Module.sort_order, Module.slug)
+    if reach is not None:
+        query = query.where(reach.where_shared(Module.office_id))
+    modules = db.session.scalars(query).all()
     drafts = {
         d.module_id: d
         for d in db.session.scalars(select(ModuleDraft).where(ModuleDraft.module_id.is_not(None)))
@@ -30,12 +36,15 @@ def modules_overview() -> list[dict]:
     ]
 
 
-def new_module_drafts() -> list[ModuleDraft]:
-    return list(
-        db.session.scalars(
-            select(ModuleDraft).where(ModuleDraft.module_id.is_(None)).order_by(ModuleDraft.slug)
-        )
-    )
+def new_module_drafts(office_id: int | None = None) -> list[ModuleDraft]:
+    """Drafts of modules not yet published (with `office_id`: that office's only)."""
+    query = select(ModuleDraft).where(ModuleDraft.module_id.is_(None)).order_by(ModuleDraft.slug)
+    if office_id is not None:
+        writer_office = User.office_id == office_id
+        if office_id == FIRST_OFFICE_ID:
+            writer_office = writer_office | User.office_id.is_(None)
+        query = query.join(User, User.id == ModuleDraft.updated_by_id).where(writer_office)
+    return list(db.session.scalars(query))
 
 
 def versions_of(module: Module) -> list[ModuleVersion]:
@@ -79,11 +88,18 @@ def materials_of(*, course: Course | None = None, module: Module | None = None) 
     return list(db.session.scalars(query))
 
 
+def readable(reach: scope.Reach, office_id: int | None) -> bool:
+    """Staff read a module or course of their own subtree or one an ancestor shares."""
+    return reach.sees(office_id) or reach.uses(office_id)
+
+
 def can_download(user: User, material: Material) -> bool:
-    """Staff, and participants of a course the material belongs to (for a module's material:
-    any course they may open that contains the module)."""
+    """Staff of an office that may read what the material belongs to, and participants of a
+    course it belongs to (for a module's material: any course they may open that contains the
+    module)."""
     if user.role in STAFF:
-        return True
+        owner = material.course if material.course_id is not None else material.module
+        return readable(scope.reach_of(user), scope.office_of(owner))
     if material.course_id is not None:
         return learning.can_open(user, material.course)
     courses = db.session.scalars(
@@ -94,8 +110,11 @@ def can_download(user: User, material: Material) -> bool:
     return any(learning.can_open(user, c) for c in courses)
 
 
-def courses() -> list[Course]:
-    return list(db.session.scalars(select(Course).order_by(Course.created_at, Course.id)))
+def courses(reach: scope.Reach | None = None) -> list[Course]:
+    query = select(Course).order_by(Course.created_at, Course.id)
+    if reach is not None:
+        query = query.where(reach.where(Course.office_id) | reach.where_shared(Course.office_id))
+    return list(db.session.scalars(query))
 
 
 def current_question_entries(exclude_question_id: int | None = None) -> list[tuple[str, dict]]:

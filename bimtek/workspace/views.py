@@ -24,6 +24,7 @@ from bimtek.enums import STAFF
 from bimtek.extensions import db
 from bimtek.forms import ConfirmForm
 from bimtek.learning.models import Course, Module
+from bimtek.offices import scope
 from bimtek.quiz.models import Question
 from bimtek.spreadsheet import XLSX_MEDIA_TYPE
 from bimtek.web import attachment, db_int, no_store, role_required
@@ -48,14 +49,49 @@ def materials_for(course=None, module=None):
     return queries.materials_of(course=course, module=module)
 
 
+# --- who may read and who may change ----------------------------------------
+# A module (and its bank, materials and drafts) belongs to an office. That office changes it;
+# the offices below use it (read, put in their courses) and the offices above read it; any
+# other office is told nothing (404).
+
+
+def _readable(obj):
+    if not queries.readable(scope.current_reach(), scope.office_of(obj)):
+        abort(404)
+    return obj
+
+
+def _module(module_id: int) -> Module:
+    return _readable(db.get_or_404(Module, module_id))
+
+
+def _own_module(module_id: int) -> Module:
+    """A module to change: only its own office (403 for a shared or a child office's one)."""
+    module = _module(module_id)
+    scope.require_owner(module)
+    return module
+
+
+def _own_draft(draft_id: int) -> ModuleDraft:
+    draft = db.get_or_404(ModuleDraft, draft_id)
+    office_id = drafts.draft_office_id(draft)
+    if not queries.readable(scope.current_reach(), office_id):
+        abort(404)
+    if not scope.current_reach().owns(office_id):
+        abort(403)
+    return draft
+
+
 @bp.get("/")
 @role_required(*STAFF)
 def home():
+    reach = scope.current_reach()
     return render_template(
         "workspace/home.html",
-        modules=queries.modules_overview(),
-        new_drafts=queries.new_module_drafts(),
-        courses=queries.courses(),
+        modules=queries.modules_overview(reach),
+        new_drafts=queries.new_module_drafts(reach.office_id),
+        courses=queries.courses(reach),
+        reach=reach,
     )
 
 
@@ -93,7 +129,7 @@ def module_new():
 @bp.route("/draf/<int:draft_id>", methods=["GET", "POST"])
 @role_required(*STAFF)
 def draft_edit(draft_id: int):
-    draft = db.get_or_404(ModuleDraft, draft_id)
+    draft = _own_draft(draft_id)
     if draft.module_id is not None:
         return redirect(url_for(".module_edit", module_id=draft.module_id))
     return _editor(None, draft)
@@ -102,7 +138,7 @@ def draft_edit(draft_id: int):
 @bp.route("/modul/<int:module_id>/sunting", methods=["GET", "POST"])
 @role_required(*STAFF)
 def module_edit(module_id: int):
-    module = db.get_or_404(Module, module_id)
+    module = _own_module(module_id)
     return _editor(module, drafts.draft_for(module))
 
 
@@ -177,7 +213,7 @@ def module_upload_new():
 @bp.post("/modul/<int:module_id>/unggah")
 @role_required(*STAFF)
 def module_upload(module_id: int):
-    return _upload_md(db.get_or_404(Module, module_id))
+    return _upload_md(_own_module(module_id))
 
 
 def _upload_md(module: Module | None):
@@ -210,7 +246,7 @@ def _upload_md(module: Module | None):
 @bp.post("/draf/<int:draft_id>/buang")
 @role_required(*STAFF)
 def draft_discard(draft_id: int):
-    draft = db.get_or_404(ModuleDraft, draft_id)
+    draft = _own_draft(draft_id)
     if not ConfirmForm().validate_on_submit():
         abort(400)
     module_id = draft.module_id
@@ -225,7 +261,7 @@ def draft_discard(draft_id: int):
 @bp.get("/modul/<int:module_id>/versi")
 @role_required(*STAFF)
 def versions(module_id: int):
-    module = db.get_or_404(Module, module_id)
+    module = _module(module_id)
     all_versions = queries.versions_of(module)
     return render_template("workspace/versions.html", module=module, versions=all_versions)
 
@@ -233,7 +269,7 @@ def versions(module_id: int):
 @bp.get("/modul/<int:module_id>/beda")
 @role_required(*STAFF)
 def diff(module_id: int):
-    module = db.get_or_404(Module, module_id)
+    module = _module(module_id)
     old = queries.version_of(module, request.args.get("dari", type=db_int) or 0)
     new = queries.version_of(module, request.args.get("ke", type=db_int) or 0)
     if old is None or new is None:
@@ -251,7 +287,7 @@ def diff(module_id: int):
 @bp.get("/modul/<int:module_id>/ekspor")
 @role_required(*STAFF)
 def module_export(module_id: int):
-    module = db.get_or_404(Module, module_id)
+    module = _module(module_id)
     version_no = request.args.get("versi", type=db_int) or module.current_version_no
     version = queries.version_of(module, version_no)
     if version is None:
@@ -266,7 +302,7 @@ def module_export(module_id: int):
 @bp.post("/modul/<int:module_id>/materi")
 @role_required(*STAFF)
 def module_material_upload(module_id: int):
-    module = db.get_or_404(Module, module_id)
+    module = _own_module(module_id)
     return _upload_material(
         url_for(".module_edit", module_id=module.id, _anchor="materi"), module=module
     )
@@ -275,8 +311,9 @@ def module_material_upload(module_id: int):
 @bp.route("/kursus/<int:course_id>/materi", methods=["GET", "POST"])
 @role_required(*STAFF)
 def course_materials(course_id: int):
-    course = db.get_or_404(Course, course_id)
+    course = _readable(db.get_or_404(Course, course_id))
     if request.method == "POST":
+        scope.require_owner(course)
         return _upload_material(url_for(".course_materials", course_id=course.id), course=course)
     return render_template(
         "workspace/course_materials.html",
@@ -323,6 +360,8 @@ def _upload_material(back: str, *, course=None, module=None):
 @role_required(*STAFF)
 def material_delete(material_id: int):
     material = db.get_or_404(Material, material_id)
+    owner = material.course if material.course_id is not None else material.module
+    scope.require_owner(_readable(owner))
     if not ConfirmForm().validate_on_submit():
         abort(400)
     back = (
@@ -370,10 +409,11 @@ def material(material_id: int):
 @bp.get("/modul/<int:module_id>/soal")
 @role_required(*STAFF)
 def bank(module_id: int):
-    module = db.get_or_404(Module, module_id)
+    module = _module(module_id)
     return render_template(
         "workspace/bank.html",
         module=module,
+        can_change=scope.current_reach().owns(module.office_id),
         rows=queries.bank_rows(module),
         confirm=ConfirmForm(),
         import_form=BankImportForm(),
@@ -383,14 +423,14 @@ def bank(module_id: int):
 @bp.route("/modul/<int:module_id>/soal/baru", methods=["GET", "POST"])
 @role_required(*STAFF)
 def question_new(module_id: int):
-    return _question_form(db.get_or_404(Module, module_id), None)
+    return _question_form(_own_module(module_id), None)
 
 
 @bp.route("/soal/<int:question_id>/ubah", methods=["GET", "POST"])
 @role_required(*STAFF)
 def question_edit(question_id: int):
     question = db.get_or_404(Question, question_id)
-    return _question_form(db.get_or_404(Module, question.module_id), question)
+    return _question_form(_own_module(question.module_id), question)
 
 
 def _question_form(module: Module, question: Question | None):
@@ -450,6 +490,7 @@ def _question_form(module: Module, question: Question | None):
 @role_required(*STAFF)
 def question_retire(question_id: int):
     question = db.get_or_404(Question, question_id)
+    _own_module(question.module_id)
     if not ConfirmForm().validate_on_submit():
         abort(400)
     retire = request.form.get("retire") == "1"
@@ -467,7 +508,7 @@ def question_retire(question_id: int):
 @bp.get("/modul/<int:module_id>/soal/ekspor.yaml")
 @role_required(*STAFF)
 def bank_export_yaml(module_id: int):
-    module = db.get_or_404(Module, module_id)
+    module = _module(module_id)
     text, missing = banks.export_bank_yaml(module)
     if missing:
         flash(
@@ -483,7 +524,7 @@ def bank_export_yaml(module_id: int):
 @bp.get("/modul/<int:module_id>/soal/ekspor.xlsx")
 @role_required(*STAFF)
 def bank_export_xlsx(module_id: int):
-    module = db.get_or_404(Module, module_id)
+    module = _module(module_id)
     text, missing = banks.export_bank_yaml(module)
     if missing:
         flash("Beberapa soal belum punya teks sumber; jalankan bimtek content sync.", "error")
@@ -505,7 +546,7 @@ def bank_template_xlsx():
 @role_required(*STAFF)
 def bank_import(module_id: int):
     """Dry run: check the file and show what would change; nothing is written."""
-    module = db.get_or_404(Module, module_id)
+    module = _own_module(module_id)
     form = BankImportForm()
     if not form.validate_on_submit():
         abort(400)
@@ -540,7 +581,7 @@ def _parse_for(module: Module, text: str, name: str):
 @bp.post("/modul/<int:module_id>/soal/terapkan")
 @role_required(*STAFF)
 def bank_apply(module_id: int):
-    module = db.get_or_404(Module, module_id)
+    module = _own_module(module_id)
     form = BankApplyForm()
     if not form.validate_on_submit():
         abort(400)

@@ -17,8 +17,11 @@ def demo_module(live_app, demo):
         # This test is about module versions, not the evaluation order: the participant may
         # read without taking the pre-test first.
         course.pretest_first = False
-        db.session.commit()
         module = course.modules[0]
+        # Shipped modules belong to the province, which alone edits them; here the module is
+        # given to the trainer's own office (Luwu Utara, the course's).
+        module.office_id = course.office_id
+        db.session.commit()
         return course.id, module.id, module.slug
 
 
