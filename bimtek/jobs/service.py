@@ -60,13 +60,24 @@ class Kind:
     inline_limit: int = 0  # at most this many units: run in the request
     interrupted: str = INTERRUPTED
     keep: timedelta | None = None  # how long the result stays (default BIMTEK_JOB_RESULT_DAYS)
+    # A job whose result is a page, not a file: (job, viewer) -> (url, link text) or None
+    # when that viewer may not open it (the job page then shows the outcome only).
+    result_page: Callable | None = None
 
 
 KINDS: dict[str, Kind] = {}
 
 
 def kind(
-    name: str, *, roles, unit: str, reads_only=True, inline_limit=0, interrupted=None, keep=None
+    name: str,
+    *,
+    roles,
+    unit: str,
+    reads_only=True,
+    inline_limit=0,
+    interrupted=None,
+    keep=None,
+    result_page=None,
 ):
     def register(func):
         KINDS[name] = Kind(
@@ -78,6 +89,7 @@ def kind(
             inline_limit,
             interrupted or INTERRUPTED,
             keep,
+            result_page,
         )
         return func
 
@@ -248,6 +260,14 @@ def forget_result(job: Job, message: str) -> None:
     if job.result_path:
         (jobs_dir() / job.result_path).unlink(missing_ok=True)
     _set(job.id, result_path=None, expires_at=None, message=message)
+
+
+def result_page(job: Job, user) -> tuple[str, str] | None:
+    """Where a finished job whose result is a page sends this viewer, if anywhere."""
+    spec = KINDS.get(job.kind)
+    if job.status != "done" or spec is None or spec.result_page is None:
+        return None
+    return spec.result_page(job, user)
 
 
 def result_path(job: Job) -> Path | None:
