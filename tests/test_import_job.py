@@ -95,7 +95,7 @@ def test_a_large_sheet_is_read_by_the_worker_with_progress_then_previewed_and_co
                 assert re.fullmatch(r"[\d.]+ dari [\d.]+ baris", shown), shown
         return job.status not in ("queued", "running")
 
-    done = wait_for(app, job_id, progressed, worker_log=w.log)
+    done = wait_for(app, job_id, progressed, seconds=180, worker_log=w.log)
     assert done.status == "done", (done.error, w.log.read_text()[-2000:])
     # It moved through the rows (the sheet holds 6,001 rows with its header) and ends whole.
     assert any(0 < d < t for d, t in seen), seen
@@ -171,10 +171,10 @@ def test_errors_end_the_job_in_indonesian_naming_file_row_and_column(app, operat
     numbers = _sheet(2500, nik=lambda n: 7322015506900000 + n)
     rejected = _job_of(upload(operator, numbers, "nik-angka.xlsx"))
     w = worker()
-    failed = wait_for(app, wrong, lambda j: not j.active, worker_log=w.log)
+    failed = wait_for(app, wrong, lambda j: not j.active, seconds=180, worker_log=w.log)
     assert failed.status == "failed"
     assert failed.error.startswith("kolom-salah.xlsx: Baris judul kolom tidak ditemukan")
-    failed = wait_for(app, rejected, lambda j: not j.active, worker_log=w.log)
+    failed = wait_for(app, rejected, lambda j: not j.active, seconds=180, worker_log=w.log)
     assert failed.status == "failed"
     assert failed.error.startswith("nik-angka.xlsx: Semua 2.500 baris ditolak")
     assert "Baris 2, kolom C (NIK): NIK tersimpan sebagai angka" in failed.error
@@ -217,6 +217,6 @@ def test_a_worker_killed_mid_read_leaves_nothing_half_written_and_the_upload_can
     assert "terhenti" in said and "Unggah ulang berkasnya" in said
     # Uploaded again, it is read to the end by the new worker.
     again = _job_of(upload(operator, data))
-    done = wait_for(app, again, lambda j: not j.active, worker_log=w2.log)
+    done = wait_for(app, again, lambda j: not j.active, seconds=180, worker_log=w2.log)
     assert done.status == "done", done.error
     assert done.progress_done == 8000

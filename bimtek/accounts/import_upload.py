@@ -109,6 +109,11 @@ def stored_path(upload_dir: str | Path, record: ParticipantImport) -> Path:
     return _imports_dir(upload_dir) / (record.stored_name or "")
 
 
+def remove_stored(upload_dir: str | Path, name: str) -> None:
+    """Delete a stored upload no record names (its import was discarded meanwhile)."""
+    (_imports_dir(upload_dir) / name).unlink(missing_ok=True)
+
+
 def read_upload(upload_dir: str | Path, record: ParticipantImport) -> ParsedSheet:
     """The stored upload as parsed, checked against the hash taken when it arrived."""
     return ParsedSheet.from_dict(_read_stored(upload_dir, record)["parsed"])

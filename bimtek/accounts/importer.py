@@ -46,6 +46,7 @@ from bimtek.accounts.import_upload import (  # noqa: F401
     parse_pending,
     read_upload,
     read_upload_and_plan,
+    remove_stored,
     store_upload,
     store_workbook,
     stored_path,

@@ -173,14 +173,15 @@ def import_parse(ctx, params: dict, user: User) -> str:
         raise JobError("Unggahan ini tidak ada, bukan milik Anda, atau sudah dibaca.")
     config = current_app.config
     upload_dir = config["BIMTEK_UPLOAD_DIR"]
-    filename = record.filename
+    filename, sha256 = record.filename, record.sha256
+    path = importer.stored_path(upload_dir, record)
+    db.session.commit()  # no snapshot held open while the workbook is read (SQLite's WAL)
     try:
-        path = importer.stored_path(upload_dir, record)
         try:
             data = path.read_bytes()
         except FileNotFoundError:
             raise SpreadsheetError("Berkas unggahan sudah tidak tersimpan. Unggah ulang.") from None
-        if importer.sha256_of(data) != record.sha256:
+        if importer.sha256_of(data) != sha256:
             raise SpreadsheetError("Berkas unggahan berubah sejak diunggah. Unggah ulang.")
         total = ctx.total or None
 
@@ -209,22 +210,22 @@ def import_parse(ctx, params: dict, user: User) -> str:
         db.session.rollback()
         _forget_upload(upload_dir, import_id)
         raise
-    begin_write()  # the checks were reads; the write lock is taken for the two updates alone
-    record = db.session.get(ParticipantImport, import_id, populate_existing=True)
-    if record is None or not importer.parse_pending(record):
-        raise JobError("Unggahan ini dibatalkan saat sedang dibaca.")
-    workbook = importer.stored_path(upload_dir, record)
-    try:
-        stored = importer.store_upload(
-            upload_dir, parsed, record.sha256, importer.plan_to_dict(plan)
-        )
+    try:  # written before the lock is taken (a second, for 30,000 rows)
+        stored = importer.store_upload(upload_dir, parsed, sha256, importer.plan_to_dict(plan))
     except OSError as exc:
-        db.session.rollback()
         _forget_upload(upload_dir, import_id)
         if is_storage_full(exc):
             log.error("import %s parse: storage full (%s)", import_id, exc)
             raise JobError(STORAGE_FULL_MESSAGE) from None
         raise
+    begin_write()  # the checks were reads; the write lock is taken for the update alone
+    record = db.session.get(
+        ParticipantImport, import_id, populate_existing=True, with_for_update=True
+    )
+    if record is None or not importer.parse_pending(record):
+        importer.remove_stored(upload_dir, stored)
+        raise JobError("Unggahan ini dibatalkan saat sedang dibaca.")
+    workbook = importer.stored_path(upload_dir, record)
     record.stored_name = stored
     record.rejected_count = plan.counts["rejected"]
     db.session.commit()
