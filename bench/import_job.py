@@ -21,6 +21,7 @@ paths of one run, not runs.
 """
 
 import argparse
+import http.client
 import re
 import subprocess
 import sys
@@ -72,6 +73,22 @@ def upload(client: Client, data: bytes, name: str):
     return response.status, response.getheader("Location") or ""
 
 
+def patient(port: int) -> Client:
+    """The harness's client, waiting as long as an in-request parse of 30,000 rows takes."""
+    client = Client(port)
+    client.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=900)
+    return client
+
+
+def stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(60)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(30)
+
+
 def timed(call):
     start = time.perf_counter()
     result = call()
@@ -117,7 +134,7 @@ def request_path(env: dict, sheet: bytes, rows: int) -> dict:
     env = {**env, "BIMTEK_JOB_INLINE_SCALE": "1e9"}
     gunicorn, port = start_gunicorn(env, workers=1, options=["--workers", "1", "--timeout", "600"])
     try:
-        client = Client(port)
+        client = patient(port)
         client.login("admin", "demo-admin-2029")
         start = time.perf_counter()
         up, (status, location) = timed(lambda: upload(client, sheet, "peserta.xlsx"))
@@ -132,8 +149,7 @@ def request_path(env: dict, sheet: bytes, rows: int) -> dict:
         total = time.perf_counter() - start
         web_peak = peak_mb(gunicorn_worker(gunicorn))
     finally:
-        gunicorn.terminate()
-        gunicorn.wait(30)
+        stop(gunicorn)
     return {"total": total, "upload": up, "preview": seen, "confirm": done, "web": web_peak,
             "imported": imported(env)}  # fmt: skip
 
@@ -163,7 +179,7 @@ def job_path(env: dict, sheet: bytes, rows: int, nice: int) -> dict:
     time.sleep(2)  # the worker's start-up is not the import's time
     requests: list[float] = []
     try:
-        client = Client(port)
+        client = patient(port)
         client.login("admin", "demo-admin-2029")
         start = time.perf_counter()
         up, (status, location) = timed(lambda: upload(client, sheet, "peserta.xlsx"))
@@ -179,17 +195,16 @@ def job_path(env: dict, sheet: bytes, rows: int, nice: int) -> dict:
             lambda: client.post(preview_path + "/konfirmasi", {"mode": "semua"}, preview_path)
         )
         requests.append(done)
-        assert status == 303, status
-        outcome, message = wait_job(client, path_of(client.location), False, requests)
+        assert status in (302, 303), status
+        if status == 303:  # more than import_commit's inline limit (3,000): the worker
+            outcome, message = wait_job(client, path_of(client.location), False, requests)
+            assert outcome == "Selesai", (outcome, message)
         total = time.perf_counter() - start
-        assert outcome == "Selesai", (outcome, message)
         web_peak = peak_mb(gunicorn_worker(gunicorn))
         worker_peak = peak_mb(worker.pid)
     finally:
-        worker.terminate()
-        gunicorn.terminate()
-        worker.wait(30)
-        gunicorn.wait(30)
+        stop(worker)
+        stop(gunicorn)
     return {"total": total, "upload": up, "parsed": parsed, "preview": seen, "confirm": done,
             "longest": max(requests), "web": web_peak, "worker": worker_peak,
             "imported": imported(env)}  # fmt: skip

@@ -193,7 +193,9 @@ def import_parse(ctx, params: dict, user: User) -> str:
             max_bytes=config["BIMTEK_IMPORT_MAX_BYTES"],
             max_rows=config["BIMTEK_IMPORT_MAX_ROWS"],
             max_cells=config["BIMTEK_IMPORT_MAX_CELLS"],
-            max_seconds=config["BIMTEK_IMPORT_MAX_SECONDS"],
+            max_seconds=config[
+                "BIMTEK_IMPORT_MAX_SECONDS" if ctx.inline else "BIMTEK_IMPORT_JOB_MAX_SECONDS"
+            ],
             on_row=on_row,
         )
         del data

@@ -195,7 +195,7 @@ def start(kind_name: str, params: dict, user, title: str, size: int | None = Non
     scale = float(current_app.config.get("BIMTEK_JOB_INLINE_SCALE", 1.0))
     inline = size is not None and size <= spec.inline_limit * scale
     if inline:
-        run(job_id)
+        run(job_id, inline=True)
     else:
         from bimtek.jobs import queue
 
@@ -290,6 +290,7 @@ class Context:
     _tmp: Path | None = None
     result: tuple[str, str, str] | None = None  # (final file name on disk, name, mime)
     extra: dict = field(default_factory=dict)
+    inline: bool = False  # running inside the request that started it
 
     def progress(self, done: int, total: int | None = None, message: str | None = None):
         """Record progress (at most twice a second) and stop here if cancel was asked."""
@@ -326,7 +327,7 @@ class Context:
             self._tmp.unlink(missing_ok=True)
 
 
-def run(job_id: int) -> None:
+def run(job_id: int, inline: bool = False) -> None:
     """Run one job to its end. Called by the worker, or in the request for a small job."""
     claimed = _set_if(
         job_id,
@@ -346,7 +347,7 @@ def run(job_id: int) -> None:
         _finish(job_id, "failed", error=NOT_ALLOWED)
         db.session.rollback()
         return
-    ctx = Context(job_id, spec.unit, total=job.progress_total)
+    ctx = Context(job_id, spec.unit, total=job.progress_total, inline=inline)
     previous = g.get("db_reads_first", False)
     g.db_reads_first = spec.reads_only
     try:
