@@ -12,7 +12,7 @@ Builds the same data as bench/export_rekap.py (participants across real kecamata
    the click to "done" and the worker's peak RSS are printed too.
 
 .venv/bin/python bench/jobs.py [--participants 20000] [--kecamatan 120] [--requests 300]
-    [--wilayah ../shared/data/wilayah-kemendagri-2025.csv] [--postgres URL]
+    [--wilayah ../shared/data/wilayah-kemendagri-2025.csv] [--postgres URL] [--skip-sqlite]
 """
 
 import argparse
@@ -226,10 +226,12 @@ def main() -> None:
         default=ROOT.parent / "shared" / "data" / "wilayah-kemendagri-2025.csv",
     )
     parser.add_argument("--postgres", help="also run on this PostgreSQL URL (an empty database)")
+    parser.add_argument("--skip-sqlite", action="store_true", help="PostgreSQL only")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="bimtek-jobs-"))
-    run("sqlite", bench_env(), args.participants, args.kecamatan, args.requests, args.wilayah,
-        workdir)  # fmt: skip
+    if not args.skip_sqlite:
+        run("sqlite", bench_env(), args.participants, args.kecamatan, args.requests,
+            args.wilayah, workdir)  # fmt: skip
     if args.postgres:
         run("postgresql", bench_env(args.postgres), args.participants, args.kecamatan,
             args.requests, args.wilayah, workdir)  # fmt: skip

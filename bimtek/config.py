@@ -37,6 +37,8 @@ ENVIRONMENT_KEYS = {
     "BIMTEK_JOB_RESULT_DAYS": "BIMTEK_JOB_RESULT_DAYS",
     "BIMTEK_JOB_INLINE_SCALE": "BIMTEK_JOB_INLINE_SCALE",
     "BIMTEK_JOB_ISSUE_CHUNK": "BIMTEK_JOB_ISSUE_CHUNK",
+    "BIMTEK_IMPORT_MAX_SECONDS": "BIMTEK_IMPORT_MAX_SECONDS",
+    "BIMTEK_IMPORT_JOB_MAX_SECONDS": "BIMTEK_IMPORT_JOB_MAX_SECONDS",
     "BIMTEK_BACKUP_DIR": "BIMTEK_BACKUP_DIR",
     "BIMTEK_BACKUP_EVERY": "BIMTEK_BACKUP_EVERY",
 }
@@ -46,6 +48,8 @@ INTEGER_KEYS = {
     "BIMTEK_EVALUATION_GRACE_HOURS",
     "BIMTEK_JOB_RESULT_DAYS",
     "BIMTEK_JOB_ISSUE_CHUNK",
+    "BIMTEK_IMPORT_MAX_SECONDS",
+    "BIMTEK_IMPORT_JOB_MAX_SECONDS",
     "BIMTEK_BACKUP_EVERY",
 }
 
@@ -96,6 +100,9 @@ def defaults(instance_path: str) -> dict:
         # takes minutes to parse. Cells are counted before parsing; the clock runs while it reads.
         "BIMTEK_IMPORT_MAX_CELLS": 500_000,
         "BIMTEK_IMPORT_MAX_SECONDS": 60,
+        # The same clock when the worker reads a large sheet (`import_parse`): no web worker
+        # waits on it, and the cell budget above still bounds the work.
+        "BIMTEK_IMPORT_JOB_MAX_SECONDS": 600,
         # Certificates. Number fields: {seq}, {kode_kab}, {tahun}, {bulan}, {bulan_romawi},
         # {kursus} (course id); the sequence runs per number template and year.
         "BIMTEK_CERT_NUMBER_TEMPLATE": "{seq:04d}/PP.04-SD/{kode_kab}/{tahun}",

@@ -364,11 +364,11 @@ def test_a_large_credentials_sheet_is_a_job_kept_for_hours_not_days(
     app, client, auth, post_form, make_staff, wilayah
 ):
     from tests.test_import import xlsx
-    from tests.test_import_web import GOOD, confirm, import_id_of, upload
+    from tests.test_import_web import GOOD, confirm
 
     make_staff("admin", "operator", "rahasia-operator-1")
     auth.login("operator", "rahasia-operator-1")
-    import_id = import_id_of(upload(client, xlsx(GOOD)))
+    import_id = uploaded(app, client, xlsx(GOOD))
     app.config["BIMTEK_JOB_INLINE_SCALE"] = 1.0  # the two-row commit at once
     confirm(client, import_id, "semua")
     app.config["BIMTEK_JOB_INLINE_SCALE"] = 0.0  # and the sheet as a job
@@ -453,14 +453,29 @@ def app_config_of(app) -> dict:
 # --- participant import commit -----------------------------------------------------------
 
 
-def _uploaded_import(client, auth, make_staff, rows: int) -> int:
-    from tests.test_import import HEADER, person, xlsx
+def uploaded(app, client, data: bytes) -> int:
+    """Upload a participants sheet and have it read (its `import_parse` job run here when the
+    upload queued it, as the worker would); the pending import's id."""
     from tests.test_import_web import import_id_of, upload
+
+    response = upload(client, data)
+    if "/tugas/" not in response.headers["Location"]:
+        return import_id_of(response)
+    job_id = int(response.headers["Location"].split("/tugas/")[1].split("?")[0])
+    with app.app_context():
+        service.run(job_id)
+        job = db.session.get(Job, job_id)
+        assert job.status == "done", job.error
+        return job.params["import_id"]
+
+
+def _uploaded_import(app, client, auth, make_staff, rows: int) -> int:
+    from tests.test_import import HEADER, person, xlsx
 
     make_staff("admin", "operator", "rahasia-operator-1")
     auth.login("operator", "rahasia-operator-1")
     sheet = [HEADER] + [person(n, f"Peserta Impor {n:05d}", f"73220155069{n:05d}") for n in range(1, rows + 1)]  # fmt: skip
-    return import_id_of(upload(client, xlsx(sheet)))
+    return uploaded(app, client, xlsx(sheet))
 
 
 def _imported(app) -> int:
@@ -476,7 +491,7 @@ def test_a_large_import_commits_in_the_worker_all_or_nothing_when_killed(
 ):
     from bimtek.accounts.models import ParticipantImport
 
-    import_id = _uploaded_import(client, auth, make_staff, 6000)
+    import_id = _uploaded_import(app, client, auth, make_staff, 6000)
     page = f"/admin/peserta/impor/{import_id}"
     job_id = job_id_from(post_form(client, f"{page}/konfirmasi", {"mode": "semua"}, form_page=page))
     w = worker()

@@ -61,36 +61,84 @@ class ParsedSheet:
 # ---- the upload between preview and confirm ---------------------------------------------------
 
 STALE_AFTER = timedelta(days=1)
+WORKBOOK_SUFFIX = ".xlsx"
 
 
 def _imports_dir(upload_dir: str | Path) -> Path:
     return Path(upload_dir) / "imports"
 
 
-def store_upload(upload_dir: str | Path, parsed: ParsedSheet, sha256: str) -> str:
+def store_upload(
+    upload_dir: str | Path, parsed: ParsedSheet, sha256: str, plan: dict | None = None
+) -> str:
     """Keep the upload, as parsed, under a random name until it is confirmed or discarded.
 
-    The rows as read (JSON), not the workbook: the preview and the confirm plan from them
-    without parsing the workbook again. Written whole or not at all (storage.write_atomic);
-    a full disk raises OSError (ENOSPC) and leaves nothing behind.
+    The rows as read (JSON), not the workbook: the commit plans again from them, against the
+    data of that moment, without parsing the workbook again. `plan` (importer.plan_to_dict) is
+    the check made at upload, which the preview shows without checking 30,000 rows again.
+    Written whole or not at all (storage.write_atomic); a full disk raises OSError (ENOSPC)
+    and leaves nothing behind.
     """
     folder = _imports_dir(upload_dir)
     folder.mkdir(parents=True, exist_ok=True)
     name = secrets.token_urlsafe(24) + ".json"
-    payload = {"sha256": sha256, "parsed": parsed.to_dict()}
+    payload = {"sha256": sha256, "parsed": parsed.to_dict(), "plan": plan}
     text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
     write_atomic(folder / name, text.encode("utf-8"))
     return name
 
 
+def store_workbook(upload_dir: str | Path, data: bytes) -> str:
+    """Keep an uploaded workbook, not yet read, for the job that parses it (`parse_pending`).
+
+    The parse replaces it with the rows as read (`store_upload`) and deletes it.
+    """
+    folder = _imports_dir(upload_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    name = secrets.token_urlsafe(24) + WORKBOOK_SUFFIX
+    write_atomic(folder / name, data)
+    return name
+
+
+def parse_pending(record: ParticipantImport) -> bool:
+    """The upload is kept as a workbook its parse job has not (yet) replaced by the rows read."""
+    return bool(record.stored_name) and record.stored_name.endswith(WORKBOOK_SUFFIX)
+
+
+def stored_path(upload_dir: str | Path, record: ParticipantImport) -> Path:
+    return _imports_dir(upload_dir) / (record.stored_name or "")
+
+
+def remove_stored(upload_dir: str | Path, name: str) -> None:
+    """Delete a stored upload no record names (its import was discarded meanwhile)."""
+    (_imports_dir(upload_dir) / name).unlink(missing_ok=True)
+
+
 def read_upload(upload_dir: str | Path, record: ParticipantImport) -> ParsedSheet:
     """The stored upload as parsed, checked against the hash taken when it arrived."""
+    return ParsedSheet.from_dict(_read_stored(upload_dir, record)["parsed"])
+
+
+def read_upload_and_plan(
+    upload_dir: str | Path, record: ParticipantImport
+) -> tuple[ParsedSheet, dict | None]:
+    """The stored upload and the check made at upload (importer.plan_to_dict), if kept."""
+    stored = _read_stored(upload_dir, record)
+    return ParsedSheet.from_dict(stored["parsed"]), stored.get("plan")
+
+
+def _read_stored(upload_dir: str | Path, record: ParticipantImport) -> dict:
     missing = SpreadsheetError(
         "Berkas unggahan sudah tidak tersimpan (kedaluwarsa setelah sehari atau sudah "
         "dipakai). Unggah ulang berkasnya."
     )
+    if parse_pending(record):
+        raise SpreadsheetError(
+            "Berkas unggahan ini tidak terbaca sampai selesai (pembacaannya terhenti). "
+            "Unggah ulang berkasnya."
+        )
     if not record.stored_name or not record.stored_name.endswith(".json"):
-        raise missing  # an upload kept as .xlsx by an older version: upload it again
+        raise missing
     try:
         stored = json.loads((_imports_dir(upload_dir) / record.stored_name).read_text("utf-8"))
     except FileNotFoundError:
@@ -99,7 +147,7 @@ def read_upload(upload_dir: str | Path, record: ParticipantImport) -> ParsedShee
         stored = {}
     if stored.get("sha256") != record.sha256 or "parsed" not in stored:
         raise SpreadsheetError("Berkas unggahan berubah sejak pratinjau. Unggah ulang berkasnya.")
-    return ParsedSheet.from_dict(stored["parsed"])
+    return stored
 
 
 def drop_upload(upload_dir: str | Path, record: ParticipantImport, status: str | None = None):

@@ -14,7 +14,8 @@ import hashlib
 import logging
 import secrets
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from time import monotonic
 from typing import IO, Any
@@ -42,8 +43,13 @@ from bimtek.accounts.import_upload import (  # noqa: F401
     ParsedSheet,
     discard_stale,
     drop_upload,
+    parse_pending,
     read_upload,
+    read_upload_and_plan,
+    remove_stored,
     store_upload,
+    store_workbook,
+    stored_path,
 )
 from bimtek.accounts.models import AuditLog, ImportedAccount, ParticipantImport, User, audit
 from bimtek.accounts.roles import BADAN, JABATAN
@@ -94,6 +100,7 @@ IDENTITY = ("nama", "nik")
 _RULE_FIELD = {"kecamatan_kode": "kecamatan", "desa_kode": "desa"}
 UPDATABLE = ("nama", "badan", "jabatan", "kecamatan_kode", "desa_kode", "phone", "is_asn")
 BATCH = service.BULK_ROWS
+PROGRESS_EVERY = 200
 
 
 class ImportRefused(ValueError):
@@ -191,14 +198,19 @@ def read_sheet(
     max_rows: int,
     max_cells: int = MAX_CELLS,
     max_seconds: float = MAX_SECONDS,
+    on_row: Callable[[int], None] | None = None,
 ) -> ParsedSheet:
-    """Parse the workbook (the one expensive step); SpreadsheetError for a file we refuse."""
+    """Parse the workbook (the one expensive step); SpreadsheetError for a file we refuse.
+
+    `on_row(row number)` is called every PROGRESS_EVERY rows (a job's progress bar)."""
     deadline = monotonic() + max_seconds
     workbook = open_xlsx(source, max_bytes=max_bytes, max_cells=max_cells)
     try:
         worksheet, header, rows = _find_sheet_header(workbook, max_rows, deadline)
         parsed: list[ParsedRow] = []
         for number, values in rows:
+            if on_row is not None and number % PROGRESS_EVERY == 0:
+                on_row(number)
             cells = {
                 name: _plain_cell(values[index]) if index < len(values) else None
                 for name, index in header.columns.items()
@@ -366,6 +378,59 @@ def _plan_row(
     }
     action = "update" if changes else "unchanged"
     plan.rows.append(PlannedRow(number, action, data, existing.id, changes, asal))
+
+
+# ---- the plan kept beside the upload ---------------------------------------------------------
+
+
+def plan_to_dict(plan: ImportPlan) -> dict:
+    """The check made at upload, as JSON, for the preview (never for the commit, which checks
+    again against the data of that moment)."""
+    return {
+        "version": 1,
+        "rows": [
+            [
+                r.row,
+                r.action,
+                r.user_id,
+                r.asal,
+                asdict(r.data),
+                {n: [_plain(a), _plain(b)] for n, (a, b) in r.changes.items()},
+            ]
+            for r in plan.rows
+        ],  # fmt: skip
+        "rejected": [[r.row, r.column, r.reason] for r in plan.rejected],
+    }
+
+
+def plan_from_dict(parsed: ParsedSheet, data: dict) -> ImportPlan:
+    plan = ImportPlan(sheet=parsed.sheet, header=parsed.header)
+    for number, action, user_id, asal, values, changes in data["rows"]:
+        plan.rows.append(
+            PlannedRow(
+                number,
+                action,
+                service.ParticipantData(**values),
+                user_id,
+                {n: (a, b) for n, (a, b) in changes.items()},
+                asal,
+            )
+        )
+    plan.rejected = [Rejection(n, c, r) for n, c, r in data["rejected"]]
+    plan.rejected_rows = {r.row for r in plan.rejected}
+    return plan
+
+
+def checked_at_upload(upload_dir: str | Path, record: ParticipantImport) -> ImportPlan:
+    """The preview's plan: the one kept at upload, or (an upload kept without one) made now."""
+    parsed, kept = read_upload_and_plan(upload_dir, record)
+    if kept is not None and kept.get("version") == 1:
+        return plan_from_dict(parsed, kept)
+    return plan_parsed(parsed, office_id=scope.office_of(record))
+
+
+def sha256_of(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 # ---- writing ---------------------------------------------------------------------------------

@@ -1,13 +1,20 @@
-"""The commit of a confirmed import and its credentials sheet (new initial passwords) as jobs.
+"""The participant import's long steps as jobs: reading an uploaded sheet (`import_parse`), the
+commit of a confirmed import, and its credentials sheet (new initial passwords).
+
+The parse reads the workbook once, keeps the rows as read (JSON) for the preview and the commit,
+and deletes the workbook; a failure deletes the upload and its pending record, so nothing is
+left half-read. Its result is a page (the preview), not a file.
 
 All or nothing: the new password hashes are committed by the job runner only after the sheet
 was written (to a temporary name); a worker killed before that leaves every old password as
 it was. The sheet holds passwords, so it is kept for hours, not days.
 """
 
+import logging
 from datetime import timedelta
+from pathlib import Path
 
-from flask import current_app
+from flask import current_app, url_for
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
@@ -18,11 +25,17 @@ from bimtek.extensions import begin_write, db, refresh_statistics
 from bimtek.jobs.service import JobError, kind
 from bimtek.offices import scope
 from bimtek.spreadsheet import XLSX_MEDIA_TYPE, SpreadsheetError
+from bimtek.storage import STORAGE_FULL_MESSAGE, is_storage_full
 from bimtek.timeutil import office_zone, utcnow, waktu
 
 # pbkdf2 (1,000 rounds) per account and one styled sheet: ~3,000 accounts in 2 s here.
 INLINE_ACCOUNTS = 3000
 KEEP_PASSWORDS = timedelta(hours=12)
+# openpyxl reads some 2,000-4,000 rows a second here: up to ~2,000 rows answer in the request.
+INLINE_PARSE_ROWS = 2000
+SHOWN_REJECTIONS = 3
+
+log = logging.getLogger(__name__)
 
 
 def pending_count(record: ParticipantImport) -> int:
@@ -111,3 +124,121 @@ def import_commit(ctx, params: dict, user: User) -> str:
     importer.drop_upload(upload_dir, record)
     ctx.done = ctx.total = len(plan.rows)
     return f"Impor selesai: {plan.summary()}."
+
+
+PARSE_INTERRUPTED = (
+    "Pembacaan berkas terhenti karena proses latar belakang dimulai ulang. Belum ada peserta "
+    "yang disimpan; unggah ulang berkasnya."
+)
+
+
+def _import_page(job, user) -> tuple[str, str] | None:
+    """The parse job's result: the import's preview (its uploader's only), or its result."""
+    record = db.session.get(ParticipantImport, job.params.get("import_id"))
+    if record is None or record.status == "discarded":
+        return None
+    if record.status == "pending" and record.admin_id != user.id:
+        return None
+    label = "Buka pratinjau impor" if record.status == "pending" else "Lihat hasil impor"
+    return url_for("accounts.import_detail", import_id=record.id), label
+
+
+def all_rejected_message(plan: importer.ImportPlan) -> str:
+    shown = "; ".join(str(r) for r in plan.rejected[:SHOWN_REJECTIONS])
+    more = len(plan.rejected) - SHOWN_REJECTIONS
+    rest = f"; dan {more:,} masalah lain".replace(",", ".") if more > 0 else ""
+    rows = f"{plan.counts['rejected']:,}".replace(",", ".")
+    return (
+        f"Semua {rows} baris ditolak, jadi tidak ada yang dapat diimpor. {shown}{rest}. "
+        "Perbaiki lembar lalu unggah ulang."
+    )
+
+
+def _forget_upload(upload_dir: str, import_id: int) -> None:
+    """Delete a failed upload: its workbook and its pending record (nothing half-read stays)."""
+    begin_write()
+    record = db.session.get(ParticipantImport, import_id, populate_existing=True)
+    if record is not None and record.status == "pending":
+        importer.drop_upload(upload_dir, record)
+        db.session.delete(record)
+    db.session.commit()
+
+
+@kind(
+    "import_parse",
+    roles=("admin",),
+    unit="baris",
+    inline_limit=INLINE_PARSE_ROWS,
+    interrupted=PARSE_INTERRUPTED,
+    result_page=_import_page,
+)
+def import_parse(ctx, params: dict, user: User) -> str:
+    """Read an uploaded participants sheet once, check every row, keep what was read."""
+    import_id = params["import_id"]
+    record = db.session.get(ParticipantImport, import_id)
+    if record is None or record.admin_id != user.id or not importer.parse_pending(record):
+        raise JobError("Unggahan ini tidak ada, bukan milik Anda, atau sudah dibaca.")
+    config = current_app.config
+    upload_dir = config["BIMTEK_UPLOAD_DIR"]
+    filename, sha256 = record.filename, record.sha256
+    path = importer.stored_path(upload_dir, record)
+    db.session.commit()  # no snapshot held open while the workbook is read (SQLite's WAL)
+    try:
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise SpreadsheetError("Berkas unggahan sudah tidak tersimpan. Unggah ulang.") from None
+        if importer.sha256_of(data) != sha256:
+            raise SpreadsheetError("Berkas unggahan berubah sejak diunggah. Unggah ulang.")
+        total = ctx.total or None
+
+        def on_row(number: int) -> None:
+            ctx.progress(min(number, total or number), total)
+
+        parsed = importer.read_sheet(
+            data,
+            max_bytes=config["BIMTEK_IMPORT_MAX_BYTES"],
+            max_rows=config["BIMTEK_IMPORT_MAX_ROWS"],
+            max_cells=config["BIMTEK_IMPORT_MAX_CELLS"],
+            max_seconds=config[
+                "BIMTEK_IMPORT_MAX_SECONDS" if ctx.inline else "BIMTEK_IMPORT_JOB_MAX_SECONDS"
+            ],
+            on_row=on_row,
+        )
+        del data
+        rows = len(parsed.rows)
+        ctx.progress(rows, rows, message=f"Memeriksa {rows:,} baris …".replace(",", "."))
+        plan = importer.plan_parsed(parsed, office_id=scope.office_of(record))
+        if not plan.rows:
+            raise SpreadsheetError(all_rejected_message(plan))
+    except SpreadsheetError as exc:
+        db.session.rollback()
+        _forget_upload(upload_dir, import_id)
+        raise JobError(f"{filename}: {exc}") from None
+    except BaseException:  # cancelled, or a bug: the upload goes too, the operator retries
+        db.session.rollback()
+        _forget_upload(upload_dir, import_id)
+        raise
+    try:  # written before the lock is taken (a second, for 30,000 rows)
+        stored = importer.store_upload(upload_dir, parsed, sha256, importer.plan_to_dict(plan))
+    except OSError as exc:
+        _forget_upload(upload_dir, import_id)
+        if is_storage_full(exc):
+            log.error("import %s parse: storage full (%s)", import_id, exc)
+            raise JobError(STORAGE_FULL_MESSAGE) from None
+        raise
+    begin_write()  # the checks were reads; the write lock is taken for the update alone
+    record = db.session.get(
+        ParticipantImport, import_id, populate_existing=True, with_for_update=True
+    )
+    if record is None or not importer.parse_pending(record):
+        importer.remove_stored(upload_dir, stored)
+        raise JobError("Unggahan ini dibatalkan saat sedang dibaca.")
+    workbook = importer.stored_path(upload_dir, record)
+    record.stored_name = stored
+    record.rejected_count = plan.counts["rejected"]
+    db.session.commit()
+    Path(workbook).unlink(missing_ok=True)
+    ctx.done = ctx.total = rows
+    log.info("import %s parsed for user %s: %s", import_id, user.id, plan.counts)
+    return f"Berkas terbaca: {plan.summary()}. Belum ada yang disimpan; buka pratinjau."

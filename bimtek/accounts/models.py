@@ -135,8 +135,10 @@ def audit(actor: User | None, action: str, obj_type: str, obj_id=None, **detail)
 class ParticipantImport(db.Model):
     """One uploaded participants sheet: pending between preview and confirm, then committed.
 
-    The upload itself waits under BIMTEK_UPLOAD_DIR/imports/<stored_name> until it is committed
-    or discarded; it is re-parsed on confirm and checked against sha256.
+    The upload waits under BIMTEK_UPLOAD_DIR/imports/<stored_name> until it is committed or
+    discarded: first the workbook as uploaded (.xlsx) until the `import_parse` job has read it,
+    then the rows as read and the check made then (.json), checked against sha256; the confirm
+    plans again from those rows, never from the workbook.
     """
 
     __table_args__ = (

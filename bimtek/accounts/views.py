@@ -1,8 +1,6 @@
 """Sign-in, sign-out, password change, and the admin's participant pages."""
 
-import hashlib
 import logging
-import time
 
 import segno
 from flask import (
@@ -41,7 +39,7 @@ from bimtek.jobs.web import offer
 from bimtek.offices import scope
 from bimtek.offices.models import KABKOTA, Office
 from bimtek.offices.service import label_of, region_prefix
-from bimtek.spreadsheet import XLSX_MEDIA_TYPE, SpreadsheetError
+from bimtek.spreadsheet import XLSX_MEDIA_TYPE, SpreadsheetError, check_xlsx, too_many_rows
 from bimtek.storage import STORAGE_FULL_MESSAGE, is_storage_full
 from bimtek.timeutil import utcnow
 from bimtek.web import (
@@ -442,26 +440,11 @@ def _upload_dir() -> str:
     return current_app.config["BIMTEK_UPLOAD_DIR"]
 
 
-def _read(data: bytes) -> importer.ParsedSheet:
-    config = current_app.config
-    return importer.read_sheet(
-        data,
-        max_bytes=config["BIMTEK_IMPORT_MAX_BYTES"],
-        max_rows=config["BIMTEK_IMPORT_MAX_ROWS"],
-        max_cells=config["BIMTEK_IMPORT_MAX_CELLS"],
-        max_seconds=config["BIMTEK_IMPORT_MAX_SECONDS"],
-    )
-
-
-def _stored_plan(record: ParticipantImport) -> importer.ImportPlan:
-    """The plan from the rows read at upload (never the workbook again), against today's data."""
-    return importer.plan_parsed(
-        importer.read_upload(_upload_dir(), record), office_id=scope.office_of(record)
-    )
-
-
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
+def _checked_plan(record: ParticipantImport) -> importer.ImportPlan:
+    """The check made when the sheet was read (kept beside the rows read): the preview and the
+    confirm neither parse the workbook nor check 30,000 rows again. The commit job checks again
+    against the data of its moment."""
+    return importer.checked_at_upload(_upload_dir(), record)
 
 
 def _own_pending(import_id: int) -> ParticipantImport:
@@ -489,41 +472,72 @@ def import_template():
 @role_required(Role.ADMIN)
 @writes_late
 def import_upload():
+    """Keep the upload and read it through the `import_parse` job: in this request for a sheet
+    of a couple of thousand rows, by the worker (with a progress page) for a larger one."""
     form = ImportUploadForm()
     status = 200
     if form.validate_on_submit():
         upload = form.berkas.data
-        data = upload.stream.read(current_app.config["BIMTEK_IMPORT_MAX_BYTES"] + 1)
-        started = time.monotonic()
+        config = current_app.config
+        data = upload.stream.read(config["BIMTEK_IMPORT_MAX_BYTES"] + 1)
         try:
-            parsed = _read(data)
-            plan = importer.plan_parsed(parsed, office_id=_office_id())
+            # Size, type, damage and the cell budget: refused at once, in milliseconds.
+            data, rows = check_xlsx(
+                data,
+                max_bytes=config["BIMTEK_IMPORT_MAX_BYTES"],
+                max_cells=config["BIMTEK_IMPORT_MAX_CELLS"],
+            )
+            if rows > config["BIMTEK_IMPORT_MAX_ROWS"]:  # the parse would stop there anyway
+                raise too_many_rows(config["BIMTEK_IMPORT_MAX_ROWS"])
         except SpreadsheetError as exc:
-            log.info("import upload by user %s refused after %.1f s: %s", current_user.id,
-                     time.monotonic() - started, exc)  # fmt: skip
+            log.info("import upload by user %s refused: %s", current_user.id, exc)
             form.berkas.errors = [f"{upload.filename or 'Berkas'}: {exc}"]
-            status = 400
+            return _upload_page(form, 400)
+        begin_write()
+        importer.discard_stale(_upload_dir())
+        try:
+            stored = importer.store_workbook(_upload_dir(), data)
+        except OSError as exc:
+            if not is_storage_full(exc):
+                raise
+            db.session.rollback()
+            log.error("import upload by user %s: storage full (%s)", current_user.id, exc)
+            form.berkas.errors = [STORAGE_FULL_MESSAGE]
+            status = 507
         else:
-            begin_write()
-            importer.discard_stale(_upload_dir())
-            try:
-                stored = importer.store_upload(_upload_dir(), parsed, _sha256(data))
-            except OSError as exc:
-                if not is_storage_full(exc):
-                    raise
-                db.session.rollback()
-                log.error("import upload by user %s: storage full (%s)", current_user.id, exc)
+            record = importer.new_import_record(data, upload.filename, current_user, stored)
+            db.session.commit()
+            del data
+            started = jobs.start(
+                "import_parse",
+                {"import_id": record.id},
+                current_user,
+                f"Membaca lembar peserta #{record.id} ({record.filename})",
+                rows,
+            )
+            job = started.job
+            if not started.inline:
+                log.info("import %s uploaded by user %s: ~%d rows, parse job %s", record.id,
+                         current_user.id, rows, job.id)  # fmt: skip
+                return redirect(url_for("jobs.detail", job_id=job.id, ikuti=1), code=303)
+            if job.status == "done":
+                log.info("import %s uploaded by user %s: %s", record.id, current_user.id,
+                         job.message)  # fmt: skip
+                return redirect(url_for("accounts.import_detail", import_id=record.id))
+            log.info("import upload %s by user %s refused: %s", record.id, current_user.id,
+                     job.error)  # fmt: skip
+            if job.error == STORAGE_FULL_MESSAGE:
                 form.berkas.errors = [STORAGE_FULL_MESSAGE]
                 status = 507
             else:
-                record = importer.new_import_record(data, upload.filename, current_user, stored)
-                record.rejected_count = plan.counts["rejected"]
-                db.session.commit()
-                log.info("import %s uploaded by user %s in %.1f s: %s", record.id,
-                         current_user.id, time.monotonic() - started, plan.counts)  # fmt: skip
-                return redirect(url_for("accounts.import_detail", import_id=record.id))
+                form.berkas.errors = [job.error or "Berkas tidak dapat dibaca."]
+                status = 400
     elif request.method == "POST":
         status = 400
+    return _upload_page(form, status)
+
+
+def _upload_page(form, status: int):
     recent = db.session.scalars(
         scope.visible(
             select(ParticipantImport)
@@ -548,8 +562,12 @@ def import_detail(import_id: int):
             "accounts/import_result.html", record=record, waiting=waiting, form=CredentialsForm()
         )
     record = _own_pending(import_id)
+    if importer.parse_pending(record):
+        reading = jobs.active_job("import_parse", {"import_id": record.id})
+        if reading is not None:  # still being read: its progress page
+            return redirect(url_for("jobs.detail", job_id=reading.id, ikuti=1), code=303)
     try:
-        plan = _stored_plan(record)
+        plan = _checked_plan(record)
     except SpreadsheetError as exc:
         flash(str(exc), "error")
         return redirect(url_for("accounts.import_upload"))
@@ -572,7 +590,7 @@ def import_confirm(import_id: int):
         abort(400)
     skip_invalid = request.form.get("mode") == "valid"
     try:
-        plan = _stored_plan(record)
+        plan = _checked_plan(record)
     except SpreadsheetError as exc:
         flash(str(exc), "error")
         return redirect(url_for("accounts.import_upload"))

@@ -62,13 +62,24 @@ class Kind:
     inline_limit: int = 0  # at most this many units: run in the request
     interrupted: str = INTERRUPTED
     keep: timedelta | None = None  # how long the result stays (default BIMTEK_JOB_RESULT_DAYS)
+    # A job whose result is a page, not a file: (job, viewer) -> (url, link text) or None
+    # when that viewer may not open it (the job page then shows the outcome only).
+    result_page: Callable | None = None
 
 
 KINDS: dict[str, Kind] = {}
 
 
 def kind(
-    name: str, *, roles, unit: str, reads_only=True, inline_limit=0, interrupted=None, keep=None
+    name: str,
+    *,
+    roles,
+    unit: str,
+    reads_only=True,
+    inline_limit=0,
+    interrupted=None,
+    keep=None,
+    result_page=None,
 ):
     def register(func):
         KINDS[name] = Kind(
@@ -80,6 +91,7 @@ def kind(
             inline_limit,
             interrupted or INTERRUPTED,
             keep,
+            result_page,
         )
         return func
 
@@ -195,7 +207,7 @@ def start(kind_name: str, params: dict, user, title: str, size: int | None = Non
     scale = float(current_app.config.get("BIMTEK_JOB_INLINE_SCALE", 1.0))
     inline = size is not None and size <= spec.inline_limit * scale
     if inline:
-        run(job_id)
+        run(job_id, inline=True)
     else:
         from bimtek.jobs import queue
 
@@ -281,6 +293,14 @@ def forget_result(job: Job, message: str) -> None:
     _set(job.id, result_path=None, expires_at=None, message=message)
 
 
+def result_page(job: Job, user) -> tuple[str, str] | None:
+    """Where a finished job whose result is a page sends this viewer, if anywhere."""
+    spec = KINDS.get(job.kind)
+    if job.status != "done" or spec is None or spec.result_page is None:
+        return None
+    return spec.result_page(job, user)
+
+
 def result_path(job: Job) -> Path | None:
     if job.status != "done" or not job.result_path:
         return None
@@ -301,6 +321,7 @@ class Context:
     _tmp: Path | None = None
     result: tuple[str, str, str] | None = None  # (final file name on disk, name, mime)
     extra: dict = field(default_factory=dict)
+    inline: bool = False  # running inside the request that started it
 
     def progress(self, done: int, total: int | None = None, message: str | None = None):
         """Record progress (at most twice a second) and stop here if cancel was asked."""
@@ -337,7 +358,7 @@ class Context:
             self._tmp.unlink(missing_ok=True)
 
 
-def run(job_id: int) -> None:
+def run(job_id: int, inline: bool = False) -> None:
     """Run one job to its end. Called by the worker, or in the request for a small job."""
     claimed = _set_if(
         job_id,
@@ -357,7 +378,7 @@ def run(job_id: int) -> None:
         _finish(job_id, "failed", error=NOT_ALLOWED)
         db.session.rollback()
         return
-    ctx = Context(job_id, spec.unit, total=job.progress_total)
+    ctx = Context(job_id, spec.unit, total=job.progress_total, inline=inline)
     previous = g.get("db_reads_first", False)
     g.db_reads_first = spec.reads_only
     try:

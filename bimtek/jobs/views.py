@@ -2,7 +2,7 @@
 
 from datetime import timedelta
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from bimtek.enums import STAFF
@@ -33,9 +33,14 @@ def index():
 @login_required
 def detail(job_id: int):
     job = _job(job_id)
+    page = service.result_page(job, current_user)
+    if page is not None and request.args.get("ikuti"):
+        # The operator watched it run (the upload sent them here): on to the result.
+        return redirect(page[0], code=303)
     return render_template(
         "jobs/detail.html",
         job=job,
+        result_page=page,
         form=JobForm(),
         downloadable=service.result_path(job) is not None,
         refresh=job.active,
