@@ -13,6 +13,7 @@ from flask import (
     url_for,
 )
 from flask_login import current_user, login_required
+from sqlalchemy.orm import joinedload
 
 from bimtek.enums import STAFF, Role
 from bimtek.extensions import begin_write, db, writes_late
@@ -77,8 +78,12 @@ def _register_with_learning(_state) -> None:
     hooks.register(hooks.module_links, _module_links)
 
 
+# The quiz with its course in one query (the course's module list is not needed to start).
+_WITH_COURSE = [joinedload(Quiz.course).lazyload(Course.course_modules)]
+
+
 def _quiz_for_user(quiz_id: int) -> Quiz:
-    quiz = db.get_or_404(Quiz, quiz_id)
+    quiz = db.get_or_404(Quiz, quiz_id, options=_WITH_COURSE)
     if not learning.can_open(current_user, quiz.course) or (
         not quiz.active and current_user.role == Role.PESERTA
     ):
@@ -119,12 +124,14 @@ def start(quiz_id: int):
 
 @bp.post("/kuis/<int:quiz_id>/mulai")
 @login_required
+@writes_late
 def begin(quiz_id: int):
     quiz = _quiz_for_user(quiz_id)
     if not ConfirmForm().validate_on_submit():
         abort(400)
     try:
-        attempt = service.start_attempt(quiz, current_user)
+        # Reads first; the write lock (SQLite) is taken for the INSERTs alone.
+        attempt = service.start_attempt(quiz, current_user, before_write=begin_write)
     except service.QuizError as exc:
         db.session.rollback()
         flash(str(exc), "error")
