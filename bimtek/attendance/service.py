@@ -3,9 +3,10 @@
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, delete, exists, func, insert, select, update
+from sqlalchemy import and_, bindparam, delete, exists, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import make_transient_to_detached
 
 from bimtek import signals
 from bimtek.accounts.models import User, audit
@@ -224,57 +225,89 @@ class Origin:
     user_agent: str | None = None
 
 
+_attendance_table, _change_table = Attendance.__table__, AttendanceChange.__table__
+_ATTENDANCE_COLUMNS = [c.name for c in _attendance_table.c if c.name != "id"]
+
+
+def _insert_returning_id(make):
+    return (
+        make(_attendance_table)  # VALUES from the parameters: every column but the id
+        .on_conflict_do_nothing(index_elements=["session_id", "user_id"])
+        .returning(_attendance_table.c.id)
+    )
+
+
+# Built once: a hall checking in together runs them hundreds of times a minute.
+_INSERT_ATTENDANCE = {
+    "postgresql": _insert_returning_id(pg_insert),
+    "sqlite": _insert_returning_id(sqlite_insert),
+}
+
+
 def _insert_ignoring_duplicate(values: dict) -> Attendance | None:
     """INSERT one attendance row and return it; None when the (session, user) row already
     exists. The unique constraint decides between two simultaneous check-ins, on either
-    database; RETURNING gives the row back without a second SELECT."""
+    database; RETURNING its id gives the row back without a second SELECT."""
+    row = dict.fromkeys(_ATTENDANCE_COLUMNS) | values
     dialect = db.session.get_bind().dialect.name
-    make = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = (
-        make(Attendance)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["session_id", "user_id"])
-        .returning(Attendance)
-    )
-    return db.session.scalars(statement).first()
+    new_id = db.session.execute(_INSERT_ATTENDANCE[dialect], row).scalar()
+    if new_id is None:
+        return None
+    attendance = Attendance(id=new_id, **row)  # the row as inserted, not read back
+    make_transient_to_detached(attendance)
+    db.session.add(attendance)
+    return attendance
+
+
+_INSERT_CHANGE = insert(_change_table)  # VALUES from the parameters
 
 
 def _record_change(session_id, user_id, actor_id, old, new, method, reason, now) -> None:
     # A Core INSERT: no ORM flush bookkeeping, no RETURNING of an id nobody reads.
     db.session.execute(
-        insert(AttendanceChange.__table__).values(
-            session_id=session_id,
-            user_id=user_id,
-            actor_id=actor_id,
-            at=now,
-            old_status=old,
-            new_status=new,
-            method=method,
-            reason=reason,
-        )
+        _INSERT_CHANGE,
+        {
+            "session_id": session_id,
+            "user_id": user_id,
+            "actor_id": actor_id,
+            "at": now,
+            "old_status": old,
+            "new_status": new,
+            "method": method,
+            "reason": reason,
+        },
     )
+
+
+_invited = (
+    exists()
+    .where(
+        SessionInvite.session_id == bindparam("session_id"),
+        SessionInvite.user_id == bindparam("user_id"),
+    )
+    .label("invited")
+)
+_auto_issue = (
+    select(Course.auto_issue).where(Course.id == bindparam("course_id")).scalar_subquery()
+).label("auto_issue")
+_CHECKIN_STATE = (
+    select(_invited, Attendance, _auto_issue)
+    .select_from(User)
+    .outerjoin(
+        Attendance,
+        and_(Attendance.session_id == bindparam("session_id"), Attendance.user_id == User.id),
+    )
+    .where(User.id == bindparam("user_id"))
+    .execution_options(populate_existing=True)
+)
 
 
 def _checkin_state(session: TrainingSession, user_id: int) -> tuple[bool, Attendance | None, bool]:
     """(invited, attendance row or None, does the course issue certificates automatically) in
-    one SELECT."""
-    session_id = session.id
-    invited = (
-        exists()
-        .where(SessionInvite.session_id == session_id, SessionInvite.user_id == user_id)
-        .label("invited")
-    )
-    auto_issue = (
-        select(Course.auto_issue).where(Course.id == session.course_id).scalar_subquery()
-    ).label("auto_issue")
+    one SELECT (built once)."""
     row = db.session.execute(
-        select(invited, Attendance, auto_issue)
-        .select_from(User)
-        .outerjoin(
-            Attendance, and_(Attendance.session_id == session_id, Attendance.user_id == User.id)
-        )
-        .where(User.id == user_id)
-        .execution_options(populate_existing=True)
+        _CHECKIN_STATE,
+        {"session_id": session.id, "user_id": user_id, "course_id": session.course_id},
     ).one()
     return bool(row[0]), row[1], bool(row[2])
 

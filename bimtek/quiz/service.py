@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 
-from sqlalchemy import and_, bindparam, insert, select, update
+from sqlalchemy import and_, bindparam, case, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import make_transient_to_detached
@@ -684,19 +684,20 @@ _STORE_ANSWER = (
 )
 
 
+_ANSWER_COLUMNS = (
+    _attempt.c.user_id,
+    _attempt.c.status,
+    _attempt.c.deadline,
+    _answer.c.id,
+    _answer.c.option_order,
+    _version.c.type,
+)
+_ANSWER_OF_ATTEMPT = _attempt.join(_answer, _answer.c.attempt_id == _attempt.c.id).join(
+    _version, _version.c.id == _answer.c.question_version_id
+)
 _ANSWER_FOR_SAVE = (
-    select(
-        _attempt.c.status,
-        _attempt.c.deadline,
-        _answer.c.id,
-        _answer.c.option_order,
-        _version.c.type,
-    )
-    .select_from(
-        _attempt.join(_answer, _answer.c.attempt_id == _attempt.c.id).join(
-            _version, _version.c.id == _answer.c.question_version_id
-        )
-    )
+    select(*_ANSWER_COLUMNS)
+    .select_from(_ANSWER_OF_ATTEMPT)
     .where(
         _attempt.c.id == bindparam("attempt_id"),
         _attempt.c.user_id == bindparam("user_id"),
@@ -704,10 +705,29 @@ _ANSWER_FOR_SAVE = (
     )
     .with_for_update(of=_attempt)
 )
+# The same, for the account whose session token the request carries, if it may use the app
+# (active, no password change pending): who is signed in is checked by the same statement.
+_user = User.__table__
+_ANSWER_FOR_SAVE_BY_TOKEN = (
+    select(*_ANSWER_COLUMNS)
+    .select_from(_ANSWER_OF_ATTEMPT.join(_user, _user.c.id == _attempt.c.user_id))
+    .where(
+        _attempt.c.id == bindparam("attempt_id"),
+        _answer.c.position == bindparam("position"),
+        _user.c.session_token == bindparam("token"),
+        _user.c.active.is_(True),
+        _user.c.must_change_password.is_(False),
+    )
+    .with_for_update(of=_attempt)
+)
 
 
 class AttemptNotFound(LookupError):
     pass
+
+
+class NotSignedIn(LookupError):
+    """save_answer_for_token found nothing: the caller checks the sign-in the usual way."""
 
 
 @dataclass(frozen=True)
@@ -725,21 +745,54 @@ def save_answer(
     (submitted, or past the deadline: then the attempt is closed with what was saved).
     """
     now = now or utcnow()
-    connection = db.session.connection()
-    row = connection.execute(
-        _ANSWER_FOR_SAVE, {"attempt_id": attempt_id, "user_id": user.id, "position": position}
-    ).one_or_none()
+    row = (
+        db.session.connection()
+        .execute(
+            _ANSWER_FOR_SAVE, {"attempt_id": attempt_id, "user_id": user.id, "position": position}
+        )
+        .one_or_none()
+    )
     if row is None:
         if get_attempt_for(user, attempt_id) is None:
             raise AttemptNotFound(attempt_id)
         raise QuizError(f"Soal nomor {position} tidak ada di ujian ini.")
+    return _store_answer(row, attempt_id, selected, now)
+
+
+def save_answer_for_token(
+    token: str | None, attempt_id: int, position: int, selected, now: datetime | None = None
+) -> SavedAnswer:
+    """save_answer for the account with this session token, without loading it: one SELECT
+    (the answer, its attempt, and the account) and one UPDATE. Raises NotSignedIn when that
+    finds nothing (no such account, one that may not go on, someone else's attempt, no such
+    question): the caller then checks the sign-in and calls save_answer, which says which."""
+    if not token:
+        raise NotSignedIn(attempt_id)
+    now = now or utcnow()
+    row = (
+        db.session.connection()
+        .execute(
+            _ANSWER_FOR_SAVE_BY_TOKEN,
+            {"attempt_id": attempt_id, "position": position, "token": token},
+        )
+        .one_or_none()
+    )
+    if row is None:
+        raise NotSignedIn(attempt_id)
+    return _store_answer(row, attempt_id, selected, now)
+
+
+def _store_answer(row, attempt_id: int, selected, now: datetime) -> SavedAnswer:
     if row.status != "open":
         raise AttemptClosed(ALREADY_SUBMITTED)
     if past_deadline(row.deadline, now):
-        finish_attempt(get_attempt_for(user, attempt_id, lock=True), now, status="expired")
+        attempt = db.session.scalars(
+            _ATTEMPT_OF_USER_LOCKED, {"attempt_id": attempt_id, "user_id": row.user_id}
+        ).one()
+        finish_attempt(attempt, now, status="expired")
         raise AttemptClosed(TIME_UP)
     clean = TYPES[row.type].clean_selection(dict.fromkeys(row.option_order), list(selected))
-    connection.execute(
+    db.session.connection().execute(
         _STORE_ANSWER, {"answer_id": row.id, "selected": list(clean), "saved_at": now}
     )
     return SavedAnswer(saved_at=now, deadline=row.deadline)
@@ -763,8 +816,15 @@ _STORE_SELECTION = (
     .where(_answer.c.id == bindparam("answer_id"))
     .values(selected=bindparam("new_selected"), saved_at=bindparam("new_saved_at"))
 )
-_STORE_MARK = (
-    update(_answer).where(_answer.c.id == bindparam("answer_id")).values(correct=bindparam("mark"))
+# Every mark of an attempt in one statement (not one UPDATE per answer): the right ones by id.
+_STORE_MARKS = (
+    update(_answer)
+    .where(_answer.c.attempt_id == bindparam("of_attempt"))
+    .values(
+        correct=case(
+            (_answer.c.id.in_(bindparam("correct_ids", expanding=True)), True), else_=False
+        )
+    )
 )
 
 
@@ -827,11 +887,11 @@ def finish_attempt(
     connection = db.session.connection()
     rows = connection.execute(_GRADING_ROWS, {"attempt_id": attempt.id}).all()
     chosen, changed = _apply_selections(rows, selections, now)
-    marks, correct = [], 0
+    right = []
     for row in rows:
-        grade = TYPES[row.type].grade(tuple(row.answer), tuple(chosen[row.id]))
-        correct += grade.correct
-        marks.append({"answer_id": row.id, "mark": grade.correct})
+        if TYPES[row.type].grade(tuple(row.answer), tuple(chosen[row.id])).correct:
+            right.append(row.id)
+    correct = len(right)
     score = score_percent(correct, len(rows))
     values = {
         "status": status,
@@ -846,8 +906,8 @@ def finish_attempt(
         return False
     if changed:
         connection.execute(_STORE_SELECTION, changed)
-    if marks:
-        connection.execute(_STORE_MARK, marks)
+    if rows:
+        connection.execute(_STORE_MARKS, {"of_attempt": attempt.id, "correct_ids": right})
     for name, value in values.items():  # what the database now holds, without reloading it
         set_committed_value(attempt, name, value)
     # A graded post-test may complete the course. Only a course that issues certificates by

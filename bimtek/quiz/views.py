@@ -27,7 +27,13 @@ from bimtek.quiz.grading import TYPES
 from bimtek.quiz.models import Quiz
 from bimtek.settings.service import current_office, office_zone
 from bimtek.timeutil import iso, local_to_utc, utc_to_local, utcnow
-from bimtek.web import db_int, role_required
+from bimtek.web import (
+    checks_own_sign_in,
+    db_int,
+    role_required,
+    session_token,
+    sign_in_refusal,
+)
 
 bp = Blueprint("quiz", __name__)
 
@@ -168,10 +174,11 @@ def _selected_from_form(form, position: int) -> list[str]:
 
 
 @bp.post("/ujian/<int:attempt_id>/jawab")
-@login_required
+@checks_own_sign_in
 @writes_late
 def save(attempt_id: int):
-    """One answer, posted by quiz.js as the participant chooses it."""
+    """One answer, posted by quiz.js as the participant chooses it. Who is signed in is
+    checked inside the save's own query (checks_own_sign_in): one SELECT and one UPDATE."""
     begin_write()
     payload = request.get_json(silent=True)
     if isinstance(payload, dict):  # any other shape was refused before the view (web.py)
@@ -185,12 +192,21 @@ def save(attempt_id: int):
     except ValueError:
         position = None
     if position is None or not isinstance(selected, list):
-        return jsonify(ok=False, error="Permintaan tidak lengkap."), 400
+        return sign_in_refusal() or (jsonify(ok=False, error="Permintaan tidak lengkap."), 400)
+    selected = [str(s) for s in selected]
+    now = utcnow()
     try:
-        now = utcnow()
-        saved = service.save_answer(
-            current_user, attempt_id, position, [str(s) for s in selected], now
-        )
+        try:
+            saved = service.save_answer_for_token(
+                session_token(), attempt_id, position, selected, now
+            )
+        except service.NotSignedIn:
+            # Signed out, deactivated, a password to change, or not this user's attempt:
+            # the usual checks and the usual path answer (a redirect, a 404, a 400).
+            refusal = sign_in_refusal()
+            if refusal is not None:
+                return refusal
+            saved = service.save_answer(current_user, attempt_id, position, selected, now)
     except service.AttemptNotFound:
         abort(404)
     except service.AttemptClosed as exc:
