@@ -249,8 +249,8 @@ def _insert_ignoring_duplicate(values: dict) -> Attendance | None:
     exists. The unique constraint decides between two simultaneous check-ins, on either
     database; RETURNING its id gives the row back without a second SELECT."""
     row = dict.fromkeys(_ATTENDANCE_COLUMNS) | values
-    dialect = db.session.get_bind().dialect.name
-    new_id = db.session.execute(_INSERT_ATTENDANCE[dialect], row).scalar()
+    connection = db.session.connection()
+    new_id = connection.execute(_INSERT_ATTENDANCE[connection.dialect.name], row).scalar()
     if new_id is None:
         return None
     attendance = Attendance(id=new_id, **row)  # the row as inserted, not read back
@@ -264,7 +264,7 @@ _INSERT_CHANGE = insert(_change_table)  # VALUES from the parameters
 
 def _record_change(session_id, user_id, actor_id, old, new, method, reason, now) -> None:
     # A Core INSERT: no ORM flush bookkeeping, no RETURNING of an id nobody reads.
-    db.session.execute(
+    db.session.connection().execute(
         _INSERT_CHANGE,
         {
             "session_id": session_id,

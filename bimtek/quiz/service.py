@@ -153,9 +153,9 @@ PoolItem = namedtuple("PoolItem", "id question_id module_id qid type sha256")
 def question_pool(quiz: Quiz) -> list[PoolItem]:
     """Current versions of the live questions the quiz draws from, in module order."""
     if quiz.kind == "module":
-        rows = db.session.execute(_MODULE_POOL, {"module_id": quiz.module_id})
+        rows = db.session.connection().execute(_MODULE_POOL, {"module_id": quiz.module_id})
     else:
-        rows = db.session.execute(_COURSE_POOL, {"course_id": quiz.course_id})
+        rows = db.session.connection().execute(_COURSE_POOL, {"course_id": quiz.course_id})
     return list(map(PoolItem._make, rows))
 
 
@@ -176,7 +176,7 @@ def option_keys(versions: list[PoolItem]) -> dict[int, tuple[str, ...]]:
     if missing:
         if len(_OPTION_KEYS) > _OPTION_KEYS_MAX:
             _OPTION_KEYS.clear()
-        for row in db.session.execute(_OPTIONS_OF, {"ids": missing}):
+        for row in db.session.connection().execute(_OPTIONS_OF, {"ids": missing}):
             _OPTION_KEYS[(row.id, row.sha256)] = tuple(row.options or {})
     return {v.id: _OPTION_KEYS[(v.id, v.sha256)] for v in versions}
 
@@ -324,7 +324,7 @@ def _seen_questions(quiz: Quiz, user: User, known: list[Attempt] | None = None) 
         ]
         if not attempt_ids:
             return set()
-        return set(db.session.scalars(_SEEN_IN_ATTEMPTS, {"attempt_ids": attempt_ids}))
+        return set(db.session.connection().scalars(_SEEN_IN_ATTEMPTS, {"attempt_ids": attempt_ids}))
     quiz_ids = [quiz.id]
     if parallel:
         quiz_ids = select(Quiz.id).where(
@@ -573,8 +573,8 @@ def start_attempt(
         "deadline": deadline,
         "question_count": len(chosen),
     }
-    dialect = db.session.get_bind().dialect.name
-    attempt_id = db.session.execute(_NEW_ATTEMPT[dialect], values).scalar()
+    connection = db.session.connection()
+    attempt_id = connection.execute(_NEW_ATTEMPT[connection.dialect.name], values).scalar()
     if attempt_id is None:
         # A double tap on "Mulai": the other request created this attempt; resume it.
         existing = quiz_state(quiz, user, now).open_attempt
@@ -592,7 +592,7 @@ def start_attempt(
         row["attempt_id"] = attempt.id
     # One executemany on the table (not one ORM INSERT ... RETURNING per question): a hall
     # pressing "Mulai" together holds the write lock for one statement each.
-    db.session.execute(_FREEZE_QUESTIONS, rows)
+    connection.execute(_FREEZE_QUESTIONS, rows)
     return attempt
 
 
@@ -626,6 +626,32 @@ _ATTEMPT_OF_USER = select(Attempt).where(
 _ATTEMPT_OF_USER_LOCKED = _ATTEMPT_OF_USER.with_for_update(of=Attempt).execution_options(
     populate_existing=True
 )
+
+
+# The attempt, locked, if the account with this session token may use the app and owns it.
+_ATTEMPT_OF_TOKEN_LOCKED = (
+    select(Attempt)
+    .join(User, User.id == Attempt.user_id)
+    .where(
+        Attempt.id == bindparam("attempt_id"),
+        User.session_token == bindparam("token"),
+        User.active.is_(True),
+        User.must_change_password.is_(False),
+    )
+    .with_for_update(of=Attempt)
+    .execution_options(populate_existing=True)
+)
+
+
+def get_attempt_for_token(token: str | None, attempt_id: int) -> Attempt | None:
+    """get_attempt_for(user, attempt_id, lock=True) for the account with this session token,
+    without loading the account: None also when no such account may go on (the caller then
+    checks the sign-in the usual way)."""
+    if not token:
+        return None
+    return db.session.scalars(
+        _ATTEMPT_OF_TOKEN_LOCKED, {"attempt_id": attempt_id, "token": token}
+    ).one_or_none()
 
 
 def get_attempt_for(user: User, attempt_id: int, lock: bool = False) -> Attempt | None:

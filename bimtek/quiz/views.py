@@ -231,13 +231,19 @@ def save(attempt_id: int):
 
 
 @bp.post("/ujian/<int:attempt_id>")
-@login_required
+@checks_own_sign_in
 @writes_late
 def submit_form(attempt_id: int):
     """The whole page as a normal form post: works without JavaScript. Saves what the page
-    holds, then submits when asked to."""
+    holds, then submits when asked to. The attempt is read with the sign-in check
+    (checks_own_sign_in): a hall submitting together does not load each user as well."""
     begin_write()
-    attempt = _own_attempt(attempt_id, lock=True)
+    attempt = service.get_attempt_for_token(session_token(), attempt_id)
+    if attempt is None:
+        refusal = sign_in_refusal()
+        if refusal is not None:
+            return refusal
+        attempt = _own_attempt(attempt_id, lock=True)
     if not ConfirmForm().validate_on_submit():
         abort(400)
     wants_submit = request.form.get("action") == "kirim"
