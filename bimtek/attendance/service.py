@@ -312,6 +312,39 @@ def _checkin_state(session: TrainingSession, user_id: int) -> tuple[bool, Attend
     return bool(row[0]), row[1], bool(row[2])
 
 
+_SESSION_FOR_CHECKIN = (
+    select(
+        TrainingSession,
+        _invited,
+        Attendance,
+        select(Course.auto_issue)
+        .where(Course.id == TrainingSession.course_id)
+        .scalar_subquery()
+        .label("auto_issue"),
+    )
+    .outerjoin(
+        Attendance,
+        and_(
+            Attendance.session_id == TrainingSession.id,
+            Attendance.user_id == bindparam("user_id"),
+        ),
+    )
+    .where(TrainingSession.id == bindparam("session_id"))
+    .execution_options(populate_existing=True)
+)
+
+
+def session_for_checkin(session_id: int, user_id: int):
+    """(the session, its check-in state for this participant) in one SELECT, or None when
+    there is no such session. The state goes to check_in(state=...), which then reads nothing."""
+    row = db.session.execute(
+        _SESSION_FOR_CHECKIN, {"session_id": session_id, "user_id": user_id}
+    ).one_or_none()
+    if row is None:
+        return None
+    return row[0], (bool(row[1]), row[2], bool(row[3]))
+
+
 def check_in(
     session: TrainingSession,
     user: User,
@@ -320,19 +353,32 @@ def check_in(
     period: int,
     origin: Origin,
     method: str = "kode",
+    state: tuple[bool, Attendance | None, bool] | None = None,
+    before_write=None,
 ) -> CheckIn:
     """Record a participant present with the code from the projector, or refuse (AttendanceError).
 
     A first check-in is three statements: one SELECT (invited? recorded already?), the INSERT
-    of the attendance row (RETURNING it) and the INSERT of its line in the change log."""
+    of the attendance row (RETURNING its id) and the INSERT of its line in the change log.
+    `state`: that SELECT's answer when already read (session_for_checkin). `before_write`
+    (the view's begin_write) is called once, before the first write: a refused code or a
+    repeat takes no write lock on SQLite, and a check-in holds it for its INSERTs alone."""
     if user.role != Role.PESERTA:
         raise AttendanceError("Presensi dengan kode hanya untuk peserta.")
-    invited, existing, auto_issue = _checkin_state(session, user.id)
+    invited, existing, auto_issue = state or _checkin_state(session, user.id)
+
+    def writing():
+        nonlocal before_write
+        if before_write is not None:
+            before_write()
+            before_write = None
+
     if not invited:
         if not matches_rule(session, user):
             raise AttendanceError(
                 "Anda tidak terdaftar sebagai peserta sesi ini. Hubungi pelatih atau operator."
             )
+        writing()
         _add_invite(session.id, user.id, by_rule=True)  # imported after the session was set up
     if existing is not None and existing.status in PRESENT:
         return CheckIn(existing, created=False)
@@ -362,6 +408,7 @@ def check_in(
         "code_window": window,
         "updated_at": now,
     }
+    writing()
     if existing is None:
         inserted = _insert_ignoring_duplicate(values)
         if inserted is not None:
