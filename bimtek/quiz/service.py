@@ -1,6 +1,7 @@
 """Quiz rules: drawing questions, attempts that lose no answer, grading exactly once."""
 
 import hashlib
+import json
 import random
 import secrets
 from collections import defaultdict, namedtuple
@@ -8,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 
-from sqlalchemy import and_, bindparam, case, insert, select, update
+from sqlalchemy import and_, bindparam, case, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import make_transient_to_detached
@@ -553,14 +554,13 @@ def start_attempt(
     if quiz.closes_at:
         closes = quiz.closes_at
         deadline = min(deadline, closes) if deadline else closes
-    rows = []
     options = option_keys(chosen)
+    frozen = []  # (position, version id, option order as JSON), the attempt's id added below
     for position, version in enumerate(chosen, start=1):
         keys = list(options[version.id])
         if quiz.shuffle_options and version.type != "true_false":
             rng.shuffle(keys)
-        rows.append({"position": position, "question_version_id": version.id,
-                     "option_order": keys})  # fmt: skip
+        frozen.append((position, version.id, json.dumps(keys)))
     if before_write is not None:
         before_write()
     values = {
@@ -588,11 +588,13 @@ def start_attempt(
                       passed=None, **values)  # fmt: skip
     make_transient_to_detached(attempt)
     db.session.add(attempt)
-    for row in rows:
-        row["attempt_id"] = attempt.id
-    # One executemany on the table (not one ORM INSERT ... RETURNING per question): a hall
-    # pressing "Mulai" together holds the write lock for one statement each.
-    connection.execute(_FREEZE_QUESTIONS, rows)
+    # One executemany on the table (not one ORM INSERT ... RETURNING per question), handed to
+    # the driver as it is: a hall pressing "Mulai" together holds the write lock for one
+    # statement each, and SQLAlchemy's per-row parameter handling (half of it) is skipped.
+    connection.exec_driver_sql(
+        _FREEZE_QUESTIONS[connection.dialect.name],
+        [(attempt_id, position, version_id, keys) for position, version_id, keys in frozen],
+    )
     return attempt
 
 
@@ -607,15 +609,15 @@ def _new_attempt(make):
 
 
 _NEW_ATTEMPT = {"postgresql": _new_attempt(pg_insert), "sqlite": _new_attempt(sqlite_insert)}
-_FREEZE_QUESTIONS = insert(_answer).values(
-    attempt_id=bindparam("attempt_id"),
-    position=bindparam("position"),
-    question_version_id=bindparam("question_version_id"),
-    option_order=bindparam("option_order"),
-    selected=[],
-    saved_at=None,
-    correct=None,
-)
+# The served questions, nothing chosen yet. Driver SQL: attempt id, position, question version
+# id and the option order (JSON text, as SQLAlchemy's JSON type writes it: json.dumps).
+_FREEZE_QUESTIONS = {
+    "sqlite": "INSERT INTO attempt_answer (attempt_id, position, question_version_id, "
+    "option_order, selected, saved_at, correct) VALUES (?, ?, ?, ?, '[]', NULL, NULL)",
+    "postgresql": "INSERT INTO attempt_answer (attempt_id, position, question_version_id, "
+    "option_order, selected, saved_at, correct) "
+    "VALUES (%s, %s, %s, CAST(%s AS JSON), CAST('[]' AS JSON), NULL, NULL)",
+}
 
 
 # Statements on the answer-saving path are built once (building one costs more than running it).
