@@ -144,6 +144,42 @@ def role_required(*roles: str):
     return decorator
 
 
+def _password_change_first():
+    """The redirect to the password change a user who must change it gets, or None."""
+    if current_user.is_authenticated and current_user.must_change_password:
+        # Keep where they were going (e.g. the check-in a QR code opened) for afterwards.
+        target = request.full_path.rstrip("?") if request.method == "GET" else None
+        if target == "/" or not is_safe_next(target):
+            target = None
+        return redirect(url_for("accounts.change_password", next=target))
+    return None
+
+
+def checks_own_sign_in(view):
+    """Mark a hot path (a quiz answer saved as it is chosen: 20 per participant, a hall at
+    once) that does not load the signed-in user: its one query matches the session's token
+    (session_token()) against an active account that needs no password change, alongside
+    the row it reads. Only when that finds nothing does the view call sign_in_refusal(), which
+    loads the user and answers as @login_required and the password-change redirect would."""
+    view.checks_own_sign_in = True
+    return view
+
+
+def session_token() -> str | None:
+    """The session token the session cookie carries (Flask-Login's user id is the account's
+    User.session_token), not yet checked against the database."""
+    value = session.get("_user_id")
+    return value if isinstance(value, str) else None
+
+
+def sign_in_refusal():
+    """In a @checks_own_sign_in view: what @login_required and the password-change redirect
+    would answer for this request, or None when the signed-in user may go on."""
+    if not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    return _password_change_first()
+
+
 def checks_own_input(view):
     """Mark a view that answers malformed input itself (see refused_input) instead of being
     refused before it runs: the sign-in, whose rate limits are counted around the view."""
@@ -261,13 +297,10 @@ def init_app(app: Flask) -> None:
     def force_password_change():
         if request.endpoint in _ALLOWED_BEFORE_PASSWORD_CHANGE:
             return None  # checked first: /healthz must answer without loading the user
-        if current_user.is_authenticated and current_user.must_change_password:
-            # Keep where they were going (e.g. the check-in a QR code opened) for afterwards.
-            target = request.full_path.rstrip("?") if request.method == "GET" else None
-            if target == "/" or not is_safe_next(target):
-                target = None
-            return redirect(url_for("accounts.change_password", next=target))
-        return None
+        view = current_app.view_functions.get(request.endpoint or "")
+        if getattr(view, "checks_own_sign_in", False):
+            return None  # its own query does, see checks_own_sign_in
+        return _password_change_first()
 
     @app.after_request
     def security_headers(response):

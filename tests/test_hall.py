@@ -288,3 +288,214 @@ def test_the_reset_slip_shows_a_qr_and_retires_the_earlier_one(app, client, auth
     assert slip.status_code == 200
     assert "<svg" in slip.get_data(as_text=True) and "pindai kode QR" in slip.get_data(as_text=True)
     assert scan(app.test_client(), earlier).status_code == 410
+
+
+# ---- a whole request, as a phone in the hall sends it --------------------------------------
+# Every statement a request runs (the sign-in check included), BEGIN and COMMIT left out. The
+# numbers are today's; a change that adds a query to one of these paths has to say why here.
+
+DEMO_PASSWORD = "demo-peserta-2029"
+
+
+def work(seen: list[str]) -> list[str]:
+    return [s for s in seen if s.strip().split()[0].upper() not in ("BEGIN", "COMMIT")]
+
+
+def request_statements(app, call, everything=False) -> tuple[object, list[str]]:
+    with app.app_context(), statements(app) as seen:
+        response = call()
+    return response, seen if everything else work(seen)
+
+
+def writes_late_on_sqlite(app, seen: list[str]) -> None:
+    """On SQLite the write lock (BEGIN IMMEDIATE) is taken after the reads, right before the
+    first write; PostgreSQL runs no BEGIN statement of its own."""
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        return
+    verbs = [" ".join(s.split()[:2]).upper() for s in seen]
+    first_write = next(i for i, v in enumerate(verbs) if v.split()[0] in ("INSERT", "UPDATE"))
+    assert verbs[first_write - 1] == "BEGIN IMMEDIATE", verbs
+    assert "BEGIN IMMEDIATE" not in verbs[: first_write - 1], verbs
+
+
+def listing(seen: list[str]) -> str:
+    return "\n".join(" ".join(s.split())[:160] for s in seen)
+
+
+def test_a_participant_s_quiz_requests_run_few_statements(app, client, auth, demo):
+    from bimtek.quiz.models import Attempt, AttemptAnswer, Quiz
+    from tests.conftest import csrf_token
+
+    with app.app_context():
+        quiz_id = db.session.scalars(
+            select(Quiz.id).where(Quiz.course_id == 1, Quiz.kind == "pre")
+        ).one()
+    assert auth.login(PPS_NIK, DEMO_PASSWORD).status_code == 302
+    token = csrf_token(client, f"/kuis/{quiz_id}")
+
+    # "Mulai": the user, the quiz with its course, the participant's attempts, the pool (and
+    # the drawn questions' options, unless known), then the attempt and its frozen questions.
+    response, everything = request_statements(
+        app, lambda: client.post(f"/kuis/{quiz_id}/mulai", data={"csrf_token": token}), True
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)
+    seen = work(everything)
+    assert len(seen) <= 7, listing(seen)
+    writes_late_on_sqlite(app, everything)
+    attempt_id = int(response.headers["Location"].rsplit("/", 1)[1])
+    with app.app_context():
+        attempt = db.session.get(Attempt, attempt_id)
+        frozen = db.session.scalars(
+            select(AttemptAnswer)
+            .where(AttemptAnswer.attempt_id == attempt_id)
+            .order_by(AttemptAnswer.position)
+        ).all()
+        assert attempt.status == "open" and len(frozen) == attempt.question_count >= 10
+        choices = [(a.position, a.option_order[0]) for a in frozen]
+
+    # An answer as it is chosen: one SELECT (answer, attempt and the signed-in account), one
+    # UPDATE.
+    token = csrf_token(client, f"/ujian/{attempt_id}")
+    for position, key in choices:
+        response, seen = request_statements(
+            app,
+            lambda p=position, k=key: client.post(
+                f"/ujian/{attempt_id}/jawab",
+                json={"position": p, "selected": [k]},
+                headers={"X-CSRFToken": token},
+            ),
+        )
+        assert response.status_code == 200 and response.get_json()["ok"], response.get_data()
+        assert len(seen) <= 2, listing(seen)
+
+    # The submit, carrying the same choices: the attempt (with the sign-in check), its
+    # answers, the grade, the marks.
+    form = {"csrf_token": token, "action": "kirim", "positions": [str(p) for p, _ in choices]}
+    form.update({f"q{p}": k for p, k in choices})
+    response, seen = request_statements(app, lambda: client.post(f"/ujian/{attempt_id}", data=form))
+    assert response.headers["Location"].endswith(f"/ujian/{attempt_id}/hasil")
+    assert len(seen) <= 4, listing(seen)
+    with app.app_context():
+        attempt = db.session.get(Attempt, attempt_id)
+        marks = db.session.scalars(
+            select(AttemptAnswer.correct).where(AttemptAnswer.attempt_id == attempt_id)
+        ).all()
+        assert attempt.status == "submitted" and attempt.correct_count == sum(marks)
+        assert None not in marks and len(marks) == len(choices)
+        saved = db.session.scalars(
+            select(AttemptAnswer).where(AttemptAnswer.attempt_id == attempt_id)
+        ).all()
+        assert sorted((a.position, a.selected) for a in saved) == [
+            (p, [k]) for p, k in sorted(choices)
+        ]
+
+
+def test_an_answer_save_still_checks_who_is_signed_in(app, client, auth, demo):
+    """The save checks the sign-in inside its own query; what it answers when that fails is
+    what the usual checks answer: the password change first, the sign-in page when the
+    account was switched off, a 404 for someone else's attempt."""
+    from bimtek.quiz.models import Quiz
+    from tests.conftest import csrf_token
+
+    with app.app_context():
+        quiz_id = db.session.scalars(
+            select(Quiz.id).where(Quiz.course_id == 1, Quiz.kind == "pre")
+        ).one()
+        user_id = db.session.scalars(select(User.id).where(User.nik == PPS_NIK)).one()
+    auth.login(PPS_NIK, DEMO_PASSWORD)
+    started = client.post(
+        f"/kuis/{quiz_id}/mulai", data={"csrf_token": csrf_token(client, f"/kuis/{quiz_id}")}
+    )
+    attempt_id = int(started.headers["Location"].rsplit("/", 1)[1])
+    token = csrf_token(client, f"/ujian/{attempt_id}")
+
+    def save():
+        return client.post(
+            f"/ujian/{attempt_id}/jawab",
+            json={"position": 1, "selected": ["a"]},
+            headers={"X-CSRFToken": token},
+        )
+
+    assert save().status_code == 200
+
+    def set_user(**values):
+        with app.app_context():
+            user = db.session.get(User, user_id)
+            for name, value in values.items():
+                setattr(user, name, value)
+            db.session.commit()
+
+    set_user(must_change_password=True)
+    refused = save()
+    assert refused.status_code == 302 and "/akun/kata-sandi" in refused.headers["Location"]
+    set_user(must_change_password=False, active=False)
+    refused = save()
+    assert refused.status_code == 302 and "/login" in refused.headers["Location"]
+    set_user(active=True)
+    assert save().status_code == 200
+    # Another participant's session: that attempt does not exist for them.
+    other = app.test_client()
+    with app.app_context():
+        other_nik = db.session.scalars(
+            select(User.nik).where(User.role == "peserta", User.nik != PPS_NIK)
+        ).first()
+    from tests.conftest import Auth
+
+    def post_form(c, path, data):
+        return c.post(path, data={"csrf_token": csrf_token(c, path), **data})
+
+    assert Auth(other, post_form).login(other_nik, DEMO_PASSWORD).status_code == 302
+    assert (
+        other.post(
+            f"/ujian/{attempt_id}/jawab",
+            json={"position": 1, "selected": ["a"]},
+            headers={"X-CSRFToken": csrf_token(other, "/")},
+        ).status_code
+        == 404
+    )
+    # Signed out (a valid form token, no account): the sign-in page, as before.
+    signed_out = app.test_client()
+    refused = signed_out.post(
+        f"/ujian/{attempt_id}/jawab",
+        json={"position": 1, "selected": ["a"]},
+        headers={"X-CSRFToken": csrf_token(signed_out, "/login")},
+    )
+    assert refused.status_code == 302 and "/login" in refused.headers["Location"]
+
+
+def test_a_check_in_request_runs_few_statements(
+    app,
+    client,
+    auth,
+    make_session,  # noqa: F811
+    people,  # noqa: F811
+):
+    from bimtek.attendance.models import Attendance, AttendanceChange, TrainingSession
+    from tests.conftest import csrf_token
+    from tests.test_attendance import code_of, login_peserta
+
+    session_id = make_session()
+    login_peserta(app, client, auth, people)
+    token = csrf_token(client, f"/hadir?s={session_id}")
+    with app.app_context():
+        code = code_of(db.session.get(TrainingSession, session_id))
+    form = {"csrf_token": token, "kode": code, "session_id": str(session_id), "via": ""}
+    # The user, the session with this participant's state in it, the attendance row and its
+    # line in the change log.
+    response, everything = request_statements(app, lambda: client.post("/hadir", data=form), True)
+    assert response.status_code == 302, response.get_data(as_text=True)
+    seen = work(everything)
+    assert len(seen) <= 4, listing(seen)
+    writes_late_on_sqlite(app, everything)
+    with app.app_context():
+        (row,) = db.session.scalars(
+            select(Attendance).where(Attendance.session_id == session_id)
+        ).all()
+        assert (row.user_id, row.status, row.method) == (people["pps"], "hadir", "kode")
+        assert db.session.scalars(
+            select(AttendanceChange.new_status).where(AttendanceChange.session_id == session_id)
+        ).all() == ["hadir"]
+    # A repeat records nothing and takes no write lock: the user and the session's state.
+    response, everything = request_statements(app, lambda: client.post("/hadir", data=form), True)
+    assert response.status_code == 302 and len(work(everything)) <= 2, listing(everything)
+    assert not any(s.lstrip().upper().startswith("BEGIN IMMEDIATE") for s in everything)

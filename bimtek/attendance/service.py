@@ -3,9 +3,10 @@
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, delete, exists, func, insert, select, update
+from sqlalchemy import and_, bindparam, delete, exists, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import make_transient_to_detached
 
 from bimtek import signals
 from bimtek.accounts.models import User, audit
@@ -285,59 +286,124 @@ class Origin:
     user_agent: str | None = None
 
 
+_attendance_table, _change_table = Attendance.__table__, AttendanceChange.__table__
+_ATTENDANCE_COLUMNS = [c.name for c in _attendance_table.c if c.name != "id"]
+
+
+def _insert_returning_id(make):
+    return (
+        make(_attendance_table)  # VALUES from the parameters: every column but the id
+        .on_conflict_do_nothing(index_elements=["session_id", "user_id"])
+        .returning(_attendance_table.c.id)
+    )
+
+
+# Built once: a hall checking in together runs them hundreds of times a minute.
+_INSERT_ATTENDANCE = {
+    "postgresql": _insert_returning_id(pg_insert),
+    "sqlite": _insert_returning_id(sqlite_insert),
+}
+
+
 def _insert_ignoring_duplicate(values: dict) -> Attendance | None:
     """INSERT one attendance row and return it; None when the (session, user) row already
     exists. The unique constraint decides between two simultaneous check-ins, on either
-    database; RETURNING gives the row back without a second SELECT."""
-    dialect = db.session.get_bind().dialect.name
-    make = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = (
-        make(Attendance)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["session_id", "user_id"])
-        .returning(Attendance)
-    )
-    return db.session.scalars(statement).first()
+    database; RETURNING its id gives the row back without a second SELECT."""
+    row = dict.fromkeys(_ATTENDANCE_COLUMNS) | values
+    connection = db.session.connection()
+    new_id = connection.execute(_INSERT_ATTENDANCE[connection.dialect.name], row).scalar()
+    if new_id is None:
+        return None
+    attendance = Attendance(id=new_id, **row)  # the row as inserted, not read back
+    make_transient_to_detached(attendance)
+    db.session.add(attendance)
+    return attendance
+
+
+_INSERT_CHANGE = insert(_change_table)  # VALUES from the parameters
 
 
 def _record_change(session_id, user_id, actor_id, old, new, method, reason, now) -> None:
     # A Core INSERT: no ORM flush bookkeeping, no RETURNING of an id nobody reads.
-    db.session.execute(
-        insert(AttendanceChange.__table__).values(
-            session_id=session_id,
-            user_id=user_id,
-            actor_id=actor_id,
-            at=now,
-            old_status=old,
-            new_status=new,
-            method=method,
-            reason=reason,
-        )
+    db.session.connection().execute(
+        _INSERT_CHANGE,
+        {
+            "session_id": session_id,
+            "user_id": user_id,
+            "actor_id": actor_id,
+            "at": now,
+            "old_status": old,
+            "new_status": new,
+            "method": method,
+            "reason": reason,
+        },
     )
+
+
+_invited = (
+    exists()
+    .where(
+        SessionInvite.session_id == bindparam("session_id"),
+        SessionInvite.user_id == bindparam("user_id"),
+    )
+    .label("invited")
+)
+_auto_issue = (
+    select(Course.auto_issue).where(Course.id == bindparam("course_id")).scalar_subquery()
+).label("auto_issue")
+_CHECKIN_STATE = (
+    select(_invited, Attendance, _auto_issue)
+    .select_from(User)
+    .outerjoin(
+        Attendance,
+        and_(Attendance.session_id == bindparam("session_id"), Attendance.user_id == User.id),
+    )
+    .where(User.id == bindparam("user_id"))
+    .execution_options(populate_existing=True)
+)
 
 
 def _checkin_state(session: TrainingSession, user_id: int) -> tuple[bool, Attendance | None, bool]:
     """(invited, attendance row or None, does the course issue certificates automatically) in
-    one SELECT."""
-    session_id = session.id
-    invited = (
-        exists()
-        .where(SessionInvite.session_id == session_id, SessionInvite.user_id == user_id)
-        .label("invited")
-    )
-    auto_issue = (
-        select(Course.auto_issue).where(Course.id == session.course_id).scalar_subquery()
-    ).label("auto_issue")
+    one SELECT (built once)."""
     row = db.session.execute(
-        select(invited, Attendance, auto_issue)
-        .select_from(User)
-        .outerjoin(
-            Attendance, and_(Attendance.session_id == session_id, Attendance.user_id == User.id)
-        )
-        .where(User.id == user_id)
-        .execution_options(populate_existing=True)
+        _CHECKIN_STATE,
+        {"session_id": session.id, "user_id": user_id, "course_id": session.course_id},
     ).one()
     return bool(row[0]), row[1], bool(row[2])
+
+
+_SESSION_FOR_CHECKIN = (
+    select(
+        TrainingSession,
+        _invited,
+        Attendance,
+        select(Course.auto_issue)
+        .where(Course.id == TrainingSession.course_id)
+        .scalar_subquery()
+        .label("auto_issue"),
+    )
+    .outerjoin(
+        Attendance,
+        and_(
+            Attendance.session_id == TrainingSession.id,
+            Attendance.user_id == bindparam("user_id"),
+        ),
+    )
+    .where(TrainingSession.id == bindparam("session_id"))
+    .execution_options(populate_existing=True)
+)
+
+
+def session_for_checkin(session_id: int, user_id: int):
+    """(the session, its check-in state for this participant) in one SELECT, or None when
+    there is no such session. The state goes to check_in(state=...), which then reads nothing."""
+    row = db.session.execute(
+        _SESSION_FOR_CHECKIN, {"session_id": session_id, "user_id": user_id}
+    ).one_or_none()
+    if row is None:
+        return None
+    return row[0], (bool(row[1]), row[2], bool(row[3]))
 
 
 def check_in(
@@ -348,19 +414,32 @@ def check_in(
     period: int,
     origin: Origin,
     method: str = "kode",
+    state: tuple[bool, Attendance | None, bool] | None = None,
+    before_write=None,
 ) -> CheckIn:
     """Record a participant present with the code from the projector, or refuse (AttendanceError).
 
     A first check-in is three statements: one SELECT (invited? recorded already?), the INSERT
-    of the attendance row (RETURNING it) and the INSERT of its line in the change log."""
+    of the attendance row (RETURNING its id) and the INSERT of its line in the change log.
+    `state`: that SELECT's answer when already read (session_for_checkin). `before_write`
+    (the view's begin_write) is called once, before the first write: a refused code or a
+    repeat takes no write lock on SQLite, and a check-in holds it for its INSERTs alone."""
     if user.role != Role.PESERTA:
         raise AttendanceError("Presensi dengan kode hanya untuk peserta.")
-    invited, existing, auto_issue = _checkin_state(session, user.id)
+    invited, existing, auto_issue = state or _checkin_state(session, user.id)
+
+    def writing():
+        nonlocal before_write
+        if before_write is not None:
+            before_write()
+            before_write = None
+
     if not invited:
         if not matches_rule(session, user):
             raise AttendanceError(
                 "Anda tidak terdaftar sebagai peserta sesi ini. Hubungi pelatih atau operator."
             )
+        writing()
         _add_invite(session.id, user.id, by_rule=True)  # imported after the session was set up
     if existing is not None and existing.status in PRESENT:
         return CheckIn(existing, created=False)
@@ -390,6 +469,7 @@ def check_in(
         "code_window": window,
         "updated_at": now,
     }
+    writing()
     if existing is None:
         inserted = _insert_ignoring_duplicate(values)
         if inserted is not None:

@@ -388,11 +388,13 @@ def checkin_post():
     if current_user.role != Role.PESERTA:
         abort(403)
     if wanted:
-        candidates = [db.session.get(TrainingSession, wanted)]
-        if candidates[0] is None:
+        # The session and this participant's state in it, in one SELECT.
+        found = service.session_for_checkin(wanted, current_user.id)
+        if found is None:
             abort(404)
+        candidates = [found]
     else:
-        candidates = service.sessions_now_open_for(current_user, now)
+        candidates = [(s, None) for s in service.sessions_now_open_for(current_user, now)]
         if not candidates:
             flash("Tidak ada sesi yang sedang membuka presensi untuk Anda saat ini.", "error")
             return _checkin_page(form, now, None, status=409)
@@ -403,13 +405,14 @@ def checkin_post():
         user_agent=request.user_agent.string,
     )
     method = "qr" if form.via.data == "qr" else "kode"
-    begin_write()
     result = error = None
-    for session in candidates:
+    for session, state in candidates:
         try:
+            # Reads first; the write lock (SQLite) is taken right before the INSERTs.
             result = service.check_in(
-                session, current_user, form.kode.data, now, _period(), origin, method
-            )
+                session, current_user, form.kode.data, now, _period(), origin, method,
+                state=state, before_write=begin_write,
+            )  # fmt: skip
             break
         except service.AttendanceError as exc:
             db.session.rollback()

@@ -1,15 +1,18 @@
 """Quiz rules: drawing questions, attempts that lose no answer, grading exactly once."""
 
 import hashlib
+import json
 import random
 import secrets
-from collections import defaultdict
+from collections import defaultdict, namedtuple
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 
-from sqlalchemy import and_, bindparam, insert, select, update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import load_only
+from sqlalchemy import and_, bindparam, case, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from bimtek import signals
@@ -17,7 +20,7 @@ from bimtek.accounts.models import User, audit
 from bimtek.enums import Role
 from bimtek.extensions import db
 from bimtek.learning import service as learning
-from bimtek.learning.models import Course
+from bimtek.learning.models import Course, CourseModule
 from bimtek.quiz import stats
 from bimtek.quiz.grading import TYPES, score_percent
 from bimtek.quiz.models import (
@@ -35,6 +38,9 @@ from bimtek.timeutil import utcnow
 DEADLINE_GRACE = timedelta(seconds=15)
 ALREADY_SUBMITTED = "Jawaban sudah dikirim dan tidak dapat diubah."
 TIME_UP = "Waktu habis. Jawaban yang sudah tersimpan dinilai."
+
+# The hot paths run Core statements on the tables (built once, below each section).
+_attempt, _answer, _version = Attempt.__table__, AttemptAnswer.__table__, QuestionVersion.__table__
 
 
 class QuizError(ValueError):
@@ -111,49 +117,83 @@ def save_quiz(course: Course, quiz: Quiz | None, settings: QuizSettings, actor: 
 # --- drawing ---------------------------------------------------------------------------
 
 
-def question_pool(quiz: Quiz) -> list[QuestionVersion]:
+_question, _course_module = Question.__table__, CourseModule.__table__
+# What drawing needs of a live question: ids, module, qid (the parallel forms), type, and sha256
+# (to find its option keys, below). Core rows, not ORM entities, and no texts: a hall pressing
+# "Mulai" together reads the whole pool each time.
+_POOL_COLUMNS = (
+    _version.c.id,
+    _version.c.question_id,
+    _question.c.module_id,
+    _question.c.qid,
+    _version.c.type,
+    _version.c.sha256,
+)
+_LIVE = (_question.c.retired.is_(False), _version.c.version_no == _question.c.current_version_no)
+# A course's tests draw from its modules in the course's order; a module quiz from its module.
+_COURSE_POOL = (
+    select(*_POOL_COLUMNS)
+    .select_from(
+        _version.join(_question, _question.c.id == _version.c.question_id).join(
+            _course_module, _course_module.c.module_id == _question.c.module_id
+        )
+    )
+    .where(_course_module.c.course_id == bindparam("course_id"), *_LIVE)
+    .order_by(_course_module.c.position, _course_module.c.id, _question.c.qid)
+)
+_MODULE_POOL = (
+    select(*_POOL_COLUMNS)
+    .select_from(_version.join(_question, _question.c.id == _version.c.question_id))
+    .where(_question.c.module_id == bindparam("module_id"), *_LIVE)
+    .order_by(_question.c.qid)
+)
+# One question of the pool: a plain tuple (hashed and compared in C, see _forms_of).
+PoolItem = namedtuple("PoolItem", "id question_id module_id qid type sha256")
+
+
+def question_pool(quiz: Quiz) -> list[PoolItem]:
     """Current versions of the live questions the quiz draws from, in module order."""
     if quiz.kind == "module":
-        module_ids = [quiz.module_id]
+        rows = db.session.connection().execute(_MODULE_POOL, {"module_id": quiz.module_id})
     else:
-        course = quiz.course or db.session.get(Course, quiz.course_id)
-        module_ids = [cm.module_id for cm in course.course_modules]
-    rows = db.session.scalars(
-        select(QuestionVersion)
-        # Drawing needs ids, types and option keys, not the texts (a burst of starts reads
-        # the whole pool each time).
-        .options(
-            load_only(
-                QuestionVersion.id,
-                QuestionVersion.question_id,
-                QuestionVersion.type,
-                QuestionVersion.options,
-            )
-        )
-        .join(Question, Question.id == QuestionVersion.question_id)
-        .where(
-            Question.module_id.in_(module_ids),
-            Question.retired.is_(False),
-            QuestionVersion.version_no == Question.current_version_no,
-        )
-        .order_by(Question.qid)
-    ).all()
-    order = {module_id: index for index, module_id in enumerate(module_ids)}
-    return sorted(rows, key=lambda v: (order[v.question.module_id], v.question.qid))
+        rows = db.session.connection().execute(_COURSE_POOL, {"course_id": quiz.course_id})
+    return list(map(PoolItem._make, rows))
+
+
+# Option keys of question versions, by (id, sha256). A version is never edited (a change is a
+# new version), so what is cached here is never stale; the sha256 in the key also keeps a
+# database restored from a backup from matching another text. Only the drawn questions need
+# their keys, and after the first start of a hall every one is here.
+_OPTION_KEYS: dict[tuple[int, str], tuple[str, ...]] = {}
+_OPTION_KEYS_MAX = 50_000
+_OPTIONS_OF = select(_version.c.id, _version.c.sha256, _version.c.options).where(
+    _version.c.id.in_(bindparam("ids", expanding=True))
+)
+
+
+def option_keys(versions: list[PoolItem]) -> dict[int, tuple[str, ...]]:
+    """version id -> its option keys in the bank's order (one query for those not cached)."""
+    missing = [v.id for v in versions if (v.id, v.sha256) not in _OPTION_KEYS]
+    if missing:
+        if len(_OPTION_KEYS) > _OPTION_KEYS_MAX:
+            _OPTION_KEYS.clear()
+        for row in db.session.connection().execute(_OPTIONS_OF, {"ids": missing}):
+            _OPTION_KEYS[(row.id, row.sha256)] = tuple(row.options or {})
+    return {v.id: _OPTION_KEYS[(v.id, v.sha256)] for v in versions}
 
 
 def draw_questions(
-    pool: list[QuestionVersion], count: int, rng: random.Random, shuffle: bool
-) -> list[QuestionVersion]:
+    pool: list[PoolItem], count: int, rng: random.Random, shuffle: bool
+) -> list[PoolItem]:
     """`count` questions spread evenly over the modules (round robin), then ordered."""
-    by_module: dict[int, list[QuestionVersion]] = defaultdict(list)
+    by_module: dict[int, list[PoolItem]] = defaultdict(list)
     for version in pool:
-        by_module[version.question.module_id].append(version)
+        by_module[version.module_id].append(version)
     queues = list(by_module.values())
     if shuffle:
         for queue in queues:
             rng.shuffle(queue)
-    chosen: list[QuestionVersion] = []
+    chosen: list[PoolItem] = []
     while len(chosen) < count and any(queues):
         for queue in queues:
             if queue and len(chosen) < count:
@@ -167,17 +207,17 @@ def draw_questions(
 
 
 def _draw_in_tiers(
-    tiers: list[list[QuestionVersion]], count: int, rng: random.Random, shuffle: bool
-) -> list[QuestionVersion]:
+    tiers: list[list[PoolItem]], count: int, rng: random.Random, shuffle: bool
+) -> list[PoolItem]:
     """`count` questions from the first tier, topped up from the next ones when it runs short
     (each tier spread over the modules as draw_questions does), then ordered as one draw.
     The last tier is the whole pool: its order is the order of an unshuffled quiz."""
-    chosen: list[QuestionVersion] = []
+    chosen: list[PoolItem] = []
     taken: set[int] = set()
     for tier in tiers:
         if len(chosen) >= count:
             break
-        rest = [v for v in tier if v.question_id not in taken]
+        rest = [v for v in tier if v.question_id not in taken] if taken else tier
         picked = draw_questions(rest, count - len(chosen), rng, shuffle=shuffle)
         chosen += picked
         taken.update(v.question_id for v in picked)
@@ -200,18 +240,19 @@ def _draw_in_tiers(
 FORM_PRE, FORM_POST = "A", "B"
 
 
+@lru_cache(maxsize=16384)  # a pure function of its arguments; a hall's starts rank the same pool
 def _form_rank(course_id: int, qid: str) -> str:
     return hashlib.sha256(f"bimtek-form:{course_id}:{qid}".encode()).hexdigest()
 
 
-def form_split(course_id: int, pool: list[QuestionVersion]) -> dict[int, str]:
+def form_split(course_id: int, pool: list[PoolItem]) -> dict[int, str]:
     """question id -> "A" (pre-test form) or "B" (post-test form); form A gets the odd one."""
-    by_module: dict[int, list[QuestionVersion]] = defaultdict(list)
+    by_module: dict[int, list[PoolItem]] = defaultdict(list)
     for version in pool:
-        by_module[version.question.module_id].append(version)
+        by_module[version.module_id].append(version)
     forms: dict[int, str] = {}
     for versions in by_module.values():
-        ranked = sorted(versions, key=lambda v: _form_rank(course_id, v.question.qid))
+        ranked = sorted(versions, key=lambda v: _form_rank(course_id, v.qid))
         half = (len(ranked) + 1) // 2
         for index, version in enumerate(ranked):
             forms[version.question_id] = FORM_PRE if index < half else FORM_POST
@@ -270,11 +311,23 @@ def form_report(quiz: Quiz) -> FormReport | None:
     return FormReport(True, size, len(pool), quiz.draw_count)
 
 
-def _seen_questions(quiz: Quiz, user: User) -> set[int]:
+def _seen_questions(quiz: Quiz, user: User, known: list[Attempt] | None = None) -> set[int]:
     """Questions this participant was already served: in earlier attempts of this quiz, and
-    with parallel forms also in the course's other test (the pre-test, for a post-test)."""
+    with parallel forms also in the course's other test (the pre-test, for a post-test).
+    `known`: all of the participant's attempts, already read (no query when none counts)."""
+    parallel = uses_parallel_forms(quiz)
+    if known is not None:
+        attempt_ids = [
+            a.id
+            for a in known
+            if a.quiz_id == quiz.id
+            or (parallel and a.quiz.course_id == quiz.course_id and a.quiz.kind in ("pre", "post"))
+        ]
+        if not attempt_ids:
+            return set()
+        return set(db.session.connection().scalars(_SEEN_IN_ATTEMPTS, {"attempt_ids": attempt_ids}))
     quiz_ids = [quiz.id]
-    if uses_parallel_forms(quiz):
+    if parallel:
         quiz_ids = select(Quiz.id).where(
             Quiz.course_id == quiz.course_id, Quiz.kind.in_(("pre", "post"))
         )
@@ -288,21 +341,42 @@ def _seen_questions(quiz: Quiz, user: User) -> set[int]:
     )
 
 
-def draw_for(quiz: Quiz, user: User, rng: random.Random) -> list[QuestionVersion]:
+_SEEN_IN_ATTEMPTS = (
+    select(_version.c.question_id)
+    .select_from(_answer.join(_version, _version.c.id == _answer.c.question_version_id))
+    .where(_answer.c.attempt_id.in_(bindparam("attempt_ids", expanding=True)))
+)
+
+
+def draw_for(
+    quiz: Quiz, user: User, rng: random.Random, known: list[Attempt] | None = None
+) -> list[PoolItem]:
     """The questions of a new attempt, in order of preference:
     with parallel forms, this test's form not yet seen by the participant, then anything they
     have not seen, then the rest; without, unseen questions first, then the rest. A retry thus
     gets fresh questions as far as the bank allows, and a bank too small for two forms still
     gives a full test (with overlap) instead of a short one."""
     pool = question_pool(quiz)
-    seen = _seen_questions(quiz, user)
-    unseen = [v for v in pool if v.question_id not in seen]
+    seen = _seen_questions(quiz, user, known)
+    unseen = [v for v in pool if v.question_id not in seen] if seen else pool
     tiers = [unseen, pool]
     if uses_parallel_forms(quiz):
         wanted = FORM_PRE if quiz.kind == "pre" else FORM_POST
-        forms = form_split(quiz.course_id, pool)
-        tiers.insert(0, [v for v in unseen if forms[v.question_id] == wanted])
+        form = _forms_of(quiz.course_id, tuple(pool))[wanted]
+        tiers.insert(0, [v for v in form if v.question_id not in seen] if seen else form)
     return _draw_in_tiers(tiers, quiz.draw_count, rng, quiz.shuffle_questions)
+
+
+@lru_cache(maxsize=64)
+def _forms_of(course_id: int, pool: tuple[PoolItem, ...]) -> dict[str, list[PoolItem]]:
+    """The pool's questions by parallel form, in pool order. Keyed by the pool's rows
+    themselves (version ids, sha256, qids, modules): a changed pool is another key, so this
+    is never stale. A hall starting the same test computes it once. Read-only lists."""
+    forms = form_split(course_id, list(pool))
+    by_form: dict[str, list[PoolItem]] = {FORM_PRE: [], FORM_POST: []}
+    for version in pool:
+        by_form[forms[version.question_id]].append(version)
+    return by_form
 
 
 # --- state -----------------------------------------------------------------------------
@@ -355,10 +429,25 @@ def overdue_attempts(user: User, now: datetime | None = None) -> list[Attempt]:
     return [a for a in candidates if is_overdue(a, now)]
 
 
-def quiz_state(quiz: Quiz, user: User, now: datetime | None = None) -> QuizState:
-    """Read-only. Close overdue attempts first (close_overdue) so they show as graded."""
+def all_attempts(user: User) -> list[Attempt]:
+    """Every attempt of this participant (with its quiz), in one query: a start reads its
+    rules (attempts left, overdue ones, a post-test begun, questions seen) from these."""
+    return list(db.session.scalars(_ATTEMPTS_OF, {"user_id": user.id}))
+
+
+_ATTEMPTS_OF = select(Attempt).where(Attempt.user_id == bindparam("user_id")).order_by(Attempt.id)
+
+
+def quiz_state(
+    quiz: Quiz, user: User, now: datetime | None = None, known: list[Attempt] | None = None
+) -> QuizState:
+    """Read-only. Close overdue attempts first (close_overdue) so they show as graded.
+    `known`: all_attempts(user), when already read."""
     now = now or utcnow()
-    attempts = user_attempts(quiz, user)
+    if known is None:
+        attempts = user_attempts(quiz, user)
+    else:
+        attempts = sorted((a for a in known if a.quiz_id == quiz.id), key=lambda a: a.attempt_no)
     open_attempt = next((a for a in attempts if a.is_open and not is_overdue(a, now)), None)
     reason, final = None, False
     if open_attempt is None:
@@ -381,7 +470,7 @@ def quiz_state(quiz: Quiz, user: User, now: datetime | None = None) -> QuizState
         elif quiz.kind != "pre" and passed:
             # Full marks or a pass: no retry is offered (the best score is the one that counts).
             reason, final = f"Anda sudah lulus {quiz.kind_label.lower()} ini.", True
-        elif quiz.kind == "pre" and _has_post_attempt(quiz, user):
+        elif quiz.kind == "pre" and _has_post_attempt(quiz, user, known):
             reason, final = "Pre-test tidak dapat dikerjakan setelah post-test dimulai.", True
         else:
             reason = order_lock(quiz, user, now)
@@ -411,7 +500,9 @@ def order_lock(quiz: Quiz, user: User, now: datetime | None = None) -> str | Non
     return None
 
 
-def _has_post_attempt(quiz: Quiz, user: User) -> bool:
+def _has_post_attempt(quiz: Quiz, user: User, known: list[Attempt] | None = None) -> bool:
+    if known is not None:
+        return any(a.quiz.course_id == quiz.course_id and a.quiz.kind == "post" for a in known)
     return (
         db.session.scalar(
             select(Attempt.id)
@@ -428,18 +519,33 @@ def _has_post_attempt(quiz: Quiz, user: User) -> bool:
 # --- attempts ---------------------------------------------------------------------------
 
 
-def start_attempt(quiz: Quiz, user: User, now: datetime | None = None) -> Attempt:
-    """Resume the open attempt, or freeze a new one. Two concurrent starts give one attempt."""
+def start_attempt(
+    quiz: Quiz, user: User, now: datetime | None = None, before_write=None
+) -> Attempt:
+    """Resume the open attempt, or freeze a new one. Two concurrent starts give one attempt.
+
+    Reads first (the participant's attempts in one query, the pool), then writes two INSERTs;
+    `before_write` (the view's begin_write) is called between, so on SQLite the write lock is
+    held for the INSERTs alone. Whatever changed in between, the unique (quiz, user, attempt
+    number) decides: the start that loses resumes the attempt the other one made.
+    """
     now = now or utcnow()
-    close_overdue(user, now)
-    state = quiz_state(quiz, user, now)
+    known = all_attempts(user)
+    overdue = [a for a in known if a.is_open and is_overdue(a, now)]
+    if overdue:  # rare: grade them first (a graded attempt may end the retries)
+        if before_write is not None:
+            before_write()
+            before_write = None
+        for attempt in overdue:
+            finish_attempt(attempt, now, status="expired")
+    state = quiz_state(quiz, user, now, known)
     if state.open_attempt is not None:
         return state.open_attempt
     if not state.can_start:
         raise QuizError(state.reason)
     seed = secrets.randbits(31)
     rng = random.Random(seed)
-    chosen = draw_for(quiz, user, rng)
+    chosen = draw_for(quiz, user, rng, known)
     if not chosen:
         raise QuizError("Belum ada soal untuk kuis ini. Hubungi pelatih.")
     deadline = None
@@ -448,46 +554,70 @@ def start_attempt(quiz: Quiz, user: User, now: datetime | None = None) -> Attemp
     if quiz.closes_at:
         closes = quiz.closes_at
         deadline = min(deadline, closes) if deadline else closes
-    attempt = Attempt(
-        quiz_id=quiz.id,
-        user_id=user.id,
-        attempt_no=len(state.attempts) + 1,
-        seed=seed,
-        status="open",
-        started_at=now,
-        deadline=deadline,
-        question_count=len(chosen),
-    )
-    try:
-        with db.session.begin_nested():
-            db.session.add(attempt)
-            db.session.flush()
-            rows = []
-            for position, version in enumerate(chosen, start=1):
-                keys = list(version.options)
-                if quiz.shuffle_options and version.type != "true_false":
-                    rng.shuffle(keys)
-                rows.append(
-                    {
-                        "attempt_id": attempt.id,
-                        "position": position,
-                        "question_version_id": version.id,
-                        "option_order": keys,
-                        "selected": [],
-                        "saved_at": None,
-                        "correct": None,
-                    }
-                )
-            # One executemany on the table (not one ORM INSERT ... RETURNING per question): a
-            # hall pressing "Mulai" together holds the write lock for one statement each.
-            db.session.execute(insert(AttemptAnswer.__table__), rows)
-    except IntegrityError:
-        # A double tap on "Mulai": the other request created the attempt; resume it.
+    options = option_keys(chosen)
+    frozen = []  # (position, version id, option order as JSON), the attempt's id added below
+    for position, version in enumerate(chosen, start=1):
+        keys = list(options[version.id])
+        if quiz.shuffle_options and version.type != "true_false":
+            rng.shuffle(keys)
+        frozen.append((position, version.id, json.dumps(keys)))
+    if before_write is not None:
+        before_write()
+    values = {
+        "quiz_id": quiz.id,
+        "user_id": user.id,
+        "attempt_no": len(state.attempts) + 1,
+        "seed": seed,
+        "status": "open",
+        "started_at": now,
+        "deadline": deadline,
+        "question_count": len(chosen),
+    }
+    connection = db.session.connection()
+    attempt_id = connection.execute(_NEW_ATTEMPT[connection.dialect.name], values).scalar()
+    if attempt_id is None:
+        # A double tap on "Mulai": the other request created this attempt; resume it.
         existing = quiz_state(quiz, user, now).open_attempt
         if existing is None:
-            raise
+            raise QuizError(
+                "Kuis ini baru saja dimulai atau dikirim di perangkat lain. Muat ulang."
+            )
         return existing
+    # The row as inserted, made an ORM object without reading it back.
+    attempt = Attempt(id=attempt_id, submitted_at=None, correct_count=None, score=None,
+                      passed=None, **values)  # fmt: skip
+    make_transient_to_detached(attempt)
+    db.session.add(attempt)
+    # One executemany on the table (not one ORM INSERT ... RETURNING per question), handed to
+    # the driver as it is: a hall pressing "Mulai" together holds the write lock for one
+    # statement each, and SQLAlchemy's per-row parameter handling (half of it) is skipped.
+    connection.exec_driver_sql(
+        _FREEZE_QUESTIONS[connection.dialect.name],
+        [(attempt_id, position, version_id, keys) for position, version_id, keys in frozen],
+    )
     return attempt
+
+
+def _new_attempt(make):
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING its id: the unique (quiz, user,
+    attempt number) decides between two simultaneous starts, without a savepoint."""
+    return (
+        make(_attempt)
+        .on_conflict_do_nothing(index_elements=["quiz_id", "user_id", "attempt_no"])
+        .returning(_attempt.c.id)
+    )
+
+
+_NEW_ATTEMPT = {"postgresql": _new_attempt(pg_insert), "sqlite": _new_attempt(sqlite_insert)}
+# The served questions, nothing chosen yet. Driver SQL: attempt id, position, question version
+# id and the option order (JSON text, as SQLAlchemy's JSON type writes it: json.dumps).
+_FREEZE_QUESTIONS = {
+    "sqlite": "INSERT INTO attempt_answer (attempt_id, position, question_version_id, "
+    "option_order, selected, saved_at, correct) VALUES (?, ?, ?, ?, '[]', NULL, NULL)",
+    "postgresql": "INSERT INTO attempt_answer (attempt_id, position, question_version_id, "
+    "option_order, selected, saved_at, correct) "
+    "VALUES (%s, %s, %s, CAST(%s AS JSON), CAST('[]' AS JSON), NULL, NULL)",
+}
 
 
 # Statements on the answer-saving path are built once (building one costs more than running it).
@@ -498,6 +628,32 @@ _ATTEMPT_OF_USER = select(Attempt).where(
 _ATTEMPT_OF_USER_LOCKED = _ATTEMPT_OF_USER.with_for_update(of=Attempt).execution_options(
     populate_existing=True
 )
+
+
+# The attempt, locked, if the account with this session token may use the app and owns it.
+_ATTEMPT_OF_TOKEN_LOCKED = (
+    select(Attempt)
+    .join(User, User.id == Attempt.user_id)
+    .where(
+        Attempt.id == bindparam("attempt_id"),
+        User.session_token == bindparam("token"),
+        User.active.is_(True),
+        User.must_change_password.is_(False),
+    )
+    .with_for_update(of=Attempt)
+    .execution_options(populate_existing=True)
+)
+
+
+def get_attempt_for_token(token: str | None, attempt_id: int) -> Attempt | None:
+    """get_attempt_for(user, attempt_id, lock=True) for the account with this session token,
+    without loading the account: None also when no such account may go on (the caller then
+    checks the sign-in the usual way)."""
+    if not token:
+        return None
+    return db.session.scalars(
+        _ATTEMPT_OF_TOKEN_LOCKED, {"attempt_id": attempt_id, "token": token}
+    ).one_or_none()
 
 
 def get_attempt_for(user: User, attempt_id: int, lock: bool = False) -> Attempt | None:
@@ -549,7 +705,6 @@ def _check_open(attempt: Attempt, now: datetime) -> None:
 
 # Core statements on the tables (not ORM entities) for the answer-saving path: they run on
 # the session's connection without the ORM's per-statement bookkeeping.
-_attempt, _answer, _version = Attempt.__table__, AttemptAnswer.__table__, QuestionVersion.__table__
 _STORE_ANSWER = (
     update(_answer)
     .where(_answer.c.id == bindparam("answer_id"))
@@ -557,19 +712,20 @@ _STORE_ANSWER = (
 )
 
 
+_ANSWER_COLUMNS = (
+    _attempt.c.user_id,
+    _attempt.c.status,
+    _attempt.c.deadline,
+    _answer.c.id,
+    _answer.c.option_order,
+    _version.c.type,
+)
+_ANSWER_OF_ATTEMPT = _attempt.join(_answer, _answer.c.attempt_id == _attempt.c.id).join(
+    _version, _version.c.id == _answer.c.question_version_id
+)
 _ANSWER_FOR_SAVE = (
-    select(
-        _attempt.c.status,
-        _attempt.c.deadline,
-        _answer.c.id,
-        _answer.c.option_order,
-        _version.c.type,
-    )
-    .select_from(
-        _attempt.join(_answer, _answer.c.attempt_id == _attempt.c.id).join(
-            _version, _version.c.id == _answer.c.question_version_id
-        )
-    )
+    select(*_ANSWER_COLUMNS)
+    .select_from(_ANSWER_OF_ATTEMPT)
     .where(
         _attempt.c.id == bindparam("attempt_id"),
         _attempt.c.user_id == bindparam("user_id"),
@@ -577,10 +733,29 @@ _ANSWER_FOR_SAVE = (
     )
     .with_for_update(of=_attempt)
 )
+# The same, for the account whose session token the request carries, if it may use the app
+# (active, no password change pending): who is signed in is checked by the same statement.
+_user = User.__table__
+_ANSWER_FOR_SAVE_BY_TOKEN = (
+    select(*_ANSWER_COLUMNS)
+    .select_from(_ANSWER_OF_ATTEMPT.join(_user, _user.c.id == _attempt.c.user_id))
+    .where(
+        _attempt.c.id == bindparam("attempt_id"),
+        _answer.c.position == bindparam("position"),
+        _user.c.session_token == bindparam("token"),
+        _user.c.active.is_(True),
+        _user.c.must_change_password.is_(False),
+    )
+    .with_for_update(of=_attempt)
+)
 
 
 class AttemptNotFound(LookupError):
     pass
+
+
+class NotSignedIn(LookupError):
+    """save_answer_for_token found nothing: the caller checks the sign-in the usual way."""
 
 
 @dataclass(frozen=True)
@@ -598,21 +773,54 @@ def save_answer(
     (submitted, or past the deadline: then the attempt is closed with what was saved).
     """
     now = now or utcnow()
-    connection = db.session.connection()
-    row = connection.execute(
-        _ANSWER_FOR_SAVE, {"attempt_id": attempt_id, "user_id": user.id, "position": position}
-    ).one_or_none()
+    row = (
+        db.session.connection()
+        .execute(
+            _ANSWER_FOR_SAVE, {"attempt_id": attempt_id, "user_id": user.id, "position": position}
+        )
+        .one_or_none()
+    )
     if row is None:
         if get_attempt_for(user, attempt_id) is None:
             raise AttemptNotFound(attempt_id)
         raise QuizError(f"Soal nomor {position} tidak ada di ujian ini.")
+    return _store_answer(row, attempt_id, selected, now)
+
+
+def save_answer_for_token(
+    token: str | None, attempt_id: int, position: int, selected, now: datetime | None = None
+) -> SavedAnswer:
+    """save_answer for the account with this session token, without loading it: one SELECT
+    (the answer, its attempt, and the account) and one UPDATE. Raises NotSignedIn when that
+    finds nothing (no such account, one that may not go on, someone else's attempt, no such
+    question): the caller then checks the sign-in and calls save_answer, which says which."""
+    if not token:
+        raise NotSignedIn(attempt_id)
+    now = now or utcnow()
+    row = (
+        db.session.connection()
+        .execute(
+            _ANSWER_FOR_SAVE_BY_TOKEN,
+            {"attempt_id": attempt_id, "position": position, "token": token},
+        )
+        .one_or_none()
+    )
+    if row is None:
+        raise NotSignedIn(attempt_id)
+    return _store_answer(row, attempt_id, selected, now)
+
+
+def _store_answer(row, attempt_id: int, selected, now: datetime) -> SavedAnswer:
     if row.status != "open":
         raise AttemptClosed(ALREADY_SUBMITTED)
     if past_deadline(row.deadline, now):
-        finish_attempt(get_attempt_for(user, attempt_id, lock=True), now, status="expired")
+        attempt = db.session.scalars(
+            _ATTEMPT_OF_USER_LOCKED, {"attempt_id": attempt_id, "user_id": row.user_id}
+        ).one()
+        finish_attempt(attempt, now, status="expired")
         raise AttemptClosed(TIME_UP)
     clean = TYPES[row.type].clean_selection(dict.fromkeys(row.option_order), list(selected))
-    connection.execute(
+    db.session.connection().execute(
         _STORE_ANSWER, {"answer_id": row.id, "selected": list(clean), "saved_at": now}
     )
     return SavedAnswer(saved_at=now, deadline=row.deadline)
@@ -636,8 +844,15 @@ _STORE_SELECTION = (
     .where(_answer.c.id == bindparam("answer_id"))
     .values(selected=bindparam("new_selected"), saved_at=bindparam("new_saved_at"))
 )
-_STORE_MARK = (
-    update(_answer).where(_answer.c.id == bindparam("answer_id")).values(correct=bindparam("mark"))
+# Every mark of an attempt in one statement (not one UPDATE per answer): the right ones by id.
+_STORE_MARKS = (
+    update(_answer)
+    .where(_answer.c.attempt_id == bindparam("of_attempt"))
+    .values(
+        correct=case(
+            (_answer.c.id.in_(bindparam("correct_ids", expanding=True)), True), else_=False
+        )
+    )
 )
 
 
@@ -700,11 +915,11 @@ def finish_attempt(
     connection = db.session.connection()
     rows = connection.execute(_GRADING_ROWS, {"attempt_id": attempt.id}).all()
     chosen, changed = _apply_selections(rows, selections, now)
-    marks, correct = [], 0
+    right = []
     for row in rows:
-        grade = TYPES[row.type].grade(tuple(row.answer), tuple(chosen[row.id]))
-        correct += grade.correct
-        marks.append({"answer_id": row.id, "mark": grade.correct})
+        if TYPES[row.type].grade(tuple(row.answer), tuple(chosen[row.id])).correct:
+            right.append(row.id)
+    correct = len(right)
     score = score_percent(correct, len(rows))
     values = {
         "status": status,
@@ -719,8 +934,8 @@ def finish_attempt(
         return False
     if changed:
         connection.execute(_STORE_SELECTION, changed)
-    if marks:
-        connection.execute(_STORE_MARK, marks)
+    if rows:
+        connection.execute(_STORE_MARKS, {"of_attempt": attempt.id, "correct_ids": right})
     for name, value in values.items():  # what the database now holds, without reloading it
         set_committed_value(attempt, name, value)
     # A graded post-test may complete the course. Only a course that issues certificates by

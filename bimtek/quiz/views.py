@@ -13,6 +13,7 @@ from flask import (
     url_for,
 )
 from flask_login import current_user, login_required
+from sqlalchemy.orm import joinedload
 
 from bimtek.accounts.models import User
 from bimtek.enums import STAFF, Role
@@ -29,7 +30,13 @@ from bimtek.quiz.grading import TYPES
 from bimtek.quiz.models import Quiz
 from bimtek.settings.service import current_office, office_zone
 from bimtek.timeutil import iso, local_to_utc, utc_to_local, utcnow
-from bimtek.web import db_int, role_required
+from bimtek.web import (
+    checks_own_sign_in,
+    db_int,
+    role_required,
+    session_token,
+    sign_in_refusal,
+)
 
 bp = Blueprint("quiz", __name__)
 
@@ -80,8 +87,12 @@ def _register_with_learning(_state) -> None:
     hooks.register(hooks.module_links, _module_links)
 
 
+# The quiz with its course in one query (the course's module list is not needed to start).
+_WITH_COURSE = [joinedload(Quiz.course).lazyload(Course.course_modules)]
+
+
 def _quiz_for_user(quiz_id: int) -> Quiz:
-    quiz = db.get_or_404(Quiz, quiz_id)
+    quiz = db.get_or_404(Quiz, quiz_id, options=_WITH_COURSE)
     if not learning.can_open(current_user, quiz.course) or (
         not quiz.active and current_user.role == Role.PESERTA
     ):
@@ -122,12 +133,14 @@ def start(quiz_id: int):
 
 @bp.post("/kuis/<int:quiz_id>/mulai")
 @login_required
+@writes_late
 def begin(quiz_id: int):
     quiz = _quiz_for_user(quiz_id)
-    if not ConfirmForm().validate_on_submit():
-        abort(400)
+    # The form is the CSRF token alone, and CSRFProtect has checked it before any POST view
+    # (a bad one is a 400 there): no ConfirmForm built and checked again on this hot path.
     try:
-        attempt = service.start_attempt(quiz, current_user)
+        # Reads first; the write lock (SQLite) is taken for the INSERTs alone.
+        attempt = service.start_attempt(quiz, current_user, before_write=begin_write)
     except service.QuizError as exc:
         db.session.rollback()
         flash(str(exc), "error")
@@ -164,10 +177,11 @@ def _selected_from_form(form, position: int) -> list[str]:
 
 
 @bp.post("/ujian/<int:attempt_id>/jawab")
-@login_required
+@checks_own_sign_in
 @writes_late
 def save(attempt_id: int):
-    """One answer, posted by quiz.js as the participant chooses it."""
+    """One answer, posted by quiz.js as the participant chooses it. Who is signed in is
+    checked inside the save's own query (checks_own_sign_in): one SELECT and one UPDATE."""
     begin_write()
     payload = request.get_json(silent=True)
     if isinstance(payload, dict):  # any other shape was refused before the view (web.py)
@@ -181,12 +195,21 @@ def save(attempt_id: int):
     except ValueError:
         position = None
     if position is None or not isinstance(selected, list):
-        return jsonify(ok=False, error="Permintaan tidak lengkap."), 400
+        return sign_in_refusal() or (jsonify(ok=False, error="Permintaan tidak lengkap."), 400)
+    selected = [str(s) for s in selected]
+    now = utcnow()
     try:
-        now = utcnow()
-        saved = service.save_answer(
-            current_user, attempt_id, position, [str(s) for s in selected], now
-        )
+        try:
+            saved = service.save_answer_for_token(
+                session_token(), attempt_id, position, selected, now
+            )
+        except service.NotSignedIn:
+            # Signed out, deactivated, a password to change, or not this user's attempt:
+            # the usual checks and the usual path answer (a redirect, a 404, a 400).
+            refusal = sign_in_refusal()
+            if refusal is not None:
+                return refusal
+            saved = service.save_answer(current_user, attempt_id, position, selected, now)
     except service.AttemptNotFound:
         abort(404)
     except service.AttemptClosed as exc:
@@ -211,15 +234,20 @@ def save(attempt_id: int):
 
 
 @bp.post("/ujian/<int:attempt_id>")
-@login_required
+@checks_own_sign_in
 @writes_late
 def submit_form(attempt_id: int):
     """The whole page as a normal form post: works without JavaScript. Saves what the page
-    holds, then submits when asked to."""
+    holds, then submits when asked to. The attempt is read with the sign-in check
+    (checks_own_sign_in): a hall submitting together does not load each user as well."""
     begin_write()
-    attempt = _own_attempt(attempt_id, lock=True)
-    if not ConfirmForm().validate_on_submit():
-        abort(400)
+    attempt = service.get_attempt_for_token(session_token(), attempt_id)
+    if attempt is None:
+        refusal = sign_in_refusal()
+        if refusal is not None:
+            return refusal
+        attempt = _own_attempt(attempt_id, lock=True)
+    # The CSRF token was checked by CSRFProtect before the view (a bad one is a 400 there).
     wants_submit = request.form.get("action") == "kirim"
     if attempt.is_open:
         positions = []
