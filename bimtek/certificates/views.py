@@ -35,6 +35,7 @@ from bimtek.learning import queries as learning_queries
 from bimtek.learning import service as learning
 from bimtek.learning.models import Course
 from bimtek.offices import scope
+from bimtek.offices.models import KABKOTA, Office
 from bimtek.settings.forms import PreviewForm
 from bimtek.settings.service import current_office, mark_previewed, office_by_id, use_office
 from bimtek.timeutil import utc_to_local, utcnow
@@ -241,6 +242,11 @@ def _kecamatan_for(course: Course, kode: str | None) -> Kecamatan:
     return kecamatan
 
 
+def _office_level() -> str:
+    office = db.session.get(Office, scope.office_id_of(current_user))
+    return office.level if office is not None else KABKOTA
+
+
 def _require_issuer(kecamatan: Kecamatan) -> None:
     """Only the participants' own office issues their certificates: a province looking at a
     kabupaten's participants gets 403."""
@@ -283,6 +289,12 @@ def preview(course_id: int):
 @role_required(Role.ADMIN)
 def issue_bulk(course_id: int):
     course = learning_queries.course_for_staff_or_404(course_id)
+    # Whose participants these are is settled before the form: an office that may only look
+    # (a province, which has no participants of its own) is refused (403), whatever it sent.
+    if _office_level() != KABKOTA:
+        abort(403)
+    if request.form.get("kecamatan"):
+        _require_issuer(_kecamatan_for(course, request.form.get("kecamatan")))
     form = BulkIssueForm()
     if not form.validate_on_submit():
         if set(form.errors) != {"confirm"}:

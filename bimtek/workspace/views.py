@@ -75,7 +75,8 @@ def _own_module(module_id: int) -> Module:
 def _own_draft(draft_id: int) -> ModuleDraft:
     draft = db.get_or_404(ModuleDraft, draft_id)
     office_id = drafts.draft_office_id(draft)
-    if not queries.readable(scope.current_reach(), office_id):
+    # Unpublished text is not shared down: an office below sees no draft of a shared module.
+    if not scope.current_reach().sees(office_id):
         abort(404)
     if not scope.current_reach().owns(office_id):
         abort(403)
