@@ -37,6 +37,8 @@ ENVIRONMENT_KEYS = {
     "BIMTEK_JOB_RESULT_DAYS": "BIMTEK_JOB_RESULT_DAYS",
     "BIMTEK_JOB_INLINE_SCALE": "BIMTEK_JOB_INLINE_SCALE",
     "BIMTEK_JOB_ISSUE_CHUNK": "BIMTEK_JOB_ISSUE_CHUNK",
+    "BIMTEK_REPORT_SUMS_MAX_AGE": "BIMTEK_REPORT_SUMS_MAX_AGE",
+    "BIMTEK_REPORT_SUMS_LIVE_BELOW": "BIMTEK_REPORT_SUMS_LIVE_BELOW",
     "BIMTEK_BACKUP_DIR": "BIMTEK_BACKUP_DIR",
     "BIMTEK_BACKUP_EVERY": "BIMTEK_BACKUP_EVERY",
 }
@@ -47,6 +49,8 @@ INTEGER_KEYS = {
     "BIMTEK_JOB_RESULT_DAYS",
     "BIMTEK_JOB_ISSUE_CHUNK",
     "BIMTEK_BACKUP_EVERY",
+    "BIMTEK_REPORT_SUMS_MAX_AGE",
+    "BIMTEK_REPORT_SUMS_LIVE_BELOW",
 }
 
 
@@ -78,6 +82,10 @@ def defaults(instance_path: str) -> dict:
         "SESSION_PROTECTION_LEVEL": "basic",
         "WTF_CSRF_TIME_LIMIT": 8 * 3600,
         "SQLALCHEMY_ENGINE_OPTIONS": {},
+        # Dashboards of more participants than this read sums the job worker refreshes when
+        # older than MAX_AGE seconds (bimtek/reports/sums.py); smaller ones compute live.
+        "BIMTEK_REPORT_SUMS_MAX_AGE": 300,
+        "BIMTEK_REPORT_SUMS_LIVE_BELOW": 20_000,
         "BIMTEK_PAGE_SIZE": 50,
         # Office identity on the daftar hadir and certificates. These are only first defaults:
         # the admin's "Pengaturan" page (table office_setting) wins. Unset name: "KPU " + the

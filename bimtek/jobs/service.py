@@ -62,13 +62,24 @@ class Kind:
     inline_limit: int = 0  # at most this many units: run in the request
     interrupted: str = INTERRUPTED
     keep: timedelta | None = None  # how long the result stays (default BIMTEK_JOB_RESULT_DAYS)
+    shared: bool = False  # the same work whoever starts it: one active job for everyone
+    listed: bool = True  # shown in the operator's list of jobs (not housekeeping)
 
 
 KINDS: dict[str, Kind] = {}
 
 
 def kind(
-    name: str, *, roles, unit: str, reads_only=True, inline_limit=0, interrupted=None, keep=None
+    name: str,
+    *,
+    roles,
+    unit: str,
+    reads_only=True,
+    inline_limit=0,
+    interrupted=None,
+    keep=None,
+    shared=False,
+    listed=True,
 ):
     def register(func):
         KINDS[name] = Kind(
@@ -80,6 +91,8 @@ def kind(
             inline_limit,
             interrupted or INTERRUPTED,
             keep,
+            shared,
+            listed,
         )
         return func
 
@@ -165,7 +178,7 @@ def start(kind_name: str, params: dict, user, title: str, size: int | None = Non
     spec = spec_of(kind_name)
     if user.role not in spec.roles:
         raise JobError("Anda tidak berhak menjalankan tugas ini.")
-    key = active_key(kind_name, params, lane(user))
+    key = active_key(kind_name, params, "" if spec.shared else lane(user))
     found = _active(key)
     if found is not None:
         return Started(found, existing=True)
@@ -234,6 +247,9 @@ def recent_for(user, limit: int = 30) -> list[Job]:
         if office_id == FIRST_OFFICE_ID:  # NULL is read as the first office
             same_office = or_(same_office, starter.office_id.is_(None))
         condition = or_(condition, Job.started_by.has(same_office))
+    hidden = sorted(name for name, spec in KINDS.items() if not spec.listed)
+    if hidden:
+        condition = condition & Job.kind.not_in(hidden)
     return list(
         db.session.scalars(
             select(Job).where(condition).order_by(Job.created_at.desc(), Job.id.desc()).limit(limit)
