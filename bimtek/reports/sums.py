@@ -25,7 +25,7 @@ from bimtek.offices.models import Office
 from bimtek.offices.scope import Reach
 from bimtek.reports import totals
 from bimtek.reports.models import ReportSum, ReportSumState
-from bimtek.reports.queries import Scope, Summary, audience_count, audience_where, within
+from bimtek.reports.queries import Scope, audience_count, audience_where, within
 from bimtek.timeutil import utcnow
 from bimtek.wilayah.models import Kabupaten
 
@@ -153,43 +153,52 @@ def _kabupaten_of(provinsi: str | None) -> list[str]:
 
 
 def stored(course: Course, scope: Scope, level: str, kode: str | None) -> totals.Breakdown:
-    """The breakdown `totals.breakdown` gives, added up from the stored rows."""
-    query = select(ReportSum).where(ReportSum.course_id == course.id)
-    if scope.reach is not None:
-        query = query.where(scope.reach.where(ReportSum.office_id))
-    if kode and len(kode) == 5:
-        query = query.where(ReportSum.kabkota == kode)
-    elif kode:
-        query = query.where(ReportSum.kabkota.in_(_kabupaten_query(kode)))
+    """The breakdown `totals.breakdown` gives, added up from the stored rows (by the
+    database: a province's few thousand rows come back as one per kabupaten/kota and badan)."""
     length = _KEY_LENGTH.get(level)
-
-    def parts():
-        for row in db.session.scalars(query):
-            key = row.kecamatan_kode
-            if key is not None and length is not None:
-                key = key[:length]
-            yield key, _summary(row)
-
-    return totals.assemble(level, parts())
+    key = (
+        func.substr(ReportSum.kecamatan_kode, 1, length) if length else ReportSum.kecamatan_kode
+    ).label("key")
+    r = ReportSum
+    query = (
+        select(
+            key,
+            r.badan,
+            *(
+                func.sum(c)
+                for c in (
+                    r.participants,
+                    r.modules_n,
+                    r.modules_sum,
+                    r.attendance_n,
+                    r.attendance_sum,
+                    r.gain_n,
+                    r.gain_sum,
+                    r.both_n,
+                    r.pre_sum,
+                    r.post_sum,
+                    r.with_post,
+                    r.passed,
+                    r.complete,
+                    r.certificates,
+                )
+            ),  # fmt: skip
+        )
+        .where(r.course_id == course.id)
+        .group_by(key, r.badan)
+    )
+    if scope.reach is not None:
+        query = query.where(scope.reach.where(r.office_id))
+    if kode and len(kode) == 5:
+        query = query.where(r.kabkota == kode)
+    elif kode:
+        query = query.where(r.kabkota.in_(_kabupaten_query(kode)))
+    rows = db.session.execute(query)
+    return totals.assemble(level, ((row[0], totals.sums_of(row)) for row in rows))
 
 
 def _kabupaten_query(provinsi: str):
     return select(Kabupaten.kode).where(Kabupaten.provinsi_kode == provinsi)
-
-
-def _summary(row: ReportSum) -> Summary:
-    part = Summary("", "")
-    part.participants = row.participants
-    part.by_badan[row.badan or "—"] = row.participants
-    part._modules[:] = [row.modules_n, row.modules_sum]
-    part._attendance[:] = [row.attendance_n, row.attendance_sum]
-    part._gain[:] = [row.gain_n, row.gain_sum]
-    part._both[:] = [row.both_n, row.pre_sum, row.post_sum]
-    part.with_post = row.with_post
-    part.passed = row.passed
-    part.complete = row.complete
-    part.certificates = row.certificates
-    return part
 
 
 def _states(course: Course) -> dict[str, datetime]:

@@ -242,7 +242,7 @@ def breakdown(course: Course, scope: Scope, level: str, kode: str | None = None)
         or (scope.reach is not None and len(scope.reach.ids) <= NARROW_OFFICES)
     )
     query = aggregate(course, where, narrow, [_key(level).label("key"), User.badan.label("badan")])
-    return assemble(level, ((row[0], _sums(row)) for row in db.session.execute(query)))
+    return assemble(level, ((row[0], sums_of(row)) for row in db.session.execute(query)))
 
 
 def assemble(level: str, parts) -> Breakdown:
@@ -265,7 +265,7 @@ def assemble(level: str, parts) -> Breakdown:
 
 def aggregate(course: Course, where, narrow: bool, keys: list):
     """The sums of the course's participants meeting `where`, grouped by `keys` (labelled
-    expressions on User), in the column order `_sums` reads after the keys: the one statement
+    expressions on User), in the column order `sums_of` reads after the keys: the one statement
     behind the live dashboard and behind the stored sums (bimtek/reports/sums.py)."""
     columns, joins = _people(course, where, narrow)
     inner = select(*keys, *(c.label(name) for name, c in columns.items())).select_from(User)
@@ -319,7 +319,8 @@ def top_of(user) -> tuple[str, str | None]:
     return KECAMATAN, None
 
 
-def _sums(row: Sequence) -> Summary:
+def sums_of(row: Sequence) -> Summary:
+    """A Summary from a row of `aggregate` (or of the stored sums, in the same order)."""
     (_, badan, count, n_mod, s_mod, n_rate, s_rate, n_gain, s_gain, n_both, s_pre, s_post,
      with_post, passed, complete, cert) = row  # fmt: skip
     part = Summary("", "")
