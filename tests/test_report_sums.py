@@ -142,3 +142,28 @@ def test_small_offices_see_live_figures_without_sums(app, client, auth, province
     assert "Laporan per kecamatan" in page and "Angka per " not in page
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Job)) == 0
+
+
+def test_kpu_ri_reads_the_sums_of_every_province(app, client, auth, province_course):
+    from bimtek.accounts.service import create_staff
+    from bimtek.offices import service as offices
+    from bimtek.offices.models import PUSAT, Office
+
+    with app.app_context():
+        ri = offices.create_office(PUSAT, None)
+        sulsel = db.session.scalars(select(Office).where(Office.wilayah_kode == "73")).one()
+        sulsel.parent_id = ri.id
+        create_staff("admin", "admin-ri", "Operator KPU RI", "rahasia-kpu-ri-2029", office_id=ri.id)
+        db.session.commit()
+        course = db.session.get(Course, 1)
+        _refresh_all(course)
+        user = db.session.scalars(select(User).where(User.username == "admin-ri")).one()
+        scope = queries.scope_for(user)
+        live = totals.breakdown(course, scope, totals.PROVINSI)
+        stored = sums.stored(course, scope, totals.PROVINSI, None)
+        for got, expected in zip([*stored.groups, stored.total], [*live.groups, live.total],
+                                 strict=True):  # fmt: skip
+            _same(got, expected)
+    auth.login("admin-ri", "rahasia-kpu-ri-2029")
+    page = client.get("/laporan?kursus=1").get_data(as_text=True)
+    assert "Laporan per provinsi" in page and "Angka per " in page and "n = 3 berpasangan" in page
