@@ -39,6 +39,8 @@ ENVIRONMENT_KEYS = {
     "BIMTEK_JOB_ISSUE_CHUNK": "BIMTEK_JOB_ISSUE_CHUNK",
     "BIMTEK_IMPORT_MAX_SECONDS": "BIMTEK_IMPORT_MAX_SECONDS",
     "BIMTEK_IMPORT_JOB_MAX_SECONDS": "BIMTEK_IMPORT_JOB_MAX_SECONDS",
+    "BIMTEK_REPORT_SUMS_MAX_AGE": "BIMTEK_REPORT_SUMS_MAX_AGE",
+    "BIMTEK_REPORT_SUMS_LIVE_BELOW": "BIMTEK_REPORT_SUMS_LIVE_BELOW",
     "BIMTEK_BACKUP_DIR": "BIMTEK_BACKUP_DIR",
     "BIMTEK_BACKUP_EVERY": "BIMTEK_BACKUP_EVERY",
 }
@@ -51,6 +53,8 @@ INTEGER_KEYS = {
     "BIMTEK_IMPORT_MAX_SECONDS",
     "BIMTEK_IMPORT_JOB_MAX_SECONDS",
     "BIMTEK_BACKUP_EVERY",
+    "BIMTEK_REPORT_SUMS_MAX_AGE",
+    "BIMTEK_REPORT_SUMS_LIVE_BELOW",
 }
 
 
@@ -82,6 +86,10 @@ def defaults(instance_path: str) -> dict:
         "SESSION_PROTECTION_LEVEL": "basic",
         "WTF_CSRF_TIME_LIMIT": 8 * 3600,
         "SQLALCHEMY_ENGINE_OPTIONS": {},
+        # Dashboards of more participants than this read sums the job worker refreshes when
+        # older than MAX_AGE seconds (bimtek/reports/sums.py); smaller ones compute live.
+        "BIMTEK_REPORT_SUMS_MAX_AGE": 300,
+        "BIMTEK_REPORT_SUMS_LIVE_BELOW": 20_000,
         "BIMTEK_PAGE_SIZE": 50,
         # Office identity on the daftar hadir and certificates. These are only first defaults:
         # the admin's "Pengaturan" page (table office_setting) wins. Unset name: "KPU " + the

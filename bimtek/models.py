@@ -21,6 +21,7 @@ from bimtek.learning.models import Course, CourseModule, Module, ModuleProgress,
 from bimtek.offices import ownership  # noqa: F401  (fills office_id on new rows)
 from bimtek.offices.models import Office
 from bimtek.quiz.models import Attempt, AttemptAnswer, Question, QuestionVersion, Quiz
+from bimtek.reports.models import ReportSum, ReportSumState
 from bimtek.wilayah.models import Desa, Kabupaten, Kecamatan, Provinsi
 from bimtek.workspace.models import Material, ModuleDraft
 
@@ -30,5 +31,5 @@ __all__ = [
     "EvaluationAnswer", "Imbauan", "ImbauanReceipt", "ImportedAccount", "Job",
     "Kabupaten", "Kecamatan", "Material", "Module", "ModuleDraft", "ModuleProgress", "ModuleVersion",
     "Office", "PaktaConfirmation", "ParticipantImport", "Provinsi", "Question",
-    "QuestionVersion", "Quiz", "SessionInvite", "SessionTrainer", "TrainingSession", "User",
+    "QuestionVersion", "Quiz", "ReportSum", "ReportSumState", "SessionInvite", "SessionTrainer", "TrainingSession", "User",
 ]  # fmt: skip

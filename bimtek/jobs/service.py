@@ -65,6 +65,8 @@ class Kind:
     # A job whose result is a page, not a file: (job, viewer) -> (url, link text) or None
     # when that viewer may not open it (the job page then shows the outcome only).
     result_page: Callable | None = None
+    shared: bool = False  # the same work whoever starts it: one active job for everyone
+    listed: bool = True  # shown in the operator's list of jobs (not housekeeping)
 
 
 KINDS: dict[str, Kind] = {}
@@ -80,6 +82,8 @@ def kind(
     interrupted=None,
     keep=None,
     result_page=None,
+    shared=False,
+    listed=True,
 ):
     def register(func):
         KINDS[name] = Kind(
@@ -92,6 +96,8 @@ def kind(
             interrupted or INTERRUPTED,
             keep,
             result_page,
+            shared,
+            listed,
         )
         return func
 
@@ -177,7 +183,7 @@ def start(kind_name: str, params: dict, user, title: str, size: int | None = Non
     spec = spec_of(kind_name)
     if user.role not in spec.roles:
         raise JobError("Anda tidak berhak menjalankan tugas ini.")
-    key = active_key(kind_name, params, lane(user))
+    key = active_key(kind_name, params, "" if spec.shared else lane(user))
     found = _active(key)
     if found is not None:
         return Started(found, existing=True)
@@ -246,6 +252,9 @@ def recent_for(user, limit: int = 30) -> list[Job]:
         if office_id == FIRST_OFFICE_ID:  # NULL is read as the first office
             same_office = or_(same_office, starter.office_id.is_(None))
         condition = or_(condition, Job.started_by.has(same_office))
+    hidden = sorted(name for name, spec in KINDS.items() if not spec.listed)
+    if hidden:
+        condition = condition & Job.kind.not_in(hidden)
     return list(
         db.session.scalars(
             select(Job).where(condition).order_by(Job.created_at.desc(), Job.id.desc()).limit(limit)

@@ -138,3 +138,24 @@ def _parts(course: Course, scope, per_kab: totals.Breakdown, ctx):
         facts = _counted(queries.course_facts(course, scope, region=group.kode), ctx, 0, done)
         yield RegionPart(group.kode, group.nama, facts)
         done += group.participants
+
+
+@kind(
+    "report_sums",
+    roles=STAFF,
+    unit="kabupaten/kota",
+    reads_only=False,
+    shared=True,  # the sums are the same whoever opened the dashboard
+    listed=False,
+)
+def refresh_sums(ctx, params: dict, user: User) -> str:
+    """The stored dashboard sums of some kabupaten/kota of a course (bimtek/reports/sums.py)."""
+    from bimtek.reports import sums
+
+    course = db.session.get(Course, params["course_id"])
+    if course is None:
+        raise JobError("Kursus ini sudah tidak ada.")
+    units = list(params.get("units") or [])
+    ctx.progress(0, len(units))
+    people = sums.refresh_units(course, units, ctx.progress)
+    return f"{len(units)} kabupaten/kota, {people} peserta."

@@ -241,19 +241,41 @@ def breakdown(course: Course, scope: Scope, level: str, kode: str | None = None)
         or (kode is not None and len(kode) >= 5)
         or (scope.reach is not None and len(scope.reach.ids) <= NARROW_OFFICES)
     )
+    query = aggregate(course, where, narrow, [_key(level).label("key"), User.badan.label("badan")])
+    return assemble(level, ((row[0], sums_of(row)) for row in db.session.execute(query)))
+
+
+def assemble(level: str, parts) -> Breakdown:
+    """(region code at `level`, Summary) pairs added up per region, named, with their total."""
+    groups: dict[str | None, Summary] = {}
+    for key, part in parts:
+        summary = groups.get(key)
+        if summary is None:
+            summary = groups[key] = Summary(key or "", "")
+        summary.merge(part)
+    names = _names(level, [k for k in groups if k])
+    for k, summary in groups.items():
+        summary.nama = names.get(k, k) if k else _nameless(level)
+    total = Summary("", "Jumlah")
+    for summary in groups.values():
+        total.merge(summary)
+    ordered = sorted(groups.values(), key=lambda s: (not s.kode, s.nama, s.kode))
+    return Breakdown(level, ordered, total)
+
+
+def aggregate(course: Course, where, narrow: bool, keys: list):
+    """The sums of the course's participants meeting `where`, grouped by `keys` (labelled
+    expressions on User), in the column order `sums_of` reads after the keys: the one statement
+    behind the live dashboard and behind the stored sums (bimtek/reports/sums.py)."""
     columns, joins = _people(course, where, narrow)
-    key = _key(level)
-    inner = select(
-        key.label("key"), User.badan.label("badan"), *(c.label(name) for name, c in columns.items())
-    )
-    inner = inner.select_from(User)
+    inner = select(*keys, *(c.label(name) for name, c in columns.items())).select_from(User)
     for sub in joins:
         inner = inner.outerjoin(sub, sub.c.uid == User.id)
     people = inner.where(where).subquery("people")
     c = people.c
-    query = select(
-        c.key,
-        c.badan,
+    grouped = [c[k.name] for k in keys]
+    return select(
+        *grouped,
         func.count(),
         func.count(c.modules),
         func.sum(c.modules),
@@ -268,21 +290,7 @@ def breakdown(course: Course, scope: Scope, level: str, kode: str | None = None)
         func.sum(c.passed),
         func.sum(c.complete),
         func.sum(c.cert),
-    ).group_by(c.key, c.badan)
-    groups: dict[str | None, Summary] = {}
-    for row in db.session.execute(query):
-        summary = groups.get(row[0])
-        if summary is None:
-            summary = groups[row[0]] = Summary(row[0] or "", "")
-        summary.merge(_sums(row))
-    names = _names(level, [k for k in groups if k])
-    for k, summary in groups.items():
-        summary.nama = names.get(k, k) if k else _nameless(level)
-    total = Summary("", "Jumlah")
-    for summary in groups.values():
-        total.merge(summary)
-    ordered = sorted(groups.values(), key=lambda s: (not s.kode, s.nama, s.kode))
-    return Breakdown(level, ordered, total)
+    ).group_by(*grouped)
 
 
 def roll_up(breakdown: Breakdown, level: str = KABUPATEN) -> Breakdown:
@@ -311,7 +319,8 @@ def top_of(user) -> tuple[str, str | None]:
     return KECAMATAN, None
 
 
-def _sums(row: Sequence) -> Summary:
+def sums_of(row: Sequence) -> Summary:
+    """A Summary from a row of `aggregate` (or of the stored sums, in the same order)."""
     (_, badan, count, n_mod, s_mod, n_rate, s_rate, n_gain, s_gain, n_both, s_pre, s_post,
      with_post, passed, complete, cert) = row  # fmt: skip
     part = Summary("", "")

@@ -17,6 +17,7 @@ from bimtek.quiz import service as quiz_service
 from bimtek.reports import (
     jobs,  # also registers the rekap jobs
     queries,
+    sums,
     totals,
 )
 from bimtek.timeutil import utcnow
@@ -100,13 +101,16 @@ def _crumbs(course: Course, kode: str) -> list[tuple[str, str]]:
 
 
 def _dashboard(course: Course, level: str, kode: str | None, template_extra: dict):
-    data = totals.breakdown(course, _scope(), level, kode)
+    figures = sums.figures(course, _scope(), level, kode, current_user)
+    data = figures.breakdown or totals.Breakdown(level, [], queries.Summary("", "Jumlah"))
     return render_template(
         "reports/dashboard.html",
         courses=_courses(),
         course=course,
         groups=data.groups,
         total=data.total,
+        as_of=figures.as_of,
+        pending=figures.pending,
         level=level,
         level_label=totals.LEVEL_LABELS[level],
         links=_links(course, level, data.groups),
