@@ -353,6 +353,9 @@ def empty_all_tables(app) -> None:
 
 def make_test_app(url: str, **config):
     """An app on a test database; its connections are closed when the test ends."""
+    from bimtek.offices import scope
+
+    scope.forget_process_tree()  # each test's database holds its own offices
     return create_app(base_config(url, **config))
 
 

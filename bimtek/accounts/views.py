@@ -563,7 +563,7 @@ def import_detail(import_id: int):
         )
     record = _own_pending(import_id)
     if importer.parse_pending(record):
-        reading = jobs.active_job("import_parse", {"import_id": record.id})
+        reading = jobs.active_job("import_parse", {"import_id": record.id}, current_user)
         if reading is not None:  # still being read: its progress page
             return redirect(url_for("jobs.detail", job_id=reading.id, ikuti=1), code=303)
     try:

@@ -10,9 +10,10 @@ uses what its ancestors share. A single-office database has one office and notic
     scope.require_owner(session)                           # every write: else 403
 """
 
+import time
 from dataclasses import dataclass
 
-from flask import abort, g, has_app_context, has_request_context
+from flask import abort, current_app, g, has_app_context, has_request_context
 from flask_login import current_user
 from sqlalchemy import ColumnElement, Select, or_, select, true
 
@@ -59,12 +60,29 @@ def load_tree() -> OfficeTree:
     return OfficeTree({row.id: row.parent_id for row in rows})
 
 
+# The tree changes when an office is added or moved (a handful of times in a deployment's life);
+# every participant request that checks a shared course needs it. Each process keeps it for a
+# short while: another node's new office is seen within TREE_TTL seconds (a new office owns
+# nothing yet), and this process's own change is seen at once (forget()).
+TREE_TTL = 30.0
+_process_tree: tuple[float, str, OfficeTree] | None = None
+
+
 def office_tree() -> OfficeTree:
+    global _process_tree
     if not has_request_context():
         return load_tree()
     tree = g.get("_bimtek_office_tree")
-    if tree is None:
-        tree = g._bimtek_office_tree = load_tree()
+    if tree is not None:
+        return tree
+    database = f"{id(current_app._get_current_object())}:{db.engine.url}"
+    now = time.monotonic()
+    if _process_tree is not None and _process_tree[1] == database and now < _process_tree[0]:
+        tree = _process_tree[2]
+    else:
+        tree = load_tree()
+        _process_tree = (now + TREE_TTL, database, tree)
+    g._bimtek_office_tree = tree
     return tree
 
 
@@ -168,6 +186,9 @@ def office_of(obj) -> int:
     """The office an object belongs to: its own office_id column, or for a row that belongs
     to another (a quiz to its course, an attempt to its participant) the `owner_office_id` it
     declares. Anything else is a programming error, never "the first office" by default."""
+    unwrap = getattr(obj, "_get_current_object", None)  # flask_login's current_user
+    if unwrap is not None:
+        obj = unwrap()
     mapper_columns = getattr(type(obj), "__table__", None)
     if mapper_columns is not None and "office_id" in mapper_columns.c:
         return obj.office_id or FIRST_OFFICE_ID
@@ -177,8 +198,14 @@ def office_of(obj) -> int:
     return owner or FIRST_OFFICE_ID
 
 
+def forget_process_tree() -> None:
+    global _process_tree
+    _process_tree = None
+
+
 def forget() -> None:
     """After the tree changed (an office added or moved)."""
+    forget_process_tree()
     g.pop("_bimtek_office_tree", None)
     g.pop("_bimtek_reach", None)
     g.pop("_bimtek_region_offices", None)
