@@ -50,6 +50,9 @@ def base_config(url: str, **extra) -> dict:
         "BIMTEK_CONTENT_DIR": str(ROOT),
         "BIMTEK_PUBLIC_URL": "http://bimtek.example.test",
         "RATELIMIT_STORAGE_URI": "memory://",
+        # Flask-Limiter keeps `enabled` on its one shared object when the key is absent: an
+        # app made with it off (the access tests) would switch limits off for later tests.
+        "RATELIMIT_ENABLED": True,
         # scrypt costs ~150 ms per account; tests create thousands. Never the app's default.
         "BIMTEK_PASSWORD_HASH_METHOD": "pbkdf2:sha256:1",
     }
