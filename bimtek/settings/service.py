@@ -170,16 +170,12 @@ def load_office(office_id: int | None = None) -> Office:
 
 def current_office() -> Office:
     """The acting office as of this request (or CLI command): read once, then kept in flask.g."""
-    office_id = scope.acting_office_id()
-    cache = g.setdefault("_bimtek_offices", {})
-    office = cache.get(office_id)
-    if office is None:
-        office = cache[office_id] = load_office(office_id)
-    return office
+    return office_by_id(scope.acting_office_id())
 
 
 def office_by_id(office_id: int | None) -> Office:
-    """Another office's identity (the one that issues a participant's certificate)."""
+    """An office's identity (the acting one, or the one that issues a participant's
+    certificate), read once per request."""
     office_id = office_id or FIRST_OFFICE_ID
     cache = g.setdefault("_bimtek_offices", {})
     if office_id not in cache:
