@@ -1,5 +1,6 @@
 """Markdown to sanitised HTML. Rendered once per module version, never per request."""
 
+import functools
 import html
 import threading
 from dataclasses import dataclass
@@ -119,6 +120,8 @@ def render_markdown(source: str) -> Rendered:
     return Rendered(html=sanitise(body), toc=toc)
 
 
+@functools.lru_cache(maxsize=8192)
 def render_inline(source: str) -> str:
-    """Short Markdown (question stems, explanations), sanitised, without a TOC."""
+    """Short Markdown (question stems, explanations), sanitised, without a TOC. Kept per text:
+    a bank is read again on every sync and every upload, mostly unchanged."""
     return render_markdown(source).html
