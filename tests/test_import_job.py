@@ -71,7 +71,7 @@ def test_a_large_sheet_is_read_by_the_worker_with_progress_then_previewed_and_co
     app, operator, post_form, make_staff, worker
 ):
     app.config["BIMTEK_JOB_INLINE_SCALE"] = 1.0  # the real threshold
-    rows = 6000
+    rows = 3500  # above INLINE_PARSE_ROWS and INLINE_ACCOUNTS: read and committed by the worker
     parses = spreadsheet.parse_count
     job_id = _job_of(upload(operator, _sheet(rows), "peserta-besar.xlsx"))
     [record] = _imports(app)
@@ -97,12 +97,12 @@ def test_a_large_sheet_is_read_by_the_worker_with_progress_then_previewed_and_co
 
     done = wait_for(app, job_id, progressed, seconds=180, worker_log=w.log)
     assert done.status == "done", (done.error, w.log.read_text()[-2000:])
-    # It moved through the rows (the sheet holds 6,001 rows with its header) and ends whole.
+    # It moved through the rows (the sheet holds 3,501 rows with its header) and ends whole.
     assert any(0 < d < t for d, t in seen), seen
-    # Counted in sheet rows while reading (6,001 with the header), then the rows read.
+    # Counted in sheet rows while reading (3,501 with the header), then the rows read.
     assert all(t in (rows, rows + 1) for _d, t in seen), seen
     assert done.progress_done == done.progress_total == rows
-    assert "6000 baru" in done.message
+    assert "3500 baru" in done.message
 
     # The page the operator watched leads on to the preview; listed later, it links there.
     follow = operator.get(f"/tugas/{job_id}?ikuti=1")
@@ -113,9 +113,9 @@ def test_a_large_sheet_is_read_by_the_worker_with_progress_then_previewed_and_co
     assert f'href="/admin/peserta/impor/{record.id}"' in page and "Buka pratinjau impor" in page
     preview = operator.get(f"/admin/peserta/impor/{record.id}").get_data(as_text=True)
     assert "Pratinjau impor" in preview and "Belum ada yang disimpan" in preview
-    assert "Impor sekarang: 6.000 baru, 0 diperbarui" in preview
+    assert "Impor sekarang: 3.500 baru, 0 diperbarui" in preview
     assert "Peserta Baca 00001" in preview and "73220155069" not in preview  # NIK masked
-    assert "… dan 5.700 lainnya" in preview
+    assert "… dan 3.200 lainnya" in preview
     # Read once, by the worker: the web process never parsed it, and the workbook is gone
     # (the rows as read and the check are kept as JSON for the preview and the commit).
     assert spreadsheet.parse_count == parses
@@ -142,7 +142,7 @@ def test_a_large_sheet_is_read_by_the_worker_with_progress_then_previewed_and_co
     commit = job_id_from(confirm(operator, record.id, "semua"))
     committed = wait_for(app, commit, lambda j: not j.active, seconds=180, worker_log=w.log)
     assert committed.status == "done", committed.error
-    assert committed.message.startswith("Impor selesai: 6000 baru")
+    assert committed.message.startswith("Impor selesai: 3500 baru")
     assert _imported(app) == rows and _stored(app) == []
     assert spreadsheet.parse_count == parses
     # Afterwards the parse job's link is the import's result.
@@ -165,10 +165,10 @@ def test_a_small_sheet_is_read_in_the_request_by_the_same_job(app, operator):
 
 def test_errors_end_the_job_in_indonesian_naming_file_row_and_column(app, operator, worker):
     # Wrong columns: the header is not there (found only when the sheet is read).
-    no_header = xlsx([["Nama", "Alamat"]] + [[f"Orang {n}", "Jl. Mawar"] for n in range(3000)])
+    no_header = xlsx([["Nama", "Alamat"]] + [[f"Orang {n}", "Jl. Mawar"] for n in range(2100)])
     wrong = _job_of(upload(operator, no_header, "kolom-salah.xlsx"))
     # Every row rejected: the NIK typed as a number (Excel shows 7.32202E+15).
-    numbers = _sheet(2500, nik=lambda n: 7322015506900000 + n)
+    numbers = _sheet(2100, nik=lambda n: 7322015506900000 + n)
     rejected = _job_of(upload(operator, numbers, "nik-angka.xlsx"))
     w = worker()
     failed = wait_for(app, wrong, lambda j: not j.active, seconds=180, worker_log=w.log)
@@ -176,11 +176,11 @@ def test_errors_end_the_job_in_indonesian_naming_file_row_and_column(app, operat
     assert failed.error.startswith("kolom-salah.xlsx: Baris judul kolom tidak ditemukan")
     failed = wait_for(app, rejected, lambda j: not j.active, seconds=180, worker_log=w.log)
     assert failed.status == "failed"
-    assert failed.error.startswith("nik-angka.xlsx: Semua 2.500 baris ditolak")
+    assert failed.error.startswith("nik-angka.xlsx: Semua 2.100 baris ditolak")
     assert "Baris 2, kolom C (NIK): NIK tersimpan sebagai angka" in failed.error
-    assert "dan 2.497 masalah lain" in failed.error
+    assert "dan 2.097 masalah lain" in failed.error
     page = operator.get(f"/tugas/{rejected}?ikuti=1").get_data(as_text=True)
-    assert "Gagal" in page and "Semua 2.500 baris ditolak" in page
+    assert "Gagal" in page and "Semua 2.100 baris ditolak" in page
     # Nothing half-read stays: no pending import, no stored file.
     assert _imports(app) == [] and _stored(app) == []
     # A small sheet with the same fault is refused in the request, with the same words.
@@ -194,7 +194,7 @@ def test_errors_end_the_job_in_indonesian_naming_file_row_and_column(app, operat
 def test_a_worker_killed_mid_read_leaves_nothing_half_written_and_the_upload_can_be_retried(
     app, operator, worker
 ):
-    data = _sheet(8000)
+    data = _sheet(5000)
     job_id = _job_of(upload(operator, data))
     [record] = _imports(app)
     w = worker()
@@ -219,4 +219,4 @@ def test_a_worker_killed_mid_read_leaves_nothing_half_written_and_the_upload_can
     again = _job_of(upload(operator, data))
     done = wait_for(app, again, lambda j: not j.active, seconds=180, worker_log=w2.log)
     assert done.status == "done", done.error
-    assert done.progress_done == 8000
+    assert done.progress_done == 5000

@@ -97,11 +97,16 @@ def seconds_shown(page) -> int:
 def still_taking(page, app, limit_seconds: int) -> None:
     """On the quiz, not the result; the countdown near the full limit and running; the
     attempt open; one answer saved."""
-    page.wait_for_timeout(2500)  # an early auto-submit happens on the first tick
+    # An early auto-submit happens on the first tick, as the page loads: by now it would
+    # have left for the result page.
+    page.wait_for_timeout(1200)
     assert re.search(r"/ujian/\d+$", page.url), page.url
     first = seconds_shown(page)
-    assert limit_seconds - 30 <= first <= limit_seconds, page.locator("#timer").inner_text()
-    page.wait_for_timeout(2200)
+    shown = page.locator("#timer").inner_text()
+    assert limit_seconds - 30 <= first <= limit_seconds, shown
+    page.wait_for_function(
+        "shown => document.getElementById('timer').textContent !== shown", arg=shown
+    )
     assert seconds_shown(page) < first  # it counts down
 
     attempt, answer = open_attempt(app)
