@@ -70,11 +70,13 @@ format: install-test
 	$(BIN)/ruff check --fix bimtek tests bench
 
 # One pytest worker per core (xdist; a test file stays on one worker): each builds its own seeded
-# databases. PYTEST_WORKERS=0 runs everything in one process.
+# databases. PYTEST_WORKERS=0 runs everything in one process. Bytecode is written even where the
+# environment says not to (PYTHONDONTWRITEBYTECODE): otherwise every worker, and every server or
+# job worker a test starts, compiles bimtek and rewrites the tests' asserts again (~8 s each).
 PYTEST_WORKERS ?= auto
 
 test: install-test lint
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+	env -u PYTHONDONTWRITEBYTECODE $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info
