@@ -18,7 +18,7 @@ from bimtek.accounts.models import ParticipantImport, User
 from bimtek.extensions import db
 from bimtek.jobs import service
 from tests import test_jobs
-from tests.conftest import Auth
+from tests.conftest import Auth, csrf_token
 from tests.test_import import HEADER, person, xlsx
 from tests.test_import_web import confirm, upload
 from tests.test_jobs import job_id_from, job_row, wait_for
@@ -220,3 +220,37 @@ def test_a_worker_killed_mid_read_leaves_nothing_half_written_and_the_upload_can
     done = wait_for(app, again, lambda j: not j.active, seconds=180, worker_log=w2.log)
     assert done.status == "done", done.error
     assert done.progress_done == 5000
+
+
+def test_cancelling_a_parse_still_queued_discards_the_upload_at_once(app, operator):
+    # Every job goes to the worker here (BIMTEK_JOB_INLINE_SCALE=0), and none is running.
+    job_id = _job_of(upload(operator, _sheet(5), "batal.xlsx"))
+    [record] = _imports(app)
+    assert _stored(app) == [record.stored_name]
+    page = operator.get(f"/tugas/{job_id}").get_data(as_text=True)
+    assert "Menunggu giliran" in page and "Batalkan tugas" in page
+    # Without the form's token nothing happens.
+    assert operator.post(f"/tugas/{job_id}/batal").status_code == 400
+    assert job_row(app, job_id).status == "queued" and len(_imports(app)) == 1
+
+    token = csrf_token(operator, f"/tugas/{job_id}")
+    cancelled = operator.post(f"/tugas/{job_id}/batal", data={"csrf_token": token})
+    assert cancelled.status_code == 302 and cancelled.headers["Location"].endswith(
+        f"/tugas/{job_id}"
+    )
+    # At once, not at the daily clean-up: no pending import, no stored workbook.
+    assert _imports(app) == [] and _stored(app) == []
+    page = operator.get(cancelled.headers["Location"]).get_data(as_text=True)
+    assert "Tugas dibatalkan." in page and "Dibatalkan" in page
+    assert "Berkas unggahan sudah dihapus dan tidak ada peserta yang disimpan" in page
+    assert "Buka pratinjau impor" not in page and "Batalkan tugas" not in page
+    assert operator.get(f"/admin/peserta/impor/{record.id}").status_code == 404
+    listed = operator.get("/tugas").get_data(as_text=True)
+    assert "batal.xlsx" in listed and "Dibatalkan" in listed
+    # The worker that takes its queue message later does nothing with it.
+    with app.app_context():
+        service.run(job_id)
+    assert job_row(app, job_id).status == "cancelled" and _imported(app) == 0
+    # The same file can be uploaded again (a new import, a new job).
+    assert _job_of(upload(operator, _sheet(5), "batal.xlsx")) != job_id
+    assert len(_imports(app)) == 1 and len(_stored(app)) == 1

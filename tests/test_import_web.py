@@ -1,13 +1,16 @@
 """The admin's import pages: template, upload, dry-run preview, confirm, credentials sheet."""
 
 import io
+import json
 import re
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
 
+from bimtek.accounts import importer
 from bimtek.accounts.models import AuditLog, ParticipantImport, User
 from bimtek.extensions import db
 from bimtek.timeutil import utcnow
@@ -252,3 +255,76 @@ def test_discard_and_stale_uploads_are_deleted(app, admin_client):
 def test_participants_list_links_the_importer(admin_client):
     page = admin_client.get("/admin/peserta").get_data(as_text=True)
     assert 'href="/admin/peserta/impor"' in page
+
+
+def _nik(n: int) -> str:
+    return f"73220155069{n:05d}"
+
+
+def _names(app, prefix: str) -> int:
+    with app.app_context():
+        return len(db.session.scalars(select(User.id).where(User.nama.like(prefix + "%"))).all())
+
+
+def test_the_preview_lists_the_first_rows_of_each_kind_and_the_commit_takes_every_row(
+    app, admin_client
+):
+    first = xlsx([HEADER] + [person(n, f"Lama {n:03d}", _nik(n)) for n in range(1, 311)])
+    assert (
+        confirm(admin_client, import_id_of(upload(admin_client, first)), "semua").status_code == 302
+    )
+    sheet = xlsx(
+        [HEADER]
+        + [person(n, f"Diubah {n:03d}", _nik(n)) for n in range(1, 311)]  # rows 2-311
+        + [person(n, f"Baru {n:03d}", _nik(n)) for n in range(311, 616)]  # rows 312-616
+        + [person(n, f"Salah {n:03d}", _nik(n), desa="Desa Tidak Ada") for n in range(616, 918)]
+    )
+    import_id = import_id_of(upload(admin_client, sheet))
+    page = admin_client.get(f"/admin/peserta/impor/{import_id}").get_data(as_text=True)
+    counts = re.findall(r"<strong>([\d.]+)</strong> ([a-z ]+)</li>", page)
+    assert counts == [("305", "akun baru"), ("310", "diperbarui"), ("0", "tidak berubah"),
+                      ("302", "baris ditolak")]  # fmt: skip
+    assert "Impor hanya baris yang valid (305 baru, 310 diperbarui)" in page
+    # The first 300 of each kind are listed, then how many more there are.
+    assert "Diubah 300" in page and "Diubah 301" not in page and "… dan 10 lainnya" in page
+    assert "Baru 610" in page and "Baru 611" not in page and "… dan 5 lainnya" in page
+    rejected = re.search(r'data-testid="rejected">(.*?)</table>', page, re.S).group(1)
+    assert rejected.count("<tr><td>") == 300 and "<td>916</td>" in rejected
+    assert "<td>917</td>" not in rejected and "… dan 2 masalah lain" in page
+    assert _names(app, "Diubah") == 0 and _names(app, "Baru") == 0  # nothing written yet
+    # The commit takes every valid row, not only those the preview listed.
+    assert confirm(admin_client, import_id, "valid").status_code == 302
+    assert (_names(app, "Diubah"), _names(app, "Baru"), _names(app, "Lama")) == (310, 305, 0)
+    assert _names(app, "Salah") == 0 and _stored_files(app) == []
+
+
+@pytest.mark.parametrize("kept_check", [False, True], ids=["rows-only", "rows-and-check"])
+def test_an_upload_kept_by_the_previous_version_still_previews_and_commits(
+    app, admin_client, kept_check
+):
+    import_id = import_id_of(upload(admin_client, xlsx(WITH_ERROR)))
+    preview_url = f"/admin/peserta/impor/{import_id}"
+
+    def shown() -> str:
+        page = admin_client.get(preview_url).get_data(as_text=True)
+        return re.sub(r'name="csrf_token" type="hidden" value="[^"]+"', "", page)
+
+    expected = shown()
+    assert "Satu Anggota" in expected and "<strong>1</strong> baris ditolak" in expected
+    # Before previews were kept, the upload was one JSON: the rows read (and the check then).
+    [name] = _stored_files(app)
+    path = Path(app.config["BIMTEK_UPLOAD_DIR"]) / "imports" / name
+    old = json.loads(path.read_bytes().split(b"\n")[1])
+    assert set(old) == {"sha256", "parsed"}
+    if kept_check:
+        with app.app_context():
+            plan = importer.plan_parsed(importer.ParsedSheet.from_dict(old["parsed"]))
+            old["plan"] = {
+                "version": 1,
+                "rows": [importer._row_to_list(r) for r in plan.rows],
+                "rejected": [[r.row, r.column, r.reason] for r in plan.rejected],
+            }
+    path.write_text(json.dumps(old, ensure_ascii=False), "utf-8")
+    assert shown() == expected
+    assert confirm(admin_client, import_id, "valid").status_code == 302
+    assert _niks(app) == ["7322015506910001", "7322015506910002"]

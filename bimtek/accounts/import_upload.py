@@ -1,6 +1,13 @@
 """A participant upload between its preview and its confirm: the sheet as read (ParsedSheet),
 kept as JSON under BIMTEK_UPLOAD_DIR/imports, so neither the preview nor the confirm parses the
-workbook again; uploads nobody confirmed are discarded after a day."""
+workbook again; uploads nobody confirmed are discarded after a day.
+
+The stored file is two lines of JSON: first the preview (the counts, and the first rows of
+each kind the preview page lists: a few hundred KB whatever the sheet's size), then the rows
+as read. The preview and the confirm read the first line alone; the commit job reads the
+rows. An upload kept by the previous version is one line holding the rows (and maybe the
+check made then): read whole, as it was.
+"""
 
 import json
 import secrets
@@ -68,24 +75,28 @@ def _imports_dir(upload_dir: str | Path) -> Path:
     return Path(upload_dir) / "imports"
 
 
-def store_upload(
-    upload_dir: str | Path, parsed: ParsedSheet, sha256: str, plan: dict | None = None
-) -> str:
+def store_upload(upload_dir: str | Path, parsed: ParsedSheet, sha256: str, preview: dict) -> str:
     """Keep the upload, as parsed, under a random name until it is confirmed or discarded.
 
     The rows as read (JSON), not the workbook: the commit plans again from them, against the
-    data of that moment, without parsing the workbook again. `plan` (importer.plan_to_dict) is
-    the check made at upload, which the preview shows without checking 30,000 rows again.
+    data of that moment, without parsing the workbook again. `preview` (importer.preview_to_dict)
+    is what the preview page shows of the check made at upload; it goes first, on a line of
+    its own, so the preview reads it without the rows (30,000 rows: some 20 MB of JSON).
     Written whole or not at all (storage.write_atomic); a full disk raises OSError (ENOSPC)
     and leaves nothing behind.
     """
     folder = _imports_dir(upload_dir)
     folder.mkdir(parents=True, exist_ok=True)
     name = secrets.token_urlsafe(24) + ".json"
-    payload = {"sha256": sha256, "parsed": parsed.to_dict(), "plan": plan}
-    text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
-    write_atomic(folder / name, text.encode("utf-8"))
+    head = {**preview, "sha256": sha256}
+    body = {"sha256": sha256, "parsed": parsed.to_dict()}
+    # Compact JSON escapes every control character: neither line holds a b"\n" of its own.
+    write_atomic(folder / name, _json_line(head) + b"\n" + _json_line(body))
     return name
+
+
+def _json_line(value: dict) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 def store_workbook(upload_dir: str | Path, data: bytes) -> str:
@@ -116,18 +127,17 @@ def remove_stored(upload_dir: str | Path, name: str) -> None:
 
 def read_upload(upload_dir: str | Path, record: ParticipantImport) -> ParsedSheet:
     """The stored upload as parsed, checked against the hash taken when it arrived."""
-    return ParsedSheet.from_dict(_read_stored(upload_dir, record)["parsed"])
+    return ParsedSheet.from_dict(_read_stored(upload_dir, record, whole=True)["parsed"])
 
 
-def read_upload_and_plan(
-    upload_dir: str | Path, record: ParticipantImport
-) -> tuple[ParsedSheet, dict | None]:
-    """The stored upload and the check made at upload (importer.plan_to_dict), if kept."""
-    stored = _read_stored(upload_dir, record)
-    return ParsedSheet.from_dict(stored["parsed"]), stored.get("plan")
+def read_head(upload_dir: str | Path, record: ParticipantImport) -> dict:
+    """The first line of the stored upload, checked against the upload's hash: the preview
+    (key "preview"), or for an upload kept by the previous version the whole of it (the rows,
+    key "parsed", and maybe the check made then, key "plan")."""
+    return _read_stored(upload_dir, record, whole=False)
 
 
-def _read_stored(upload_dir: str | Path, record: ParticipantImport) -> dict:
+def _read_stored(upload_dir: str | Path, record: ParticipantImport, whole: bool) -> dict:
     missing = SpreadsheetError(
         "Berkas unggahan sudah tidak tersimpan (kedaluwarsa setelah sehari atau sudah "
         "dipakai). Unggah ulang berkasnya."
@@ -140,12 +150,21 @@ def _read_stored(upload_dir: str | Path, record: ParticipantImport) -> dict:
     if not record.stored_name or not record.stored_name.endswith(".json"):
         raise missing
     try:
-        stored = json.loads((_imports_dir(upload_dir) / record.stored_name).read_text("utf-8"))
+        with open(_imports_dir(upload_dir) / record.stored_name, "rb") as stored_file:
+            head = stored_file.readline()
+            rows = stored_file.read() if whole else b""
     except FileNotFoundError:
         raise missing from None
+    try:
+        stored = json.loads(rows or head)  # one line: an upload kept by the previous version
     except ValueError:
-        stored = {}
-    if stored.get("sha256") != record.sha256 or "parsed" not in stored:
+        stored = None
+    expected = ("parsed",) if whole else ("preview", "parsed")
+    if (
+        not isinstance(stored, dict)
+        or stored.get("sha256") != record.sha256
+        or not any(key in stored for key in expected)
+    ):
         raise SpreadsheetError("Berkas unggahan berubah sejak pratinjau. Unggah ulang berkasnya.")
     return stored
 

@@ -6,8 +6,10 @@ so the preview and the confirm never parse the workbook again. `plan_parsed` mat
 existing people, applies the same per-row rules as the participant form
 (`service.validate_participant`, fed from maps loaded once) and returns an ImportPlan; it writes
 nothing. `plan_import` is the two in one. `commit_plan` writes a plan in the caller's transaction
-(all rows or none; the caller commits once). `issue_initial_passwords` gives the accounts an
-import created their random initial passwords, for the credentials sheet.
+(all rows or none; the caller commits once). `preview_of` keeps of a plan what the preview page
+shows (the counts and the first rows), stored with the upload so the preview never loads every
+row. `issue_initial_passwords` gives the accounts an import created their random initial
+passwords, for the credentials sheet.
 """
 
 import hashlib
@@ -44,8 +46,8 @@ from bimtek.accounts.import_upload import (  # noqa: F401
     discard_stale,
     drop_upload,
     parse_pending,
+    read_head,
     read_upload,
-    read_upload_and_plan,
     remove_stored,
     store_upload,
     store_workbook,
@@ -380,53 +382,108 @@ def _plan_row(
     plan.rows.append(PlannedRow(number, action, data, existing.id, changes, asal))
 
 
-# ---- the plan kept beside the upload ---------------------------------------------------------
+# ---- what the preview shows, kept beside the upload ----------------------------------------
+
+PREVIEW_ROWS = 300  # rows of each kind listed on the preview page; the counts cover all
+PREVIEW_VERSION = 1
 
 
-def plan_to_dict(plan: ImportPlan) -> dict:
-    """The check made at upload, as JSON, for the preview (never for the commit, which checks
-    again against the data of that moment)."""
+@dataclass
+class ImportPreview:
+    """What the preview page shows of the check made at upload: the counts over every row, and
+    the first PREVIEW_ROWS rejections, updates and new accounts. Kept at upload (a few hundred
+    KB whatever the sheet's size), so the preview and the confirm never load every row."""
+
+    sheet: str
+    header_row: int
+    counts: dict[str, int]
+    rejections: int  # problems found, all rows (a row may have several)
+    rejected: list[Rejection]  # the first PREVIEW_ROWS of them
+    shown: dict[str, list[PlannedRow]]  # 'create' | 'update' -> the first PREVIEW_ROWS
+
+    def of(self, action: str) -> list[PlannedRow]:
+        return self.shown.get(action, [])
+
+    @property
+    def importable(self) -> int:
+        """Rows the commit would go through (new, updated and unchanged)."""
+        return self.counts["create"] + self.counts["update"] + self.counts["unchanged"]
+
+
+def preview_of(plan: ImportPlan, limit: int = PREVIEW_ROWS) -> ImportPreview:
+    shown: dict[str, list[PlannedRow]] = {"create": [], "update": []}
+    for row in plan.rows:
+        listed = shown.get(row.action)
+        if listed is not None and len(listed) < limit:
+            listed.append(row)
+    return ImportPreview(
+        plan.sheet, plan.header.row, plan.counts, len(plan.rejected), plan.rejected[:limit], shown
+    )
+
+
+def preview_to_dict(preview: ImportPreview) -> dict:
+    """The preview as JSON, for import_upload.store_upload (the first line of the stored file)."""
     return {
-        "version": 1,
-        "rows": [
-            [
-                r.row,
-                r.action,
-                r.user_id,
-                r.asal,
-                asdict(r.data),
-                {n: [_plain(a), _plain(b)] for n, (a, b) in r.changes.items()},
-            ]
-            for r in plan.rows
-        ],  # fmt: skip
-        "rejected": [[r.row, r.column, r.reason] for r in plan.rejected],
+        "preview": PREVIEW_VERSION,
+        "sheet": preview.sheet,
+        "header_row": preview.header_row,
+        "counts": preview.counts,
+        "rejections": preview.rejections,
+        "rejected": [[r.row, r.column, r.reason] for r in preview.rejected],
+        "shown": {
+            action: [_row_to_list(r) for r in rows] for action, rows in preview.shown.items()
+        },
     }
 
 
+def preview_from_dict(data: dict) -> ImportPreview:
+    return ImportPreview(
+        data["sheet"],
+        data["header_row"],
+        data["counts"],
+        data["rejections"],
+        [Rejection(n, c, r) for n, c, r in data["rejected"]],
+        {action: [_row_from_list(r) for r in rows] for action, rows in data["shown"].items()},
+    )
+
+
+def preview_at_upload(upload_dir: str | Path, record: ParticipantImport) -> ImportPreview:
+    """The preview kept at upload. An upload kept by the previous version holds no preview:
+    its check kept then (or, failing that, one made now) is summed up instead."""
+    head = read_head(upload_dir, record)
+    if head.get("preview") == PREVIEW_VERSION:
+        return preview_from_dict(head)
+    parsed = ParsedSheet.from_dict(head["parsed"])
+    kept = head.get("plan")
+    if isinstance(kept, dict) and kept.get("version") == 1:
+        return preview_of(plan_from_dict(parsed, kept))
+    return preview_of(plan_parsed(parsed, office_id=scope.office_of(record)))
+
+
+def _row_to_list(r: PlannedRow) -> list:
+    changes = {n: [_plain(a), _plain(b)] for n, (a, b) in r.changes.items()}
+    return [r.row, r.action, r.user_id, r.asal, asdict(r.data), changes]
+
+
+def _row_from_list(item: list) -> PlannedRow:
+    number, action, user_id, asal, values, changes = item
+    return PlannedRow(
+        number,
+        action,
+        service.ParticipantData(**values),
+        user_id,
+        {n: (a, b) for n, (a, b) in changes.items()},
+        asal,
+    )
+
+
 def plan_from_dict(parsed: ParsedSheet, data: dict) -> ImportPlan:
+    """The check an upload kept by the previous version holds (version 1: every row)."""
     plan = ImportPlan(sheet=parsed.sheet, header=parsed.header)
-    for number, action, user_id, asal, values, changes in data["rows"]:
-        plan.rows.append(
-            PlannedRow(
-                number,
-                action,
-                service.ParticipantData(**values),
-                user_id,
-                {n: (a, b) for n, (a, b) in changes.items()},
-                asal,
-            )
-        )
+    plan.rows = [_row_from_list(item) for item in data["rows"]]
     plan.rejected = [Rejection(n, c, r) for n, c, r in data["rejected"]]
     plan.rejected_rows = {r.row for r in plan.rejected}
     return plan
-
-
-def checked_at_upload(upload_dir: str | Path, record: ParticipantImport) -> ImportPlan:
-    """The preview's plan: the one kept at upload, or (an upload kept without one) made now."""
-    parsed, kept = read_upload_and_plan(upload_dir, record)
-    if kept is not None and kept.get("version") == 1:
-        return plan_from_dict(parsed, kept)
-    return plan_parsed(parsed, office_id=scope.office_of(record))
 
 
 def sha256_of(data: bytes) -> str:

@@ -1,8 +1,9 @@
 """The participant import's long steps as jobs: reading an uploaded sheet (`import_parse`), the
 commit of a confirmed import, and its credentials sheet (new initial passwords).
 
-The parse reads the workbook once, keeps the rows as read (JSON) for the preview and the commit,
-and deletes the workbook; a failure deletes the upload and its pending record, so nothing is
+The parse reads the workbook once, keeps the rows as read (JSON) for the commit and what the
+preview shows of its check (the counts, the first rows), and deletes the workbook; a failure
+(or a cancel, even before it started) deletes the upload and its pending record, so nothing is
 left half-read. Its result is a page (the preview), not a file.
 
 All or nothing: the new password hashes are committed by the job runner only after the sheet
@@ -164,6 +165,16 @@ def _forget_upload(upload_dir: str, import_id: int) -> None:
     db.session.commit()
 
 
+def _discard_unread(job) -> str:
+    """A parse cancelled before it started: its upload goes at once, not with the daily
+    clean-up (the same as a parse cancelled while reading)."""
+    _forget_upload(current_app.config["BIMTEK_UPLOAD_DIR"], job.params["import_id"])
+    return (
+        "Dibatalkan sebelum dimulai. Berkas unggahan sudah dihapus dan tidak ada peserta yang "
+        "disimpan; unggah ulang bila perlu."
+    )
+
+
 @kind(
     "import_parse",
     roles=("admin",),
@@ -171,6 +182,7 @@ def _forget_upload(upload_dir: str, import_id: int) -> None:
     inline_limit=INLINE_PARSE_ROWS,
     interrupted=PARSE_INTERRUPTED,
     result_page=_import_page,
+    on_cancel=_discard_unread,
 )
 def import_parse(ctx, params: dict, user: User) -> str:
     """Read an uploaded participants sheet once, check every row, keep what was read."""
@@ -220,7 +232,8 @@ def import_parse(ctx, params: dict, user: User) -> str:
         _forget_upload(upload_dir, import_id)
         raise
     try:  # written before the lock is taken (a second, for 30,000 rows)
-        stored = importer.store_upload(upload_dir, parsed, sha256, importer.plan_to_dict(plan))
+        preview = importer.preview_to_dict(importer.preview_of(plan))
+        stored = importer.store_upload(upload_dir, parsed, sha256, preview)
     except OSError as exc:
         _forget_upload(upload_dir, import_id)
         if is_storage_full(exc):

@@ -433,18 +433,17 @@ def participant_unlock(user_id: int):
 
 # ---- import from .xlsx -----------------------------------------------------------------------
 
-PREVIEW_LIMIT = 300  # rows of each kind listed on the preview page; the counts cover all
-
 
 def _upload_dir() -> str:
     return current_app.config["BIMTEK_UPLOAD_DIR"]
 
 
-def _checked_plan(record: ParticipantImport) -> importer.ImportPlan:
-    """The check made when the sheet was read (kept beside the rows read): the preview and the
-    confirm neither parse the workbook nor check 30,000 rows again. The commit job checks again
-    against the data of its moment."""
-    return importer.checked_at_upload(_upload_dir(), record)
+def _checked(record: ParticipantImport) -> importer.ImportPreview:
+    """What the check made when the sheet was read found (the counts, the first rows), kept
+    beside the rows read: the preview and the confirm neither parse the workbook, nor check
+    30,000 rows again, nor load them. The commit job checks every row again against the data
+    of its moment."""
+    return importer.preview_at_upload(_upload_dir(), record)
 
 
 def _own_pending(import_id: int) -> ParticipantImport:
@@ -567,16 +566,16 @@ def import_detail(import_id: int):
         if reading is not None:  # still being read: its progress page
             return redirect(url_for("jobs.detail", job_id=reading.id, ikuti=1), code=303)
     try:
-        plan = _checked_plan(record)
+        preview = _checked(record)
     except SpreadsheetError as exc:
         flash(str(exc), "error")
         return redirect(url_for("accounts.import_upload"))
     return render_template(
         "accounts/import_preview.html",
         record=record,
-        plan=plan,
-        counts=plan.counts,
-        limit=PREVIEW_LIMIT,
+        preview=preview,
+        counts=preview.counts,
+        limit=importer.PREVIEW_ROWS,
         form=ImportConfirmForm(),
     )
 
@@ -590,13 +589,13 @@ def import_confirm(import_id: int):
         abort(400)
     skip_invalid = request.form.get("mode") == "valid"
     try:
-        plan = _checked_plan(record)
+        preview = _checked(record)
     except SpreadsheetError as exc:
         flash(str(exc), "error")
         return redirect(url_for("accounts.import_upload"))
-    if plan.rejected and not skip_invalid:
+    if preview.counts["rejected"] and not skip_invalid:
         flash(
-            f"{plan.counts['rejected']} baris ditolak, jadi tidak ada yang diimpor. Perbaiki "
+            f"{preview.counts['rejected']} baris ditolak, jadi tidak ada yang diimpor. Perbaiki "
             "lembar lalu unggah ulang, atau pilih “Impor hanya baris yang valid”.",
             "error",
         )
@@ -608,7 +607,7 @@ def import_confirm(import_id: int):
         {"import_id": record.id, "skip_invalid": skip_invalid},
         current_user,
         f"Impor peserta #{record.id} ({record.filename})",
-        len(plan.rows),
+        preview.importable,
     )
     job = started.job
     if not started.inline:

@@ -67,6 +67,9 @@ class Kind:
     result_page: Callable | None = None
     shared: bool = False  # the same work whoever starts it: one active job for everyone
     listed: bool = True  # shown in the operator's list of jobs (not housekeeping)
+    # Undo what was prepared for a job cancelled before it ran (an upload waiting to be read):
+    # (job) -> what the job page then says, or None. A running job cleans up in its `run`.
+    on_cancel: Callable | None = None
 
 
 KINDS: dict[str, Kind] = {}
@@ -84,6 +87,7 @@ def kind(
     result_page=None,
     shared=False,
     listed=True,
+    on_cancel=None,
 ):
     def register(func):
         KINDS[name] = Kind(
@@ -98,6 +102,7 @@ def kind(
             result_page,
             shared,
             listed,
+            on_cancel,
         )
         return func
 
@@ -274,10 +279,18 @@ def can_see(job: Job, user) -> bool:
     )
 
 
-def cancel(job: Job) -> None:
-    """Ask the job to stop. A queued one stops at once; a running one at its next chunk."""
+CANCELLED_QUEUED = "Dibatalkan sebelum dimulai."
+
+
+def cancel(job: Job) -> bool:
+    """Ask the job to stop. A queued one stops at once (True), and its kind's `on_cancel`
+    undoes what was prepared for it; a running one stops at its next chunk (False).
+
+    Exactly one side cleans up: the worker claims a job only while it is still queued, so a
+    job cancelled here never runs, and one claimed first sees the request in `ctx.progress`.
+    """
     with _state() as conn:
-        conn.execute(
+        stopped = conn.execute(
             update(Job)
             .where(Job.id == job.id, Job.status == "queued")
             .values(
@@ -285,14 +298,26 @@ def cancel(job: Job) -> None:
                 active_key=None,
                 cancel_requested=True,
                 finished_at=utcnow(),
-                message="Dibatalkan sebelum dimulai.",
+                message=CANCELLED_QUEUED,
             )
-        )
-        conn.execute(
-            update(Job)
-            .where(Job.id == job.id, Job.status == "running")
-            .values(cancel_requested=True, message="Menunggu tugas berhenti …")
-        )
+        ).rowcount
+        if not stopped:
+            conn.execute(
+                update(Job)
+                .where(Job.id == job.id, Job.status == "running")
+                .values(cancel_requested=True, message="Menunggu tugas berhenti …")
+            )
+    spec = KINDS.get(job.kind)
+    if stopped and spec is not None and spec.on_cancel is not None:
+        try:
+            message = spec.on_cancel(job)
+        except Exception:  # the job stays cancelled; the kind's daily clean-up remains
+            log.exception("job %s (%s): clean-up after cancel failed", job.id, job.kind)
+            db.session.rollback()
+        else:
+            if message:
+                _set(job.id, message=message[:500])
+    return bool(stopped)
 
 
 def forget_result(job: Job, message: str) -> None:

@@ -62,7 +62,9 @@ def cancel(job_id: int):
     if not JobForm().validate_on_submit():
         abort(400)
     if job.active:
-        service.cancel(job)
-        flash("Permintaan pembatalan dikirim.", "info")
+        if service.cancel(job):  # was still waiting: stopped, its page says what was undone
+            flash("Tugas dibatalkan.", "info")
+        else:
+            flash("Permintaan pembatalan dikirim.", "info")
     db.session.rollback()
     return redirect(url_for(".detail", job_id=job.id))
