@@ -14,6 +14,7 @@ is timed; nothing is retried. Exits non-zero on any loss, any 5xx or a missed ta
 import argparse
 import http.client
 import json
+import os
 import random
 import subprocess
 import sys
@@ -93,6 +94,7 @@ class Step:
         self.latencies: list[float] = []
         self.ok = self.failed = self.server_errors = 0
         self.wall = 0.0
+        self.cpu = 0.0  # CPU seconds the server's processes spent during the step
         self.statuses: dict[int, int] = {}  # the unexpected ones
         self.lock = threading.Lock()
 
@@ -120,9 +122,31 @@ class Step:
             f"  {self.name:<12} {self.ok:>6} ok {self.failed:>4} failed {self.server_errors:>3} 5xx "
             f"in {self.wall:6.2f} s = {self.rate:6.0f}/s  "
             f"p50 {percentile(self.latencies, 50) * 1000:7.0f} ms  "
-            f"p95 {percentile(self.latencies, 95) * 1000:7.0f} ms"
+            f"p95 {percentile(self.latencies, 95) * 1000:7.0f} ms  "
+            f"server cpu {self.cpu / max(self.ok, 1) * 1000:5.1f} ms/req"
             + (f"  statuses {self.statuses}" if self.statuses else "")
         )
+
+
+def server_cpu(pid: int) -> float:
+    """CPU seconds (user + system) of a gunicorn master and its workers so far (Linux /proc;
+    0.0 elsewhere). Per request, it says what a step costs whatever else the machine runs."""
+    total = 0.0
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        for process in [str(pid), *children]:
+            fields = Path(f"/proc/{process}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except OSError:
+        return 0.0
+    return total
+
+
+def measure(step: "Step", pid: int, items, work, concurrency: int, spread: float = 0.0) -> None:
+    """run() for one step, keeping its wall time and the server's CPU time."""
+    before = server_cpu(pid)
+    step.wall = run(items, work, concurrency, spread)
+    step.cpu = server_cpu(pid) - before
 
 
 def run(items, work, concurrency: int, spread: float = 0.0) -> float:
@@ -258,7 +282,7 @@ def hall(label: str, env: dict, participants: int, concurrency: int) -> dict:
             steps["sign-in"].timed(lambda: phone.form("/login", form), 302)
 
         spread = participants / 30
-        steps["sign-in"].wall = run(phones, sign_in, concurrency, spread)
+        measure(steps["sign-in"], proc.pid, phones, sign_in, concurrency, spread)
 
         # "Mulai pre-test": everyone opens the quiz page, then presses "Mulai" at once.
         def open_quiz(phone: Phone):
@@ -267,14 +291,14 @@ def hall(label: str, env: dict, participants: int, concurrency: int) -> dict:
             )
             phone.info["token"] = token(page)
 
-        steps["quiz page"].wall = run(phones, open_quiz, concurrency)
+        measure(steps["quiz page"], proc.pid, phones, open_quiz, concurrency)
 
         def start(phone: Phone):
             status, _ = steps["start"].timed(
                 lambda: phone.form(f"/kuis/{quiz}/mulai", {"csrf_token": phone.info["token"]}), 302
             )
 
-        steps["start"].wall = run(phones, start, concurrency)
+        measure(steps["start"], proc.pid, phones, start, concurrency)
 
         # The exam page the phone then shows (timed with the quiz page): positions and options.
         def open_exam(phone: Phone):
@@ -314,7 +338,7 @@ def hall(label: str, env: dict, participants: int, concurrency: int) -> dict:
                     200,
                 )
 
-        steps["answer save"].wall = run(phones, answer, concurrency)
+        measure(steps["answer save"], proc.pid, phones, answer, concurrency)
         saved_before_submit = python(env, COUNT, NIK_PREFIX=NIK_PREFIX, QUIZ=quiz,
                                      SESSION=session)  # fmt: skip
 
@@ -327,7 +351,7 @@ def hall(label: str, env: dict, participants: int, concurrency: int) -> dict:
             form.update({f"q{p}": key for p, key in info["questions"]})
             steps["submit"].timed(lambda: phone.form(f"/ujian/{info['attempt']}", form), 302)
 
-        steps["submit"].wall = run(phones, submit, concurrency)
+        measure(steps["submit"], proc.pid, phones, submit, concurrency)
 
         # "Presensi sekarang": the code on the projector, typed on the check-in page.
         def open_checkin(phone: Phone):
@@ -336,7 +360,7 @@ def hall(label: str, env: dict, participants: int, concurrency: int) -> dict:
             )
             phone.info["checkin_token"] = token(page)
 
-        steps["check-in page"].wall = run(phones, open_checkin, concurrency)
+        measure(steps["check-in page"], proc.pid, phones, open_checkin, concurrency)
 
         def check_in(phone: Phone):
             now = time.time()
@@ -350,7 +374,7 @@ def hall(label: str, env: dict, participants: int, concurrency: int) -> dict:
                     "session_id": str(session), "via": ""}  # fmt: skip
             steps["check-in"].timed(lambda: phone.form("/hadir", form), 302)
 
-        steps["check-in"].wall = run(phones, check_in, concurrency)
+        measure(steps["check-in"], proc.pid, phones, check_in, concurrency)
     finally:
         proc.terminate()
         proc.wait(30)
@@ -363,7 +387,7 @@ def hall(label: str, env: dict, participants: int, concurrency: int) -> dict:
     return {"steps": steps, "stored": stored}
 
 
-def ceiling(label: str, env: dict, requests: int, concurrency: int) -> float:
+def ceiling(label: str, env: dict, requests: int, concurrency: int) -> "Step":
     subprocess.run(
         [sys.executable, "-c", "import ceiling_app; ceiling_app.create_table()"],
         env=dict(env, PYTHONPATH=str(ROOT / "bench")), check=True, cwd=str(ROOT),
@@ -378,16 +402,20 @@ def ceiling(label: str, env: dict, requests: int, concurrency: int) -> float:
             for _ in range(per_phone):
                 step.timed(lambda: phone.request("POST", "/hit", b""), 200)
 
-        step.wall = run(phones, hit, concurrency)
+        measure(step, proc.pid, phones, hit, concurrency)
     finally:
         proc.terminate()
         proc.wait(30)
     print(f"{label}: ceiling (minimal Flask app, one INSERT per request, same gunicorn settings)")
     print(step.line())
-    return step.rate
+    return step
 
 
-def judge(label: str, result: dict, ceiling_rate: float, participants: int) -> list[str]:
+def per_request_cpu(step: "Step") -> float:
+    return step.cpu / step.ok if step.ok else 0.0
+
+
+def judge(label: str, result: dict, top: "Step", participants: int) -> list[str]:
     steps, stored = result["steps"], result["stored"]
     problems = []
     for step in steps.values():
@@ -417,9 +445,13 @@ def judge(label: str, result: dict, ceiling_rate: float, participants: int) -> l
     if start_p95 > START_P95:
         problems.append(f"start p95 {start_p95:.2f} s > {START_P95} s")
     for name, target in TARGETS.items():
-        ratio = steps[name].rate / ceiling_rate
+        ratio = steps[name].rate / top.rate
         verdict = "ok" if ratio >= target else "MISSED"
-        print(f"  {name:<12} {ratio:5.2f} × ceiling (target >= {target}) {verdict}")
+        # The same comparison by the server's CPU time per request: what the ratio would be
+        # if the server had the machine to itself (informative; the target is on the rate).
+        cpu = per_request_cpu(steps[name])
+        by_cpu = f"; by server CPU {per_request_cpu(top) / cpu:5.2f} ×" if cpu else ""
+        print(f"  {name:<12} {ratio:5.2f} × ceiling (target >= {target}) {verdict}{by_cpu}")
         if ratio < target:
             problems.append(f"{name} {ratio:.2f} × ceiling < {target}")
     return [f"{label}: {p}" for p in problems]
@@ -436,8 +468,8 @@ def main() -> int:
 
     env = bench_env()
     result = hall("sqlite", env, args.participants, args.concurrency)
-    rate = ceiling("sqlite", env, args.ceiling_requests, args.concurrency)
-    problems += judge("sqlite", result, rate, args.participants)
+    top = ceiling("sqlite", env, args.ceiling_requests, args.concurrency)
+    problems += judge("sqlite", result, top, args.participants)
 
     if not args.no_postgres:
         from tests.pg import PostgresProvider
@@ -449,8 +481,8 @@ def main() -> int:
             try:
                 env = bench_env(provider.create_database())
                 result = hall("postgresql", env, args.participants, args.concurrency)
-                rate = ceiling("postgresql", env, args.ceiling_requests, args.concurrency)
-                problems += judge("postgresql", result, rate, args.participants)
+                top = ceiling("postgresql", env, args.ceiling_requests, args.concurrency)
+                problems += judge("postgresql", result, top, args.participants)
             finally:
                 provider.close()
     if problems:
