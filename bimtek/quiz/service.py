@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 
-from sqlalchemy import and_, bindparam, case, select, update
+from sqlalchemy import and_, bindparam, case, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import make_transient_to_detached
@@ -22,7 +22,7 @@ from bimtek.extensions import db
 from bimtek.learning import service as learning
 from bimtek.learning.models import Course, CourseModule
 from bimtek.quiz import stats
-from bimtek.quiz.grading import TYPES, score_percent
+from bimtek.quiz.grading import OPTION_KEYS, TRUE_FALSE_OPTIONS, TYPES, score_percent
 from bimtek.quiz.models import (
     REVIEW_POLICIES,
     Attempt,
@@ -790,24 +790,94 @@ def save_answer(
 def save_answer_for_token(
     token: str | None, attempt_id: int, position: int, selected, now: datetime | None = None
 ) -> SavedAnswer:
-    """save_answer for the account with this session token, without loading it: one SELECT
-    (the answer, its attempt, and the account) and one UPDATE. Raises NotSignedIn when that
-    finds nothing (no such account, one that may not go on, someone else's attempt, no such
-    question): the caller then checks the sign-in and calls save_answer, which says which."""
+    """save_answer for the account with this session token, without loading it: one UPDATE
+    that checks the account (active, no password change pending), that the attempt is its
+    own, open and in time, and stores the choice. Raises NotSignedIn when the account, the
+    attempt or the question does not fit: the caller then checks the sign-in and calls
+    save_answer, which says which. A closed or late attempt raises AttemptClosed as there.
+
+    The choice stored is the one a client sends (keys of the question, one for a radio type);
+    any other is corrected by a second UPDATE once the question's type and options are back."""
     if not token:
         raise NotSignedIn(attempt_id)
     now = now or utcnow()
-    row = (
-        db.session.connection()
-        .execute(
+    selected = list(selected)
+    likely = _likely_clean(selected)
+    connection = db.session.connection()
+    row = connection.execute(
+        _SAVE_BY_TOKEN,
+        {
+            "of_attempt": attempt_id,
+            "at_position": position,
+            "token": token,
+            "cutoff": now - DEADLINE_GRACE,
+            "new_selected": likely,
+            "new_saved_at": now,
+        },
+    ).one_or_none()
+    if row is None:
+        # Why not (rare): a closed or late attempt, another account, no such question.
+        row = connection.execute(
             _ANSWER_FOR_SAVE_BY_TOKEN,
             {"attempt_id": attempt_id, "position": position, "token": token},
-        )
-        .one_or_none()
+        ).one_or_none()
+        if row is None:
+            raise NotSignedIn(attempt_id)
+        return _store_answer(row, attempt_id, selected, now)
+    clean = list(TYPES[row.type].clean_selection(dict.fromkeys(row.option_order), selected))
+    if clean != likely:
+        connection.execute(_STORE_ANSWER, {"answer_id": row.id, "selected": clean, "saved_at": now})
+    return SavedAnswer(saved_at=now, deadline=row.deadline)
+
+
+_ANY_OPTION_KEY = frozenset(OPTION_KEYS) | frozenset(TRUE_FALSE_OPTIONS)
+
+
+def _likely_clean(selected: list) -> list[str]:
+    """What clean_selection keeps of a client's choice when it is a proper one."""
+    keys = list(dict.fromkeys(k for k in selected if k in _ANY_OPTION_KEY))
+    return keys if len(keys) <= 1 else sorted(keys)
+
+
+# The answer saved by one statement: the attempt is this token's account's, open and in time
+# (locked on PostgreSQL, so a save and a submit of one attempt never interleave; SQLite's
+# BEGIN IMMEDIATE serialises them), and the question's type, option order and the deadline
+# come back with it. Subqueries, not UPDATE ... FROM: SQLite's RETURNING reads only the table
+# it updates.
+_OWN_OPEN_ATTEMPT = (
+    select(_attempt.c.id)
+    .select_from(_attempt.join(_user, _user.c.id == _attempt.c.user_id))
+    .where(
+        _attempt.c.id == bindparam("of_attempt"),
+        _attempt.c.status == "open",
+        or_(_attempt.c.deadline.is_(None), _attempt.c.deadline >= bindparam("cutoff")),
+        _user.c.session_token == bindparam("token"),
+        _user.c.active.is_(True),
+        _user.c.must_change_password.is_(False),
     )
-    if row is None:
-        raise NotSignedIn(attempt_id)
-    return _store_answer(row, attempt_id, selected, now)
+    .with_for_update(of=_attempt)
+    .scalar_subquery()
+)
+_SAVE_BY_TOKEN = (
+    update(_answer)
+    # (bind names unlike the table's columns: SQLAlchemy keeps those for the SET clause)
+    .where(
+        _answer.c.attempt_id == _OWN_OPEN_ATTEMPT, _answer.c.position == bindparam("at_position")
+    )
+    .values(selected=bindparam("new_selected"), saved_at=bindparam("new_saved_at"))
+    .returning(
+        _answer.c.id,
+        _answer.c.option_order,
+        select(_version.c.type)
+        .where(_version.c.id == _answer.c.question_version_id)
+        .scalar_subquery()
+        .label("type"),
+        select(_attempt.c.deadline)
+        .where(_attempt.c.id == _answer.c.attempt_id)
+        .scalar_subquery()
+        .label("deadline"),
+    )
+)
 
 
 def _store_answer(row, attempt_id: int, selected, now: datetime) -> SavedAnswer:

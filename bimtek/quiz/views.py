@@ -178,11 +178,9 @@ def _selected_from_form(form, position: int) -> list[str]:
 
 @bp.post("/ujian/<int:attempt_id>/jawab")
 @checks_own_sign_in
-@writes_late
 def save(attempt_id: int):
     """One answer, posted by quiz.js as the participant chooses it. Who is signed in is
-    checked inside the save's own query (checks_own_sign_in): one SELECT and one UPDATE."""
-    begin_write()
+    checked inside the save's own statement (checks_own_sign_in): one UPDATE."""
     payload = request.get_json(silent=True)
     if isinstance(payload, dict):  # any other shape was refused before the view (web.py)
         position = payload.get("position")
