@@ -196,6 +196,12 @@ def _has_nul(values) -> bool:
     return any("\x00" in value for value in values if isinstance(value, str))
 
 
+def _may_hold_nul(raw: bytes) -> bool:
+    """Whether a query string or urlencoded body can decode to a NUL anywhere (a whole page of
+    answers need not be scanned field by field when it cannot)."""
+    return b"%00" in raw or b"\x00" in raw
+
+
 def _valid_utf8(raw: bytes) -> bool:
     """A query string or urlencoded body whose escapes decode as UTF-8. Werkzeug would replace
     bad bytes with U+FFFD silently; a pasted U+FFFD (valid UTF-8) still passes."""
@@ -236,9 +242,10 @@ def malformed_input() -> str | None:
         return BAD_CHARACTERS_MESSAGE
     if _has_nul(request.view_args.values() if request.view_args else ()):
         return BAD_CHARACTERS_MESSAGE
-    for key, values in request.args.lists():
-        if _has_nul([key, *values]):
-            return BAD_CHARACTERS_MESSAGE
+    if _may_hold_nul(request.query_string):
+        for key, values in request.args.lists():
+            if _has_nul([key, *values]):
+                return BAD_CHARACTERS_MESSAGE
     if request.method in ("GET", "HEAD", "OPTIONS"):
         return None
     if request.is_json:
@@ -248,8 +255,11 @@ def malformed_input() -> str | None:
             return BAD_INPUT_MESSAGE
         return None if _json_shape_ok(payload) else BAD_INPUT_MESSAGE
     if request.mimetype == "application/x-www-form-urlencoded":
-        if not _valid_utf8(request.get_data(cache=True)):
+        raw = request.get_data(cache=True)
+        if not _valid_utf8(raw):
             return BAD_CHARACTERS_MESSAGE
+        if not _may_hold_nul(raw):
+            return None  # the form is these bytes: no field can hold a NUL
     for key, values in request.form.lists():
         if _has_nul([key, *values]):
             return BAD_CHARACTERS_MESSAGE
