@@ -168,6 +168,46 @@ def test_a_graded_post_test_issues_the_certificate_of_an_automatic_course(app, d
     assert pass_post_test(PPS_NIK) == 1
 
 
+def test_a_post_test_sent_from_its_page_issues_the_certificate_of_an_automatic_course(
+    app, client, auth, demo
+):
+    """The same through the exam page a phone sends ("Kirim" with every answer on it)."""
+    from bimtek.quiz.models import AttemptAnswer, Quiz
+    from bimtek.timeutil import utcnow
+    from tests.conftest import csrf_token
+
+    with app.app_context():
+        course = db.session.get(Course, demo)
+        course.pretest_first, course.auto_issue = False, True
+        user = db.session.scalars(select(User).where(User.nik == PPS_NIK)).one()
+        for module in course.modules:
+            db.session.add(ModuleProgress(user_id=user.id, completed_at=utcnow(),
+                                          module_version_id=module.versions[-1].id))  # fmt: skip
+        post = db.session.scalars(
+            select(Quiz.id).where(Quiz.course_id == demo, Quiz.kind == "post")
+        ).one()
+        db.session.commit()
+    auth.login(PPS_NIK, PASSWORD)
+    started = client.post(
+        f"/kuis/{post}/mulai", data={"csrf_token": csrf_token(client, f"/kuis/{post}")}
+    )
+    attempt_id = int(started.headers["Location"].rsplit("/", 1)[1])
+    with app.app_context():
+        rows = db.session.scalars(
+            select(AttemptAnswer).where(AttemptAnswer.attempt_id == attempt_id)
+        ).all()
+        keys = {r.position: list(r.question_version.answer) for r in rows}
+        assert db.session.scalar(select(func.count()).select_from(Certificate)) == 0
+    form = {"csrf_token": csrf_token(client, f"/ujian/{attempt_id}"), "action": "kirim",
+            "positions": [str(p) for p in keys]}  # fmt: skip
+    form.update({f"q{p}": k for p, k in keys.items()})
+    response = client.post(f"/ujian/{attempt_id}", data=form)
+    assert response.headers["Location"].endswith(f"/ujian/{attempt_id}/hasil")
+    with app.app_context():
+        (certificate,) = db.session.scalars(select(Certificate)).all()
+        assert certificate.user.nik == PPS_NIK and certificate.issued_by_id is None
+
+
 def test_the_event_that_completes_the_course_issues_the_certificate(
     client, auth, app, demo, graduate, post_form
 ):

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 
-from sqlalchemy import and_, bindparam, case, or_, select, update
+from sqlalchemy import Text, and_, bindparam, case, cast, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import make_transient_to_detached
@@ -984,6 +984,29 @@ def finish_attempt(
     now = now or utcnow()
     connection = db.session.connection()
     rows = connection.execute(_GRADING_ROWS, {"attempt_id": attempt.id}).all()
+    quiz = attempt.quiz
+    values = _grade_and_close(connection, attempt.id, rows, quiz.pass_mark, now, status, selections)
+    if values is None:
+        db.session.refresh(attempt)
+        return False
+    for name, value in values.items():  # what the database now holds, without reloading it
+        set_committed_value(attempt, name, value)
+    # A graded post-test may complete the course. Only a course that issues certificates by
+    # itself listens, so its flag is read alone first: a submit (a hall at once) does not load
+    # the course and its modules otherwise.
+    if quiz.kind == "post" and db.session.scalar(
+        select(Course.auto_issue).where(Course.id == quiz.course_id)
+    ):
+        signals.course_progress.send(quiz.course, user=db.session.get(User, attempt.user_id))
+    return True
+
+
+def _grade_and_close(
+    connection, attempt_id: int, rows, pass_mark: int, now: datetime, status: str, selections
+) -> dict | None:
+    """Grade the answer rows (with `selections` applied), claim the attempt (WHERE status =
+    'open') and store the changed choices and every mark. The values written to the attempt,
+    or None when another request had already closed it (nothing written then)."""
     chosen, changed = _apply_selections(rows, selections, now)
     right = []
     for row in rows:
@@ -996,26 +1019,102 @@ def finish_attempt(
         "submitted_at": now,
         "correct_count": correct,
         "score": score,
-        "passed": score >= attempt.quiz.pass_mark,
+        "passed": score >= pass_mark,
     }
     claim = {f"new_{name}": value for name, value in values.items()}
-    if connection.execute(_CLAIM, {"attempt_id": attempt.id, **claim}).rowcount != 1:
-        db.session.refresh(attempt)
-        return False
+    if connection.execute(_CLAIM, {"attempt_id": attempt_id, **claim}).rowcount != 1:
+        return None
     if changed:
         connection.execute(_STORE_SELECTION, changed)
     if rows:
-        connection.execute(_STORE_MARKS, {"of_attempt": attempt.id, "correct_ids": right})
-    for name, value in values.items():  # what the database now holds, without reloading it
-        set_committed_value(attempt, name, value)
-    # A graded post-test may complete the course. Only a course that issues certificates by
-    # itself listens, so its flag is read alone first: a submit (a hall at once) does not load
-    # the course and its modules otherwise.
-    quiz = attempt.quiz
-    if quiz.kind == "post" and db.session.scalar(
-        select(Course.auto_issue).where(Course.id == quiz.course_id)
-    ):
-        signals.course_progress.send(quiz.course, user=db.session.get(User, attempt.user_id))
+        connection.execute(_STORE_MARKS, {"of_attempt": attempt_id, "correct_ids": right})
+    return values
+
+
+# A submit as a hall sends it, in one SELECT: the attempt, if it belongs to the account of the
+# session token and that account may go on (locked: FOR UPDATE of the attempt on PostgreSQL,
+# BEGIN IMMEDIATE on SQLite), its quiz's pass mark and kind, whether the course issues
+# certificates by itself, and every answer with what grading needs.
+_quiz, _course = Quiz.__table__, Course.__table__
+_SUBMIT_ROWS = (
+    select(
+        _attempt.c.user_id,
+        _attempt.c.status,
+        _attempt.c.deadline,
+        _quiz.c.pass_mark,
+        _quiz.c.kind,
+        _quiz.c.course_id,
+        _course.c.auto_issue,
+        _answer.c.id,
+        _answer.c.position,
+        _version.c.type,
+        # the JSON columns as their text, decoded together (_decode_answers)
+        cast(_answer.c.option_order, Text).label("option_order"),
+        cast(_answer.c.selected, Text).label("selected"),
+        cast(_version.c.answer, Text).label("answer"),
+    )
+    .select_from(
+        _attempt.join(_user, _user.c.id == _attempt.c.user_id)
+        .join(_quiz, _quiz.c.id == _attempt.c.quiz_id)
+        .join(_course, _course.c.id == _quiz.c.course_id)
+        .join(_answer, _answer.c.attempt_id == _attempt.c.id)
+        .join(_version, _version.c.id == _answer.c.question_version_id)
+    )
+    .where(
+        _attempt.c.id == bindparam("attempt_id"),
+        _user.c.session_token == bindparam("token"),
+        _user.c.active.is_(True),
+        _user.c.must_change_password.is_(False),
+    )
+    .with_for_update(of=_attempt)
+)
+
+
+GradingRow = namedtuple("GradingRow", "id position option_order selected type answer")
+
+
+def _decode_answers(rows) -> list[GradingRow]:
+    """The answer rows with their three JSON texts decoded by one json.loads for the whole
+    attempt (sixty decodes of a few bytes each cost more than one of the lot)."""
+    texts = ",".join(
+        f"[{r.option_order or 'null'},{r.selected or 'null'},{r.answer or 'null'}]" for r in rows
+    )
+    decoded = json.loads(f"[{texts}]")
+    return [
+        GradingRow(r.id, r.position, order or [], selected or [], r.type, answer or [])
+        for r, (order, selected, answer) in zip(rows, decoded, strict=True)
+    ]
+
+
+def submit_for_token(
+    token: str | None, attempt_id: int, selections: dict[int, list[str]], now: datetime
+) -> bool | None:
+    """The "Kirim" of a whole page for the account with this session token, without loading
+    the account or the attempt as objects: one SELECT, then the claim and the writes of
+    finish_attempt. True: graded now, or already closed by an earlier request (the result
+    page follows either way). None: nothing done, for the general path to answer (not this
+    token's attempt, a sign-in to check, or time up: graded there as expired)."""
+    if not token:
+        return None
+    connection = db.session.connection()
+    rows = connection.execute(_SUBMIT_ROWS, {"attempt_id": attempt_id, "token": token}).all()
+    if not rows:
+        return None
+    head = rows[0]
+    if head.status != "open":
+        return True
+    if past_deadline(head.deadline, now):
+        return None
+    answers = _decode_answers(rows)
+    graded = _grade_and_close(
+        connection, attempt_id, answers, head.pass_mark, now, "submitted", selections
+    )
+    if graded is None:
+        return True
+    if head.kind == "post" and head.auto_issue:
+        signals.course_progress.send(
+            db.session.get(Course, head.course_id), user=db.session.get(User, head.user_id)
+        )
     return True
 
 

@@ -172,8 +172,16 @@ def take(attempt_id: int):
     )
 
 
-def _selected_from_form(form, position: int) -> list[str]:
-    return [v for v in form.getlist(f"q{position}") if isinstance(v, str)][:10]
+def _selections_from_form(form) -> dict[int, list[str]]:
+    """position -> the choices a whole page carries (at most 10 values each)."""
+    selections = {}
+    for value in form.getlist("positions"):
+        try:
+            position = db_int(value)
+        except ValueError:
+            continue
+        selections[position] = [v for v in form.getlist(f"q{position}") if isinstance(v, str)][:10]
+    return selections
 
 
 @bp.post("/ujian/<int:attempt_id>/jawab")
@@ -233,38 +241,35 @@ def save(attempt_id: int):
 
 @bp.post("/ujian/<int:attempt_id>")
 @checks_own_sign_in
-@writes_late
 def submit_form(attempt_id: int):
     """The whole page as a normal form post: works without JavaScript. Saves what the page
-    holds, then submits when asked to. The attempt is read with the sign-in check
-    (checks_own_sign_in): a hall submitting together does not load each user as well."""
-    begin_write()
+    holds, then submits when asked to. The "Kirim" of a hall is one SELECT that checks the
+    sign-in too (checks_own_sign_in), then the writes; anything else takes the general path,
+    which loads the user only when that finds nothing."""
+    # The CSRF token was checked by CSRFProtect before the view (a bad one is a 400 there).
+    wants_submit = request.form.get("action") == "kirim"
+    selections = _selections_from_form(request.form)
+    now = utcnow()
+    if wants_submit and service.submit_for_token(session_token(), attempt_id, selections, now):
+        db.session.commit()
+        return redirect(url_for(".result", attempt_id=attempt_id))
     attempt = service.get_attempt_for_token(session_token(), attempt_id)
     if attempt is None:
         refusal = sign_in_refusal()
         if refusal is not None:
             return refusal
         attempt = _own_attempt(attempt_id, lock=True)
-    # The CSRF token was checked by CSRFProtect before the view (a bad one is a 400 there).
-    wants_submit = request.form.get("action") == "kirim"
     if attempt.is_open:
-        positions = []
-        for value in request.form.getlist("positions"):
-            try:
-                positions.append(db_int(value))
-            except ValueError:
-                continue
-        selections = {p: _selected_from_form(request.form, p) for p in positions}
-        if service.is_overdue(attempt, utcnow()):
+        if service.is_overdue(attempt, now):
             # Too late for what this page carries: grade what was saved in time.
-            service.finish_attempt(attempt, status="expired")
+            service.finish_attempt(attempt, now, status="expired")
             db.session.commit()
             flash("Waktu habis. Jawaban yang sudah tersimpan telah dinilai.", "info")
             return redirect(url_for(".result", attempt_id=attempt.id))
         if wants_submit:
-            service.finish_attempt(attempt, selections=selections)
+            service.finish_attempt(attempt, now, selections=selections)
         else:
-            service.save_answers(attempt, selections)
+            service.save_answers(attempt, selections, now)
     db.session.commit()
     if wants_submit or not attempt.is_open:
         return redirect(url_for(".result", attempt_id=attempt.id))
