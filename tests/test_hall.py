@@ -122,6 +122,55 @@ def test_quiz_start_runs_a_fixed_small_number_of_statements(app, demo):
     assert len(seen) <= 12, "\n".join(s[:200] for s in seen)
 
 
+def test_the_pool_read_as_one_text_follows_every_change_of_the_bank(app, demo):
+    """The pool a start draws from is read as one text and parsed once per text: it is still
+    the live, current versions in the course's module order after questions are retired or
+    edited and the modules reordered."""
+    from bimtek.learning.models import CourseModule
+    from bimtek.quiz import service as quiz_service
+    from bimtek.quiz.models import Question, QuestionVersion, Quiz
+
+    def expected(course_id):
+        return [
+            (v.id, v.question_id, q.module_id, q.qid, v.type, v.sha256)
+            for v, q, _ in db.session.execute(
+                select(QuestionVersion, Question, CourseModule)
+                .join(Question, Question.id == QuestionVersion.question_id)
+                .join(CourseModule, CourseModule.module_id == Question.module_id)
+                .where(
+                    CourseModule.course_id == course_id,
+                    Question.retired.is_(False),
+                    QuestionVersion.version_no == Question.current_version_no,
+                )
+                .order_by(CourseModule.position, CourseModule.id, Question.qid)
+            )
+        ]
+
+    with app.app_context():
+        quiz = db.session.scalars(select(Quiz).where(Quiz.course_id == 1, Quiz.kind == "pre")).one()
+        first = quiz_service.question_pool(quiz)
+        assert [tuple(item) for item in first] == expected(1) and len(first) > 20
+        # Retire one question, give another a new version, swap the first two modules.
+        retired, edited = (db.session.get(Question, item.question_id) for item in first[:2])
+        retired.retired = True
+        old = db.session.get(QuestionVersion, first[1].id)
+        db.session.add(QuestionVersion(
+            question_id=edited.id, version_no=edited.current_version_no + 1, sha256="f" * 64,
+            type=old.type, stem_html=old.stem_html, options=old.options, answer=old.answer,
+            explanation_html=old.explanation_html, source=old.source,
+        ))  # fmt: skip
+        edited.current_version_no += 1
+        one, two = db.session.scalars(
+            select(CourseModule).where(CourseModule.course_id == 1).order_by(CourseModule.position)
+        ).all()[:2]
+        one.position, two.position = two.position, one.position
+        db.session.commit()
+        again = quiz_service.question_pool(quiz)
+        assert [tuple(item) for item in again] == expected(1)
+        assert first[0].question_id not in {item.question_id for item in again}
+        assert again != first and again[0].module_id != first[0].module_id
+
+
 def test_a_check_in_is_three_statements_and_the_projector_counts_with_a_query(
     app,
     client,

@@ -9,7 +9,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 
-from sqlalchemy import Text, and_, bindparam, case, cast, or_, select, update
+from sqlalchemy import (
+    Text,
+    and_,
+    bindparam,
+    case,
+    cast,
+    func,
+    literal_column,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import make_transient_to_detached
@@ -118,46 +130,86 @@ def save_quiz(course: Course, quiz: Quiz | None, settings: QuizSettings, actor: 
 
 
 _question, _course_module = Question.__table__, CourseModule.__table__
-# What drawing needs of a live question: ids, module, qid (the parallel forms), type, and sha256
-# (to find its option keys, below). Core rows, not ORM entities, and no texts: a hall pressing
-# "Mulai" together reads the whole pool each time.
-_POOL_COLUMNS = (
-    _version.c.id,
-    _version.c.question_id,
-    _question.c.module_id,
-    _question.c.qid,
-    _version.c.type,
-    _version.c.sha256,
-)
-_LIVE = (_question.c.retired.is_(False), _version.c.version_no == _question.c.current_version_no)
-# A course's tests draw from its modules in the course's order; a module quiz from its module.
-_COURSE_POOL = (
-    select(*_POOL_COLUMNS)
-    .select_from(
-        _version.join(_question, _question.c.id == _version.c.question_id).join(
-            _course_module, _course_module.c.module_id == _question.c.module_id
-        )
-    )
-    .where(_course_module.c.course_id == bindparam("course_id"), *_LIVE)
-    .order_by(_course_module.c.position, _course_module.c.id, _question.c.qid)
-)
-_MODULE_POOL = (
-    select(*_POOL_COLUMNS)
-    .select_from(_version.join(_question, _question.c.id == _version.c.question_id))
-    .where(_question.c.module_id == bindparam("module_id"), *_LIVE)
-    .order_by(_question.c.qid)
-)
 # One question of the pool: a plain tuple (hashed and compared in C, see _forms_of).
 PoolItem = namedtuple("PoolItem", "id question_id module_id qid type sha256")
 
 
+_COMMA, _NEWLINE = literal_column("','", Text), literal_column("'\n'", Text)
+
+
+def _pool_statements(dialect: str, course: bool):
+    """The pool of a course's tests (its modules in the course's order) or of a module quiz,
+    as ONE text: a line per live question (its place in the order, version id, question id,
+    module, type, sha256, qid; no texts). A hall pressing "Mulai" together reads the pool each
+    time, and a row per question is a row fetched, and the worker's lock on Python given up and
+    taken back, per question: one value is one of each, and the same text is parsed once."""
+    if course:
+        place = (_course_module.c.position, _course_module.c.id)
+        joined = _version.join(_question, _question.c.id == _version.c.question_id).join(
+            _course_module, _course_module.c.module_id == _question.c.module_id
+        )
+        which = _course_module.c.course_id == bindparam("course_id")
+    else:
+        place = (literal_column("0"), literal_column("0"))
+        joined = _version.join(_question, _question.c.id == _version.c.question_id)
+        which = _question.c.module_id == bindparam("module_id")
+    fields = (*place, _version.c.id, _version.c.question_id, _question.c.module_id,
+              _version.c.type, _version.c.sha256, _question.c.qid)  # fmt: skip
+    line = cast(fields[0], Text)
+    for field in fields[1:]:
+        line = line.concat(_COMMA).concat(cast(field, Text))  # the qid last: split at most 7 times
+    order = (*place, _question.c.qid) if course else (_question.c.qid,)
+    where = (
+        which,
+        _question.c.retired.is_(False),
+        _version.c.version_no == _question.c.current_version_no,
+    )
+    if dialect == "postgresql":
+        lines = func.string_agg(line, aggregate_order_by(_NEWLINE, *order))
+        return select(lines).select_from(joined).where(*where)
+    # SQLite's group_concat keeps no promised order: the lines carry their place and are sorted
+    # when the text is parsed (by (position, id, qid), as the ORDER BY: BINARY collation).
+    ordered = select(line.label("line")).select_from(joined).where(*where).order_by(*order)
+    return select(func.group_concat(ordered.subquery().c.line, _NEWLINE))
+
+
+_POOL = {
+    (dialect, course): _pool_statements(dialect, course)
+    for dialect in ("postgresql", "sqlite")
+    for course in (True, False)
+}
+# Pools already parsed, by their text (the text is the whole pool: what is found here is never
+# stale). Read-only lists; question_pool hands out copies.
+_POOLS: dict[str, tuple[PoolItem, ...]] = {}
+_POOLS_MAX = 256
+
+
+def _parse_pool(text: str, sort: bool) -> tuple[PoolItem, ...]:
+    placed = []
+    for line in text.split("\n"):
+        position, module_place, vid, question_id, module_id, qtype, sha256, qid = line.split(",", 7)
+        item = PoolItem(int(vid), int(question_id), int(module_id), qid, qtype, sha256)
+        placed.append(((int(position), int(module_place), qid), item))
+    if sort:
+        placed.sort(key=lambda pair: pair[0])
+    return tuple(item for _, item in placed)
+
+
 def question_pool(quiz: Quiz) -> list[PoolItem]:
     """Current versions of the live questions the quiz draws from, in module order."""
-    if quiz.kind == "module":
-        rows = db.session.connection().execute(_MODULE_POOL, {"module_id": quiz.module_id})
-    else:
-        rows = db.session.connection().execute(_COURSE_POOL, {"course_id": quiz.course_id})
-    return list(map(PoolItem._make, rows))
+    connection = db.session.connection()
+    dialect = connection.dialect.name
+    course = quiz.kind != "module"
+    params = {"course_id": quiz.course_id} if course else {"module_id": quiz.module_id}
+    text = connection.execute(_POOL[(dialect, course)], params).scalar()
+    if not text:
+        return []
+    pool = _POOLS.get(text)
+    if pool is None:
+        if len(_POOLS) >= _POOLS_MAX:
+            _POOLS.clear()
+        pool = _POOLS[text] = _parse_pool(text, sort=dialect != "postgresql")
+    return list(pool)
 
 
 # Option keys of question versions, by (id, sha256). A version is never edited (a change is a
