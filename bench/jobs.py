@@ -93,12 +93,27 @@ def timed_answer(client: Client, attempt: str, token: str, position: int, key: s
     return time.perf_counter() - start
 
 
+def _module_page(port: int) -> tuple[Client, str]:
+    """A module page of course 1 and who reads it. Modules open once the pre-test is sent: a
+    second demo participant sends theirs (blank) and reads the course page again."""
+    other = Client(port)
+    other.login("7322014107900001", "demo-peserta-2029")
+    status, course = other.get("/kursus/1")
+    quiz = re.search(rb'href="/kuis/(\d+)"', course).group(1).decode()
+    other.post(f"/kuis/{quiz}/mulai", {}, token_page=f"/kuis/{quiz}")
+    status, page = other.get(f"/kuis/{quiz}")
+    attempt = re.search(rb"/ujian/(\d+)", page).group(1).decode()
+    other.post(f"/ujian/{attempt}", {"action": "kirim"}, token_page=f"/ujian/{attempt}")
+    status, course = other.get("/kursus/1")
+    return other, re.search(rb'href="(/kursus/1/modul/[^"]+)"', course).group(1).decode()
+
+
 def prepare_participant(port: int):
     """The demo PPS participant, a module page and an open attempt to save answers into."""
+    module = _module_page(port)
     client = Client(port)
     client.login("7322011203950002", "demo-peserta-2029")
     status, course = client.get("/kursus/1")
-    module = re.search(rb'href="(/kursus/1/modul/[^"]+)"', course).group(1).decode()
     quiz = re.search(rb'href="/kuis/(\d+)"', course).group(1).decode()
     status, page = client.get(f"/kuis/{quiz}")
     token = CSRF_RE.search(page.decode()).group(1)
@@ -117,7 +132,7 @@ def measure(client, module, attempt, token, keys, requests: int, stop=None):
     for i in range(requests):
         if stop is not None and stop():
             break
-        pages.append(timed_get(client, module))
+        pages.append(timed_get(*module))  # (the reader, the page)
         saves.append(timed_answer(client, attempt, token, 1, keys[i % len(keys)]))
     return pages, saves
 
