@@ -1118,7 +1118,11 @@ _SUBMIT_ROWS = (
         _user.c.active.is_(True),
         _user.c.must_change_password.is_(False),
     )
-    .with_for_update(of=_attempt)
+    # The answers locked too: a save holding the attempt when this SELECT began commits its
+    # answer before the lock is granted, and only a locked row is read again at its latest
+    # version (the attempt alone is not: it was locked by the save, not changed). Every row
+    # locks the attempt first, as a save does, so the two never wait on each other in turn.
+    .with_for_update(of=[_attempt, _answer])
 )
 
 
