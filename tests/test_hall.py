@@ -221,6 +221,39 @@ def test_a_check_in_is_three_statements_and_the_projector_counts_with_a_query(
     assert "1 dari 2 peserta sudah hadir" in page
 
 
+def test_the_check_in_page_reads_a_fixed_number_of_statements_however_many_sessions_are_open(
+    app,
+    client,
+    auth,
+    make_session,  # noqa: F811
+    people,  # noqa: F811
+):
+    """The page a hall opens to type the code. Sessions whose rule does not invite them
+    (another kecamatan, another badan) are judged in Python, not by a query each."""
+    from tests.test_attendance import login_peserta
+
+    mine = make_session(title="Hari 1 Malangke")
+    for number in range(6):
+        make_session(title=f"Sesi lain {number}", kecamatan=["73.22.03"], badan=("PPK",))
+    login_peserta(app, client, auth, people)
+
+    def page_statements():
+        response, seen = request_statements(app, lambda: client.get(f"/hadir?s={mine}"))
+        assert response.status_code == 200
+        return response.get_data(as_text=True), seen
+
+    page_statements()  # the first page reads the region names the office's zone comes from
+    text, seen = page_statements()
+    assert "Hari 1 Malangke" in text and "Sesi lain" not in text
+    # The user, today's sessions, which invite them, their own list (with the evaluation
+    # links) and the office row.
+    assert len(seen) <= 6, listing(seen)
+    for number in range(6, 12):
+        make_session(title=f"Sesi lain {number}", kecamatan=["73.22.03"])
+    text, again = page_statements()
+    assert len(again) == len(seen), listing(again)
+
+
 # ---- sign-in by the QR code on the sheet -------------------------------------------------
 
 
@@ -593,3 +626,50 @@ def test_a_check_in_request_runs_few_statements(
     response, everything = request_statements(app, lambda: client.post("/hadir", data=form), True)
     assert response.status_code == 302 and len(work(everything)) <= 2, listing(everything)
     assert not any(s.lstrip().upper().startswith("BEGIN IMMEDIATE") for s in everything)
+
+
+# ---- the rate limiter's per-request pass --------------------------------------------------
+
+
+def test_only_limited_views_pay_for_the_rate_limiter(app, client, monkeypatch):
+    """Limits are declared on views (sign-in, check-in, the verification page); a request to
+    any other view resolves no limit at all, and a limited view resolves its own once."""
+    from bimtek.extensions import limiter
+
+    resolved = []
+    manager = limiter.limit_manager
+    real = manager.resolve_limits
+
+    def counting(*args, **kwargs):
+        resolved.append(kwargs.get("in_middleware", args[4] if len(args) > 4 else False))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(manager, "resolve_limits", counting)
+    assert client.get("/healthz").status_code == 200
+    assert client.get("/verifikasi").status_code in (200, 302, 404)
+    before_login = len(resolved)
+    assert client.get("/login").status_code == 200
+    assert resolved[before_login:] == [False]  # the view's own limit, not a second pass
+
+
+def test_an_application_wide_limit_still_applies(tmp_path):
+    """With RATELIMIT_APPLICATION set, the before_request pass runs again and refuses the
+    request over the limit. In a process of its own: Flask-Limiter keeps such limits on its
+    module-wide Limiter, where they would outlive this test."""
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent(f"""
+        from bimtek import create_app
+        app = create_app(dict(
+            SECRET_KEY="t", SQLALCHEMY_DATABASE_URI="sqlite:///{tmp_path}/t.db",
+            RATELIMIT_APPLICATION="3 per minute", RATELIMIT_STORAGE_URI="memory://",
+        ))
+        client = app.test_client()
+        print([client.get("/healthz").status_code for _ in range(4)])
+    """)
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert out.stdout.strip().splitlines()[-1] == "[200, 200, 200, 429]", out.stderr[-2000:]
