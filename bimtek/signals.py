@@ -21,3 +21,6 @@ office_confirmed = _signals.signal("office-confirmed")
 # sender: the new Office (flushed); kwargs: actor (a User, or None from the CLI). Receivers
 # record it (the accounts feature audits; offices does not import accounts).
 office_created = _signals.signal("office-created")
+
+# sender: None. Region codes were imported: names an office's defaults come from may differ.
+regions_imported = _signals.signal("regions-imported")

@@ -291,3 +291,45 @@ def test_a_trainer_export_masks_the_nik_an_admin_export_does_not(app, client, au
     assert admin["Andi Sukmawati"] == LUTRA_PPK
     province = nik_column("admin-sulsel", "demo-sulsel-2029")
     assert set(province) == set(admin)
+
+
+def test_the_rule_read_in_python_agrees_with_its_sql_for_every_demo_account(app, demo):
+    """The check-in page reads a session's invitation rule for the signed-in participant in
+    Python (no query per open session); the rule's SQL (used to invite in bulk) must give the
+    same answer for every account, across offices, badan, kecamatan and inactive accounts."""
+    from sqlalchemy import func
+
+    from bimtek.attendance import service
+
+    with app.app_context():
+        course = db.session.scalars(select(Course).order_by(Course.id)).first()
+        lutra, lutim, sulsel = (
+            db.session.scalars(select(Office.id).where(Office.wilayah_kode == kode)).one()
+            for kode in ("73.22", "73.24", "73")
+        )
+        users = db.session.scalars(select(User).order_by(User.id)).all()
+        users[-1].active = False  # one account switched off
+        rules = [
+            dict(office_id=office, invite_badan=badan, invite_kecamatan=kecamatan)
+            for office in (lutra, lutim, sulsel, None)
+            for badan in ([], ["PPS"], ["PPK", "PPS"], ["KPPS"])
+            for kecamatan in ([], ["73.22.01"], ["73.24.04", "73.22.03"])
+        ]
+        start = utcnow()
+        agreed = invited = 0
+        for number, rule in enumerate(rules):
+            session = TrainingSession(
+                course_id=course.id, title=f"Aturan {number}", venue="Aula", starts_at=start,
+                ends_at=start + timedelta(hours=2), **rule,
+            )  # fmt: skip
+            db.session.add(session)
+            db.session.flush()
+            by_sql = set(db.session.scalars(select(User.id).where(service._rule_clause(session))))
+            for user in users:
+                in_python = service.matches_rule(session, user)
+                assert in_python == (user.id in by_sql), (rule, user.nik, user.role, user.badan)
+                agreed += 1
+                invited += in_python
+        assert agreed == len(rules) * len(users) and 0 < invited < agreed
+        assert db.session.scalar(select(func.count()).select_from(User)) == len(users)
+        db.session.rollback()

@@ -19,6 +19,7 @@ from bimtek.attendance.models import (
 )
 from bimtek.enums import Role
 from bimtek.extensions import db
+from bimtek.learning.models import Course
 from bimtek.offices import scope
 from bimtek.offices.models import FIRST_OFFICE_ID
 from bimtek.timeutil import utcnow
@@ -59,7 +60,8 @@ def participant_sessions(user: User) -> list[MySession]:
             (Attendance.session_id == TrainingSession.id) & (Attendance.user_id == user.id),
         )
         .where(SessionInvite.user_id == user.id)
-        .options(joinedload(TrainingSession.course))
+        # The course's name only: its module list (eager elsewhere) is not read here.
+        .options(joinedload(TrainingSession.course).lazyload(Course.course_modules))
         .order_by(TrainingSession.starts_at)
     ).all()
     return [MySession(s, a) for s, a in rows]

@@ -247,9 +247,15 @@ def is_invited(session: TrainingSession, user: User) -> bool:
 
 
 def matches_rule(session: TrainingSession, user: User) -> bool:
-    return (
-        db.session.scalar(select(func.count()).where(_rule_clause(session), User.id == user.id)) > 0
-    )
+    """Whether the session's rule invites this (loaded) participant: `_rule_clause` read in
+    Python, so the check-in page asks no query per open session."""
+    if user.role != Role.PESERTA or not user.active:
+        return False
+    if user.badan not in (session.invite_badan or session.course.audience):
+        return False
+    if session.invite_kecamatan and user.kecamatan_kode not in session.invite_kecamatan:
+        return False
+    return session_reach(session).sees(user.office_id)
 
 
 # ---- check-in ------------------------------------------------------------------------------
@@ -621,11 +627,18 @@ def sessions_now_open_for(user: User, now: datetime) -> list[TrainingSession]:
         )
         .order_by(TrainingSession.starts_at)
     ).all()
-    return [
-        s
-        for s in candidates
-        if is_open_for_checkin(s, now) and (is_invited(s, user) or matches_rule(s, user))
-    ]
+    open_now = [s for s in candidates if is_open_for_checkin(s, now)]
+    if not open_now:
+        return []
+    invited = set(
+        db.session.scalars(
+            select(SessionInvite.session_id).where(
+                SessionInvite.user_id == user.id,
+                SessionInvite.session_id.in_([s.id for s in open_now]),
+            )
+        )
+    )
+    return [s for s in open_now if s.id in invited or matches_rule(s, user)]
 
 
 @signals.account_deactivated.connect

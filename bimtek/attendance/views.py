@@ -326,11 +326,15 @@ def _checkin_page(form, now, wanted: int | None, status: int = 200):
     mine = {m.session.id: m for m in queries.participant_sessions(current_user)}
     target = None
     if wanted:
-        target = db.session.get(TrainingSession, wanted)
-        if target is not None and not (
-            service.is_invited(target, current_user) or service.matches_rule(target, current_user)
-        ):
-            target = None
+        # An open session found above is this participant's; `mine` holds those they are
+        # invited to; any other one is shown only if its rule invites them.
+        target = next((s for s in open_sessions if s.id == wanted), None)
+        if target is None:
+            target = mine[wanted].session if wanted in mine else None
+        if target is None:
+            target = db.session.get(TrainingSession, wanted)
+            if target is not None and not service.matches_rule(target, current_user):
+                target = None
     if target is None and open_sessions:
         # Opened from the menu after checking in: show the confirmation, not an empty form,
         # unless an open session still waits for this participant's code.
@@ -378,12 +382,16 @@ def _checkin_refused(response) -> bool:
 def checkin_post():
     """Wrong codes are limited per account: six digits must not be guessable by trying."""
     now = utcnow()
-    form = CheckInForm()
+    typed = (request.form.get("kode") or "").strip()
     try:
-        wanted = db_int(form.session_id.data or "") or None
+        wanted = db_int(request.form.get("session_id") or "") or None
     except ValueError:
         wanted = None
-    if not form.validate_on_submit():
+    if not typed:
+        # The form only to say what is missing: CSRFProtect has checked the token before any
+        # POST view, so a whole hall's check-ins build no form and check no token twice.
+        form = CheckInForm()
+        form.validate_on_submit()
         return _checkin_page(form, now, wanted, status=400)
     if current_user.role != Role.PESERTA:
         abort(403)
@@ -397,20 +405,20 @@ def checkin_post():
         candidates = [(s, None) for s in service.sessions_now_open_for(current_user, now)]
         if not candidates:
             flash("Tidak ada sesi yang sedang membuka presensi untuk Anda saat ini.", "error")
-            return _checkin_page(form, now, None, status=409)
+            return _checkin_page(CheckInForm(), now, None, status=409)
     device_id = request.cookies.get(DEVICE_COOKIE) or secrets.token_urlsafe(18)
     origin = service.Origin(
         ip=request.remote_addr,
         device_id=device_id,
         user_agent=request.user_agent.string,
     )
-    method = "qr" if form.via.data == "qr" else "kode"
+    method = "qr" if request.form.get("via") == "qr" else "kode"
     result = error = None
     for session, state in candidates:
         try:
             # Reads first; the write lock (SQLite) is taken right before the INSERTs.
             result = service.check_in(
-                session, current_user, form.kode.data, now, _period(), origin, method,
+                session, current_user, typed, now, _period(), origin, method,
                 state=state, before_write=begin_write,
             )  # fmt: skip
             break
@@ -419,7 +427,7 @@ def checkin_post():
             error = exc
     if result is None:
         flash(str(error), "error")
-        return _checkin_page(form, now, wanted, status=409)
+        return _checkin_page(CheckInForm(), now, wanted, status=409)
     db.session.commit()
     att = result.attendance
     # No flash: the check-in page itself says it, once ("Terima kasih, Anda tercatat hadir

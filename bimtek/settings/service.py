@@ -6,6 +6,7 @@ Plain functions: no request. Writes flush at most; the view commits.
 """
 
 import re
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from datetime import date, datetime
@@ -96,12 +97,35 @@ class WilayahDefaults:
         return zone_abbreviation(self.zone or WIB)
 
 
+# Region defaults change only when region codes are imported: every page that shows a time
+# needs them (through the office's zone), so they are kept per app for REGION_TTL seconds. An
+# import in this process is seen at once (forget_region_defaults), one elsewhere within the TTL.
+REGION_TTL = 30.0
+_REGION_CACHE = "bimtek_region_defaults"
+
+
 def wilayah_defaults(row: OfficeRow | None = None) -> WilayahDefaults:
     """Defaults the office's region implies. An office bound to a kabupaten/kota or province:
     its name, place, code and zone. The unbound single office: the loaded regions — one
     kabupaten/kota gives its name and code; one zone across them gives the zone."""
-    if row is not None and row.wilayah_kode:
-        return _region_defaults(row.wilayah_kode)
+    kode = row.wilayah_kode if row is not None else None
+    cache = current_app.extensions.setdefault(_REGION_CACHE, {})
+    now = time.monotonic()
+    kept = cache.get(kode)
+    if kept is not None and now < kept[0]:
+        return kept[1]
+    found = _region_defaults(kode) if kode else _loaded_regions_defaults()
+    cache[kode] = (now + REGION_TTL, found)
+    return found
+
+
+@signals.regions_imported.connect
+def forget_region_defaults(_sender=None) -> None:
+    """After region codes were imported."""
+    current_app.extensions.pop(_REGION_CACHE, None)
+
+
+def _loaded_regions_defaults() -> WilayahDefaults:
     kabupaten = db.session.scalars(select(Kabupaten).order_by(Kabupaten.kode).limit(2)).all()
     provinces = db.session.scalars(select(Kabupaten.provinsi_kode).distinct().limit(40)).all()
     zones = {zone_for_province(p) for p in provinces}

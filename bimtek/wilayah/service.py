@@ -9,6 +9,7 @@ from pathlib import Path
 
 from sqlalchemy import insert, select, update
 
+from bimtek import signals
 from bimtek.extensions import db
 from bimtek.wilayah.models import Desa, Kabupaten, Kecamatan, Provinsi
 
@@ -128,6 +129,7 @@ def import_wilayah(
 
     Validates parents first; on any error nothing is written.
     """
+    signals.regions_imported.send(None)  # an office's defaults may come from these names
     report = WilayahReport()
     by_level: list[list[WilayahRow]] = [[], [], [], []]
     for row in rows:
