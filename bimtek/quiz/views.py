@@ -13,6 +13,7 @@ from flask import (
     url_for,
 )
 from flask_login import current_user, login_required
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload
 
 from bimtek.accounts.models import User
@@ -88,11 +89,19 @@ def _register_with_learning(_state) -> None:
 
 
 # The quiz with its course in one query (the course's module list is not needed to start).
-_WITH_COURSE = [joinedload(Quiz.course).lazyload(Course.course_modules)]
+# Built once: a statement's cache key is computed once, options given per call are keyed again
+# on every request (a hall's "Mulai" at once).
+_QUIZ_WITH_COURSE = (
+    select(Quiz)
+    .where(Quiz.id == bindparam("quiz_id"))
+    .options(joinedload(Quiz.course).lazyload(Course.course_modules))
+)
 
 
 def _quiz_for_user(quiz_id: int) -> Quiz:
-    quiz = db.get_or_404(Quiz, quiz_id, options=_WITH_COURSE)
+    quiz = db.session.scalars(_QUIZ_WITH_COURSE, {"quiz_id": quiz_id}).unique().one_or_none()
+    if quiz is None:
+        abort(404)
     if not learning.can_open(current_user, quiz.course) or (
         not quiz.active and current_user.role == Role.PESERTA
     ):
