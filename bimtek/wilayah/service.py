@@ -129,7 +129,6 @@ def import_wilayah(
 
     Validates parents first; on any error nothing is written.
     """
-    signals.regions_imported.send(None)  # an office's defaults may come from these names
     report = WilayahReport()
     by_level: list[list[WilayahRow]] = [[], [], [], []]
     for row in rows:
@@ -178,4 +177,5 @@ def import_wilayah(
             progress(report.unchanged[index])
         report.inserted[index] = len(new_rows)
         report.updated[index] = len(changed)
+    signals.regions_imported.send(None)  # an office's defaults may come from these names
     return report
