@@ -8,7 +8,11 @@ request under the same gunicorn settings. Every acknowledged write is counted ba
 database (answers BEFORE the submit, which re-sends them). Every request a participant waits for
 is timed; nothing is retried. Exits non-zero on any loss, any 5xx or a missed target.
 
-    .venv/bin/python bench/hall.py [--participants 500] [--concurrency 200] [--no-postgres]
+    .venv/bin/python bench/hall.py [--participants 500] [--concurrency 200] [--runs 1]
+        [--no-postgres]
+
+With --runs N each database is measured N times (a fresh database each time, the ceiling in
+every run) and the targets are judged on the median of the N ratios.
 """
 
 import argparse
@@ -16,6 +20,7 @@ import http.client
 import json
 import os
 import random
+import statistics
 import subprocess
 import sys
 import threading
@@ -415,7 +420,9 @@ def per_request_cpu(step: "Step") -> float:
     return step.cpu / step.ok if step.ok else 0.0
 
 
-def judge(label: str, result: dict, top: "Step", participants: int) -> list[str]:
+def judge(result: dict, top: "Step") -> tuple[list[str], dict[str, float]]:
+    """One run's losses and errors (problems) and its figures: each step's ratio to the
+    ceiling measured in the same run, and the sign-in and start p95 in seconds."""
     steps, stored = result["steps"], result["stored"]
     problems = []
     for step in steps.values():
@@ -436,25 +443,59 @@ def judge(label: str, result: dict, top: "Step", participants: int) -> list[str]
             problems.append(f"lost {count - stored[key]} {key}")
     if stored["frozen"] != stored["attempts"] * ANSWERS:
         problems.append(f"{stored['frozen']} frozen questions for {stored['attempts']} attempts")
-    signin_p95 = percentile(steps["sign-in"].latencies, 95)
-    start_p95 = percentile(steps["start"].latencies, 95)
-    print(f"  sign-in p95 {signin_p95:.2f} s (target <= {SIGNIN_P95} s); "
-          f"start p95 {start_p95:.2f} s (target <= {START_P95} s)")  # fmt: skip
-    if signin_p95 > SIGNIN_P95:
-        problems.append(f"sign-in p95 {signin_p95:.2f} s > {SIGNIN_P95} s")
-    if start_p95 > START_P95:
-        problems.append(f"start p95 {start_p95:.2f} s > {START_P95} s")
-    for name, target in TARGETS.items():
-        ratio = steps[name].rate / top.rate
-        verdict = "ok" if ratio >= target else "MISSED"
+    figures = {
+        "sign-in p95": percentile(steps["sign-in"].latencies, 95),
+        "start p95": percentile(steps["start"].latencies, 95),
+    }
+    for name in TARGETS:
+        figures[name] = steps[name].rate / top.rate
         # The same comparison by the server's CPU time per request: what the ratio would be
         # if the server had the machine to itself (informative; the target is on the rate).
         cpu = per_request_cpu(steps[name])
         by_cpu = f"; by server CPU {per_request_cpu(top) / cpu:5.2f} ×" if cpu else ""
-        print(f"  {name:<12} {ratio:5.2f} × ceiling (target >= {target}) {verdict}{by_cpu}")
-        if ratio < target:
-            problems.append(f"{name} {ratio:.2f} × ceiling < {target}")
-    return [f"{label}: {p}" for p in problems]
+        print(f"  {name:<12} {figures[name]:5.2f} × ceiling{by_cpu}")
+    return problems, figures
+
+
+def verdict(label: str, runs: list[dict[str, float]]) -> list[str]:
+    """The targets, judged on the median of the runs (each ratio taken within its own run:
+    the 200 client threads share the machine with the server, so one run moves by up to a
+    third)."""
+    problems = []
+    print(f"{label}: {len(runs)} run(s), median (each run)")
+    limits = {"sign-in p95": SIGNIN_P95, "start p95": START_P95}
+    for name, limit in limits.items():
+        values = [run[name] for run in runs]
+        middle = statistics.median(values)
+        listed = ", ".join(f"{v:.2f}" for v in values)
+        ok = middle <= limit
+        print(f"  {name:<12} {middle:5.2f} s (target <= {limit} s) {'ok' if ok else 'MISSED'}"
+              f" ({listed})")  # fmt: skip
+        if not ok:
+            problems.append(f"{label}: {name} {middle:.2f} s > {limit} s")
+    for name, target in TARGETS.items():
+        values = [run[name] for run in runs]
+        middle = statistics.median(values)
+        listed = ", ".join(f"{v:.2f}" for v in values)
+        ok = middle >= target
+        print(f"  {name:<12} {middle:5.2f} × ceiling (target >= {target}) "
+              f"{'ok' if ok else 'MISSED'} ({listed})")  # fmt: skip
+        if not ok:
+            problems.append(f"{label}: {name} {middle:.2f} × ceiling < {target}")
+    return problems
+
+
+def measure_database(label: str, env_for, args) -> list[str]:
+    """`args.runs` runs of the hall and its ceiling, each on a fresh database."""
+    problems, runs = [], []
+    for _ in range(args.runs):
+        env = env_for()
+        result = hall(label, env, args.participants, args.concurrency)
+        top = ceiling(label, env, args.ceiling_requests, args.concurrency)
+        lost, figures = judge(result, top)
+        problems += [f"{label}: {p}" for p in lost]
+        runs.append(figures)
+    return problems + verdict(label, runs)
 
 
 def main() -> int:
@@ -462,15 +503,11 @@ def main() -> int:
     parser.add_argument("--participants", type=int, default=500)
     parser.add_argument("--concurrency", type=int, default=200)
     parser.add_argument("--ceiling-requests", type=int, default=6000)
+    parser.add_argument("--runs", type=int, default=1, help="judge the median of this many runs")
     parser.add_argument("--no-postgres", action="store_true")
     args = parser.parse_args()
-    problems: list[str] = []
 
-    env = bench_env()
-    result = hall("sqlite", env, args.participants, args.concurrency)
-    top = ceiling("sqlite", env, args.ceiling_requests, args.concurrency)
-    problems += judge("sqlite", result, top, args.participants)
-
+    problems = measure_database("sqlite", bench_env, args)
     if not args.no_postgres:
         from tests.pg import PostgresProvider
 
@@ -479,10 +516,9 @@ def main() -> int:
             problems.append(f"postgresql: not available ({provider.reason})")
         else:
             try:
-                env = bench_env(provider.create_database())
-                result = hall("postgresql", env, args.participants, args.concurrency)
-                top = ceiling("postgresql", env, args.ceiling_requests, args.concurrency)
-                problems += judge("postgresql", result, top, args.participants)
+                problems += measure_database(
+                    "postgresql", lambda: bench_env(provider.create_database()), args
+                )
             finally:
                 provider.close()
     if problems:
