@@ -19,6 +19,7 @@ from bimtek.certificates.models import Certificate, CertificateVersion, PaktaCon
 from bimtek.extensions import db
 from bimtek.learning.models import Course, ModuleProgress
 from tests.conftest import complete_course
+from tests.test_quiz_flow import start as start_quiz
 
 PPS_NIK, PPK_NIK, PASSWORD = "7322011203950002", "7322014107900001", "demo-peserta-2029"
 ADMIN = ("admin", "demo-admin-2029")
@@ -188,10 +189,7 @@ def test_a_post_test_sent_from_its_page_issues_the_certificate_of_an_automatic_c
         ).one()
         db.session.commit()
     auth.login(PPS_NIK, PASSWORD)
-    started = client.post(
-        f"/kuis/{post}/mulai", data={"csrf_token": csrf_token(client, f"/kuis/{post}")}
-    )
-    attempt_id = int(started.headers["Location"].rsplit("/", 1)[1])
+    attempt_id = start_quiz(client, post)
     with app.app_context():
         rows = db.session.scalars(
             select(AttemptAnswer).where(AttemptAnswer.attempt_id == attempt_id)

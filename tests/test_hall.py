@@ -11,6 +11,7 @@ from bimtek.accounts.models import User
 from bimtek.extensions import db
 from bimtek.timeutil import utcnow
 from tests.test_attendance import make_session, people  # noqa: F401 (fixtures)
+from tests.test_quiz_flow import start as start_quiz
 
 NIK = "7322014107000901"
 PASSWORD = "gunung-latimojong-9"
@@ -484,10 +485,7 @@ def test_an_answer_save_keeps_only_the_question_s_own_keys(app, client, auth, de
             select(Quiz.id).where(Quiz.course_id == 1, Quiz.kind == "pre")
         ).one()
     auth.login(PPS_NIK, DEMO_PASSWORD)
-    started = client.post(
-        f"/kuis/{quiz_id}/mulai", data={"csrf_token": csrf_token(client, f"/kuis/{quiz_id}")}
-    )
-    attempt_id = int(started.headers["Location"].rsplit("/", 1)[1])
+    attempt_id = start_quiz(client, quiz_id)
     with app.app_context():
         rows = db.session.execute(
             select(AttemptAnswer.position, AttemptAnswer.option_order, QuestionVersion.type)
@@ -530,10 +528,7 @@ def test_an_answer_save_still_checks_who_is_signed_in(app, client, auth, demo):
         ).one()
         user_id = db.session.scalars(select(User.id).where(User.nik == PPS_NIK)).one()
     auth.login(PPS_NIK, DEMO_PASSWORD)
-    started = client.post(
-        f"/kuis/{quiz_id}/mulai", data={"csrf_token": csrf_token(client, f"/kuis/{quiz_id}")}
-    )
-    attempt_id = int(started.headers["Location"].rsplit("/", 1)[1])
+    attempt_id = start_quiz(client, quiz_id)
     token = csrf_token(client, f"/ujian/{attempt_id}")
 
     def save():
