@@ -682,15 +682,23 @@ _ATTEMPT_OF_USER_LOCKED = _ATTEMPT_OF_USER.with_for_update(of=Attempt).execution
 )
 
 
+def _token_account(user) -> tuple:
+    """The conditions on the account whose session token the request carries, as the sign-in
+    checks it: that token, active, no password change pending. `user`: User or its columns."""
+    return (
+        user.session_token == bindparam("token"),
+        user.active.is_(True),
+        user.must_change_password.is_(False),
+    )
+
+
 # The attempt, locked, if the account with this session token may use the app and owns it.
 _ATTEMPT_OF_TOKEN_LOCKED = (
     select(Attempt)
     .join(User, User.id == Attempt.user_id)
     .where(
         Attempt.id == bindparam("attempt_id"),
-        User.session_token == bindparam("token"),
-        User.active.is_(True),
-        User.must_change_password.is_(False),
+        *_token_account(User),
     )
     .with_for_update(of=Attempt)
     .execution_options(populate_existing=True)
@@ -794,9 +802,7 @@ _ANSWER_FOR_SAVE_BY_TOKEN = (
     .where(
         _attempt.c.id == bindparam("attempt_id"),
         _answer.c.position == bindparam("position"),
-        _user.c.session_token == bindparam("token"),
-        _user.c.active.is_(True),
-        _user.c.must_change_password.is_(False),
+        *_token_account(_user.c),
     )
     .with_for_update(of=_attempt)
 )
@@ -903,9 +909,7 @@ _OWN_OPEN_ATTEMPT = (
         _attempt.c.id == bindparam("of_attempt"),
         _attempt.c.status == "open",
         or_(_attempt.c.deadline.is_(None), _attempt.c.deadline >= bindparam("cutoff")),
-        _user.c.session_token == bindparam("token"),
-        _user.c.active.is_(True),
-        _user.c.must_change_password.is_(False),
+        *_token_account(_user.c),
     )
     .with_for_update(of=_attempt)
     .scalar_subquery()
@@ -1114,9 +1118,7 @@ _SUBMIT_ROWS = (
     )
     .where(
         _attempt.c.id == bindparam("attempt_id"),
-        _user.c.session_token == bindparam("token"),
-        _user.c.active.is_(True),
-        _user.c.must_change_password.is_(False),
+        *_token_account(_user.c),
     )
     # The answers locked too: a save holding the attempt when this SELECT began commits its
     # answer before the lock is granted, and only a locked row is read again at its latest
