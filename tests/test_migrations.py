@@ -106,6 +106,9 @@ def test_every_revision_upgrades_with_data_in_it(empty_db_url):
                 for table in metadata.sorted_tables:
                     if table.name in seeded or table.name == "alembic_version":
                         continue
+                    with db.engine.connect() as conn:  # a row the migration itself wrote
+                        if conn.scalar(sa.select(sa.func.count()).select_from(table)):
+                            continue
                     row = _row_for(table, inspector, seeded, number)
                     if not row:
                         continue

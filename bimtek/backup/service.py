@@ -798,6 +798,16 @@ def _pg_restore(url: URL, script: Path, work: Path) -> None:
             "SELECT sequencename FROM pg_sequences WHERE schemaname = 'public'"
         ).fetchall():
             drops.append(f"DROP SEQUENCE IF EXISTS public.{_quote(name)} CASCADE;")
+        # The app's own functions (the pool generation's trigger function, migration 0016);
+        # functions an extension brought are the extension's.
+        for (signature,) in conn.execute(
+            "SELECT format('%I.%I(%s)', n.nspname, p.proname, "
+            "pg_get_function_identity_arguments(p.oid)) "
+            "FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+            "WHERE n.nspname = 'public' AND NOT EXISTS (SELECT 1 FROM pg_depend d "
+            "WHERE d.objid = p.oid AND d.deptype = 'e')"
+        ).fetchall():
+            drops.append(f"DROP FUNCTION IF EXISTS {signature} CASCADE;")
     tool = find_pg_tool("psql", server_major)
     drop_file = work / "drop-existing.sql"
     drop_file.write_text("\n".join(drops) + "\n", encoding="utf-8")

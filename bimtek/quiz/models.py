@@ -2,7 +2,15 @@
 
 from datetime import datetime
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bimtek.enums import QuizKind, one_of
@@ -63,6 +71,20 @@ class QuestionVersion(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     question: Mapped[Question] = relationship(back_populates="versions", lazy="joined")
+
+
+class PoolGeneration(db.Model):
+    """One row whose value changes with every change to what a quiz draws from: triggers on
+    question, question_version and course_module (migration 0016) set it to a new random
+    number on any INSERT, UPDATE or DELETE. A process that read a pool at one value may use it
+    again while the value is the same: no code path that changes a bank can forget to say so.
+    Random, not a counter: a database restored from a backup brings back its own value with
+    its own content, never an older value with newer content."""
+
+    __tablename__ = "pool_generation"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger)
 
 
 class Quiz(db.Model):

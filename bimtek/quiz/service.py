@@ -8,6 +8,7 @@ from collections import defaultdict, namedtuple
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
+from types import SimpleNamespace
 
 from sqlalchemy import (
     Text,
@@ -36,9 +37,11 @@ from bimtek.learning.models import Course, CourseModule
 from bimtek.quiz import stats
 from bimtek.quiz.grading import OPTION_KEYS, TRUE_FALSE_OPTIONS, TYPES, score_percent
 from bimtek.quiz.models import (
+    QUIZ_KIND_LABELS,
     REVIEW_POLICIES,
     Attempt,
     AttemptAnswer,
+    PoolGeneration,
     Question,
     QuestionVersion,
     Quiz,
@@ -53,6 +56,16 @@ TIME_UP = "Waktu habis. Jawaban yang sudah tersimpan dinilai."
 
 # The hot paths run Core statements on the tables (built once, below each section).
 _attempt, _answer, _version = Attempt.__table__, AttemptAnswer.__table__, QuestionVersion.__table__
+
+
+def _token_account(user) -> tuple:
+    """The conditions on the account whose session token the request carries, as the sign-in
+    checks it: that token, active, no password change pending. `user`: User or its columns."""
+    return (
+        user.session_token == bindparam("token"),
+        user.active.is_(True),
+        user.must_change_password.is_(False),
+    )
 
 
 class QuizError(ValueError):
@@ -135,14 +148,17 @@ PoolItem = namedtuple("PoolItem", "id question_id module_id qid type sha256")
 
 
 _COMMA, _NEWLINE = literal_column("','", Text), literal_column("'\n'", Text)
+_generation = PoolGeneration.__table__
+# The database's pool generation (PoolGeneration): read with a pool, and by a hall's start.
+_GENERATION = select(_generation.c.value).where(_generation.c.id == 1).scalar_subquery()
 
 
 def _pool_statements(dialect: str, course: bool):
     """The pool of a course's tests (its modules in the course's order) or of a module quiz,
     as ONE text: a line per live question (its place in the order, version id, question id,
-    module, type, sha256, qid; no texts). A hall pressing "Mulai" together reads the pool each
-    time, and a row per question is a row fetched, and the worker's lock on Python given up and
-    taken back, per question: one value is one of each, and the same text is parsed once."""
+    module, type, sha256, qid; no texts), and the pool generation it was read at. A row per
+    question would be a row fetched, and the worker's lock on Python given up and taken back,
+    per question: one value is one of each, and the same text is parsed once."""
     if course:
         place = (_course_module.c.position, _course_module.c.id)
         joined = _version.join(_question, _question.c.id == _version.c.question_id).join(
@@ -166,11 +182,11 @@ def _pool_statements(dialect: str, course: bool):
     )
     if dialect == "postgresql":
         lines = func.string_agg(line, aggregate_order_by(_NEWLINE, *order))
-        return select(lines).select_from(joined).where(*where)
+        return select(lines, _GENERATION).select_from(joined).where(*where)
     # SQLite's group_concat keeps no promised order: the lines carry their place and are sorted
     # when the text is parsed (by (position, id, qid), as the ORDER BY: BINARY collation).
     ordered = select(line.label("line")).select_from(joined).where(*where).order_by(*order)
-    return select(func.group_concat(ordered.subquery().c.line, _NEWLINE))
+    return select(func.group_concat(ordered.subquery().c.line, _NEWLINE), _GENERATION)
 
 
 _POOL = {
@@ -182,6 +198,9 @@ _POOL = {
 # stale). Read-only lists; question_pool hands out copies.
 _POOLS: dict[str, tuple[PoolItem, ...]] = {}
 _POOLS_MAX = 256
+# The last pool read per (database, course or module, its id), with the generation it was read
+# at: question_pool hands it out again while the database's generation is that one.
+_POOL_AT: dict[tuple, tuple[int, tuple[PoolItem, ...]]] = {}
 
 
 def _parse_pool(text: str, sort: bool) -> tuple[PoolItem, ...]:
@@ -195,20 +214,32 @@ def _parse_pool(text: str, sort: bool) -> tuple[PoolItem, ...]:
     return tuple(item for _, item in placed)
 
 
-def question_pool(quiz: Quiz) -> list[PoolItem]:
-    """Current versions of the live questions the quiz draws from, in module order."""
+def question_pool(quiz: Quiz, generation: int | None = None) -> list[PoolItem]:
+    """Current versions of the live questions the quiz draws from, in module order.
+
+    `generation`: the database's pool generation as the caller just read it (a hall's start
+    reads it in its one SELECT). The pool this process last read for the quiz at that same
+    generation is the pool now, and no query runs."""
     connection = db.session.connection()
-    dialect = connection.dialect.name
     course = quiz.kind != "module"
-    params = {"course_id": quiz.course_id} if course else {"module_id": quiz.module_id}
-    text = connection.execute(_POOL[(dialect, course)], params).scalar()
-    if not text:
-        return []
-    pool = _POOLS.get(text)
+    which = quiz.course_id if course else quiz.module_id
+    key = (connection.engine.url, course, which)
+    if generation is not None:
+        known = _POOL_AT.get(key)
+        if known is not None and known[0] == generation:
+            return list(known[1])
+    dialect = connection.dialect.name
+    params = {"course_id": which} if course else {"module_id": which}
+    text, read_at = connection.execute(_POOL[(dialect, course)], params).one()
+    pool = _POOLS.get(text or "")
     if pool is None:
         if len(_POOLS) >= _POOLS_MAX:
             _POOLS.clear()
-        pool = _POOLS[text] = _parse_pool(text, sort=dialect != "postgresql")
+        pool = _POOLS[text or ""] = _parse_pool(text, sort=dialect != "postgresql") if text else ()
+    if read_at is not None:  # read with the pool, in the same snapshot
+        if len(_POOL_AT) >= _POOLS_MAX:
+            _POOL_AT.clear()
+        _POOL_AT[key] = (read_at, pool)
     return list(pool)
 
 
@@ -401,14 +432,18 @@ _SEEN_IN_ATTEMPTS = (
 
 
 def draw_for(
-    quiz: Quiz, user: User, rng: random.Random, known: list[Attempt] | None = None
+    quiz: Quiz,
+    user: User,
+    rng: random.Random,
+    known: list[Attempt] | None = None,
+    generation: int | None = None,
 ) -> list[PoolItem]:
     """The questions of a new attempt, in order of preference:
     with parallel forms, this test's form not yet seen by the participant, then anything they
     have not seen, then the rest; without, unseen questions first, then the rest. A retry thus
     gets fresh questions as far as the bank allows, and a bank too small for two forms still
-    gives a full test (with overlap) instead of a short one."""
-    pool = question_pool(quiz)
+    gives a full test (with overlap) instead of a short one. `generation`: see question_pool."""
+    pool = question_pool(quiz, generation)
     seen = _seen_questions(quiz, user, known)
     unseen = [v for v in pool if v.question_id not in seen] if seen else pool
     tiers = [unseen, pool]
@@ -595,9 +630,39 @@ def start_attempt(
         return state.open_attempt
     if not state.can_start:
         raise QuizError(state.reason)
+    frozen = _freeze_new_attempt(quiz, user, now, state, known, before_write)
+    if frozen is None:
+        # A double tap on "Mulai": the other request created this attempt; resume it.
+        existing = quiz_state(quiz, user, now).open_attempt
+        if existing is None:
+            raise QuizError(
+                "Kuis ini baru saja dimulai atau dikirim di perangkat lain. Muat ulang."
+            )
+        return existing
+    attempt_id, values = frozen
+    # The row as inserted, made an ORM object without reading it back.
+    attempt = Attempt(id=attempt_id, submitted_at=None, correct_count=None, score=None,
+                      passed=None, **values)  # fmt: skip
+    make_transient_to_detached(attempt)
+    db.session.add(attempt)
+    return attempt
+
+
+def _freeze_new_attempt(
+    quiz: Quiz,
+    user: User,
+    now: datetime,
+    state: QuizState,
+    known: list[Attempt],
+    before_write,
+    generation: int | None = None,
+) -> tuple[int, dict] | None:
+    """Draw the questions of a new attempt (state.can_start) and write it: the attempt, then
+    its served questions in one executemany. (its id, the attempt's values), or None when a
+    simultaneous start of the same participant inserted that attempt number first."""
     seed = secrets.randbits(31)
     rng = random.Random(seed)
-    chosen = draw_for(quiz, user, rng, known)
+    chosen = draw_for(quiz, user, rng, known, generation)
     if not chosen:
         raise QuizError("Belum ada soal untuk kuis ini. Hubungi pelatih.")
     deadline = None
@@ -628,18 +693,7 @@ def start_attempt(
     connection = db.session.connection()
     attempt_id = connection.execute(_NEW_ATTEMPT[connection.dialect.name], values).scalar()
     if attempt_id is None:
-        # A double tap on "Mulai": the other request created this attempt; resume it.
-        existing = quiz_state(quiz, user, now).open_attempt
-        if existing is None:
-            raise QuizError(
-                "Kuis ini baru saja dimulai atau dikirim di perangkat lain. Muat ulang."
-            )
-        return existing
-    # The row as inserted, made an ORM object without reading it back.
-    attempt = Attempt(id=attempt_id, submitted_at=None, correct_count=None, score=None,
-                      passed=None, **values)  # fmt: skip
-    make_transient_to_detached(attempt)
-    db.session.add(attempt)
+        return None
     # One executemany on the table (not one ORM INSERT ... RETURNING per question), handed to
     # the driver as it is: a hall pressing "Mulai" together holds the write lock for one
     # statement each, and SQLAlchemy's per-row parameter handling (half of it) is skipped.
@@ -647,7 +701,7 @@ def start_attempt(
         _FREEZE_QUESTIONS[connection.dialect.name],
         [(attempt_id, position, version_id, keys) for position, version_id, keys in frozen],
     )
-    return attempt
+    return attempt_id, values
 
 
 def _new_attempt(make):
@@ -672,6 +726,112 @@ _FREEZE_QUESTIONS = {
 }
 
 
+# --- "Mulai" of a hall ------------------------------------------------------------------
+# A hall pressing "Mulai pre-test" together: the account, the quiz, its course and the
+# account's attempts come as plain rows in one SELECT and go through the same rules
+# (learning.can_open, quiz_state, draw_for, _freeze_new_attempt) as light stand-ins for the
+# ORM objects, which cost more to build than the statement costs to run.
+
+
+class _StartQuiz(SimpleNamespace):
+    """A quiz row as quiz_state and draw_for read it (with `course`)."""
+
+    kind_label = property(lambda self: QUIZ_KIND_LABELS[self.kind])
+
+
+class _StartAttempt(SimpleNamespace):
+    """An attempt row as quiz_state and draw_for read it (with `quiz`: its course and kind)."""
+
+    is_open = property(lambda self: self.status == "open")
+
+
+_user_t, _quiz_t, _course_t = User.__table__, Quiz.__table__, Course.__table__
+_attempt_quiz = _quiz_t.alias("attempt_quiz")
+_START_QUIZ_COLUMNS = ("id", "course_id", "module_id", "kind", "draw_count", "shuffle_questions",
+                       "shuffle_options", "time_limit_minutes", "attempts_allowed", "opens_at",
+                       "closes_at", "active")  # fmt: skip
+_START_COURSE_COLUMNS = ("active", "audience", "office_id", "offered_down", "parallel_forms")
+_START_ATTEMPT_COLUMNS = ("id", "quiz_id", "attempt_no", "status", "deadline", "score", "passed")
+# A row per attempt of the account (with its quiz's course and kind), or one row without.
+_START_ROWS = (
+    select(
+        _user_t.c.id.label("user_id"),
+        _user_t.c.role,
+        _user_t.c.badan,
+        _user_t.c.office_id.label("user_office_id"),
+        *(_quiz_t.c[name].label(f"quiz_{name}") for name in _START_QUIZ_COLUMNS),
+        *(_course_t.c[name].label(f"course_{name}") for name in _START_COURSE_COLUMNS),
+        *(_attempt.c[name].label(f"attempt_{name}") for name in _START_ATTEMPT_COLUMNS),
+        _attempt_quiz.c.course_id.label("attempt_course_id"),
+        _attempt_quiz.c.kind.label("attempt_kind"),
+        _GENERATION.label("pool_generation"),
+    )
+    .select_from(
+        _user_t.join(_quiz_t, _quiz_t.c.id == bindparam("quiz_id"))
+        .join(_course_t, _course_t.c.id == _quiz_t.c.course_id)
+        .outerjoin(
+            _attempt.join(_attempt_quiz, _attempt_quiz.c.id == _attempt.c.quiz_id),
+            _attempt.c.user_id == _user_t.c.id,
+        )
+    )
+    .where(*_token_account(_user_t.c))
+    .order_by(_attempt.c.id)
+)
+
+
+def _start_objects(rows) -> tuple[_StartQuiz, SimpleNamespace, list[_StartAttempt]]:
+    head = rows[0]
+    course = SimpleNamespace(
+        id=head.quiz_course_id, **{n: getattr(head, f"course_{n}") for n in _START_COURSE_COLUMNS}
+    )
+    quiz = _StartQuiz(course=course, **{n: getattr(head, f"quiz_{n}") for n in _START_QUIZ_COLUMNS})
+    user = SimpleNamespace(
+        id=head.user_id, role=head.role, badan=head.badan, office_id=head.user_office_id
+    )
+    known = [
+        _StartAttempt(
+            quiz=SimpleNamespace(course_id=row.attempt_course_id, kind=row.attempt_kind),
+            **{n: getattr(row, f"attempt_{n}") for n in _START_ATTEMPT_COLUMNS},
+        )
+        for row in rows
+        if row.attempt_id is not None
+    ]
+    return quiz, user, known
+
+
+def start_for_token(
+    token: str | None, quiz_id: int, now: datetime, before_write=None
+) -> int | None:
+    """start_attempt for a participant's pre-test, for the account with this session token,
+    without loading the account, the quiz or the attempts as objects: one SELECT, the pool,
+    then the INSERTs of start_attempt. The attempt's id (a new one, or the open one resumed),
+    or None: nothing written, for the general path to answer (not signed in, staff, another
+    kind of quiz, a quiz this account may not open, an attempt to grade first, a rule that
+    refuses the start and says why there, a simultaneous start)."""
+    if not token:
+        return None
+    rows = db.session.connection().execute(_START_ROWS, {"quiz_id": quiz_id, "token": token}).all()
+    if not rows:
+        return None
+    quiz, user, known = _start_objects(rows)
+    # The post-test and module quizzes wait for the course's order (order_lock reads the
+    # modules read); a pre-test never does.
+    if user.role != Role.PESERTA or quiz.kind != "pre":
+        return None
+    if not (quiz.active and learning.can_open(user, quiz.course)):
+        return None
+    if any(a.is_open and is_overdue(a, now) for a in known):
+        return None  # graded first, as start_attempt does
+    state = quiz_state(quiz, user, now, known)
+    if state.open_attempt is not None:
+        return state.open_attempt.id
+    if not state.can_start:
+        return None
+    generation = rows[0].pool_generation
+    frozen = _freeze_new_attempt(quiz, user, now, state, known, before_write, generation)
+    return None if frozen is None else frozen[0]
+
+
 # Statements on the answer-saving path are built once (building one costs more than running it).
 _ATTEMPT_OF_USER = select(Attempt).where(
     Attempt.id == bindparam("attempt_id"), Attempt.user_id == bindparam("user_id")
@@ -680,16 +840,6 @@ _ATTEMPT_OF_USER = select(Attempt).where(
 _ATTEMPT_OF_USER_LOCKED = _ATTEMPT_OF_USER.with_for_update(of=Attempt).execution_options(
     populate_existing=True
 )
-
-
-def _token_account(user) -> tuple:
-    """The conditions on the account whose session token the request carries, as the sign-in
-    checks it: that token, active, no password change pending. `user`: User or its columns."""
-    return (
-        user.session_token == bindparam("token"),
-        user.active.is_(True),
-        user.must_change_password.is_(False),
-    )
 
 
 # The attempt, locked, if the account with this session token may use the app and owns it.

@@ -141,21 +141,30 @@ def start(quiz_id: int):
 
 
 @bp.post("/kuis/<int:quiz_id>/mulai")
-@login_required
+@checks_own_sign_in
 @writes_late
 def begin(quiz_id: int):
-    quiz = _quiz_for_user(quiz_id)
+    """The "Mulai" button. A participant's pre-test (a hall at once) is one SELECT that checks the
+    sign-in too (checks_own_sign_in), the pool, then the writes; anything else, and any start a
+    rule refuses, takes the general path, which loads the user and says why."""
     # The form is the CSRF token alone, and CSRFProtect has checked it before any POST view
     # (a bad one is a 400 there): no ConfirmForm built and checked again on this hot path.
+    now = utcnow()
     try:
         # Reads first; the write lock (SQLite) is taken for the INSERTs alone.
-        attempt = service.start_attempt(quiz, current_user, before_write=begin_write)
+        attempt_id = service.start_for_token(session_token(), quiz_id, now, begin_write)
+        if attempt_id is None:
+            refusal = sign_in_refusal()
+            if refusal is not None:
+                return refusal
+            quiz = _quiz_for_user(quiz_id)
+            attempt_id = service.start_attempt(quiz, current_user, now, begin_write).id
     except service.QuizError as exc:
         db.session.rollback()
         flash(str(exc), "error")
-        return redirect(url_for(".start", quiz_id=quiz.id))
+        return redirect(url_for(".start", quiz_id=quiz_id))
     db.session.commit()
-    return redirect(url_for(".take", attempt_id=attempt.id))
+    return redirect(url_for(".take", attempt_id=attempt_id))
 
 
 @bp.get("/ujian/<int:attempt_id>")
