@@ -29,7 +29,7 @@ from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from bimtek import signals
-from bimtek.accounts.models import User, audit
+from bimtek.accounts.models import User, audit, signs_in_with_token
 from bimtek.enums import Role
 from bimtek.extensions import db
 from bimtek.learning import service as learning
@@ -56,16 +56,6 @@ TIME_UP = "Waktu habis. Jawaban yang sudah tersimpan dinilai."
 
 # The hot paths run Core statements on the tables (built once, below each section).
 _attempt, _answer, _version = Attempt.__table__, AttemptAnswer.__table__, QuestionVersion.__table__
-
-
-def _token_account(user) -> tuple:
-    """The conditions on the account whose session token the request carries, as the sign-in
-    checks it: that token, active, no password change pending. `user`: User or its columns."""
-    return (
-        user.session_token == bindparam("token"),
-        user.active.is_(True),
-        user.must_change_password.is_(False),
-    )
 
 
 class QuizError(ValueError):
@@ -694,13 +684,20 @@ def _freeze_new_attempt(
     attempt_id = connection.execute(_NEW_ATTEMPT[connection.dialect.name], values).scalar()
     if attempt_id is None:
         return None
-    # One executemany on the table (not one ORM INSERT ... RETURNING per question), handed to
-    # the driver as it is: a hall pressing "Mulai" together holds the write lock for one
-    # statement each, and SQLAlchemy's per-row parameter handling (half of it) is skipped.
-    connection.exec_driver_sql(
-        _FREEZE_QUESTIONS[connection.dialect.name],
-        [(attempt_id, position, version_id, keys) for position, version_id, keys in frozen],
-    )
+    # One statement for all the questions (not one ORM INSERT ... RETURNING each), handed to the
+    # driver as it is: SQLAlchemy's per-row parameter handling (half of it) is skipped.
+    if connection.dialect.name == "postgresql":
+        # The rows as three arrays: psycopg runs an executemany as one statement per row.
+        positions, version_ids, orders = zip(*frozen, strict=True)
+        connection.exec_driver_sql(
+            _FREEZE_QUESTIONS_POSTGRESQL,
+            (attempt_id, list(positions), list(version_ids), list(orders)),
+        )
+    else:  # sqlite3's executemany is one prepared statement stepped per row
+        connection.exec_driver_sql(
+            _FREEZE_QUESTIONS_SQLITE,
+            [(attempt_id, position, version_id, keys) for position, version_id, keys in frozen],
+        )
     return attempt_id, values
 
 
@@ -717,13 +714,17 @@ def _new_attempt(make):
 _NEW_ATTEMPT = {"postgresql": _new_attempt(pg_insert), "sqlite": _new_attempt(sqlite_insert)}
 # The served questions, nothing chosen yet. Driver SQL: attempt id, position, question version
 # id and the option order (JSON text, as SQLAlchemy's JSON type writes it: json.dumps).
-_FREEZE_QUESTIONS = {
-    "sqlite": "INSERT INTO attempt_answer (attempt_id, position, question_version_id, "
-    "option_order, selected, saved_at, correct) VALUES (?, ?, ?, ?, '[]', NULL, NULL)",
-    "postgresql": "INSERT INTO attempt_answer (attempt_id, position, question_version_id, "
+_FREEZE_QUESTIONS_SQLITE = (
+    "INSERT INTO attempt_answer (attempt_id, position, question_version_id, "
+    "option_order, selected, saved_at, correct) VALUES (?, ?, ?, ?, '[]', NULL, NULL)"
+)
+_FREEZE_QUESTIONS_POSTGRESQL = (
+    "INSERT INTO attempt_answer (attempt_id, position, question_version_id, "
     "option_order, selected, saved_at, correct) "
-    "VALUES (%s, %s, %s, CAST(%s AS JSON), CAST('[]' AS JSON), NULL, NULL)",
-}
+    "SELECT %s, q.position, q.version_id, CAST(q.option_order AS JSON), CAST('[]' AS JSON), "
+    "NULL, NULL FROM unnest(%s::integer[], %s::integer[], %s::text[]) "
+    "AS q(position, version_id, option_order)"
+)
 
 
 # --- "Mulai" of a hall ------------------------------------------------------------------
@@ -774,7 +775,7 @@ _START_ROWS = (
             _attempt.c.user_id == _user_t.c.id,
         )
     )
-    .where(*_token_account(_user_t.c))
+    .where(*signs_in_with_token(_user_t.c))
     .order_by(_attempt.c.id)
 )
 
@@ -848,7 +849,7 @@ _ATTEMPT_OF_TOKEN_LOCKED = (
     .join(User, User.id == Attempt.user_id)
     .where(
         Attempt.id == bindparam("attempt_id"),
-        *_token_account(User),
+        *signs_in_with_token(User),
     )
     .with_for_update(of=Attempt)
     .execution_options(populate_existing=True)
@@ -952,7 +953,7 @@ _ANSWER_FOR_SAVE_BY_TOKEN = (
     .where(
         _attempt.c.id == bindparam("attempt_id"),
         _answer.c.position == bindparam("position"),
-        *_token_account(_user.c),
+        *signs_in_with_token(_user.c),
     )
     .with_for_update(of=_attempt)
 )
@@ -1059,7 +1060,7 @@ _OWN_OPEN_ATTEMPT = (
         _attempt.c.id == bindparam("of_attempt"),
         _attempt.c.status == "open",
         or_(_attempt.c.deadline.is_(None), _attempt.c.deadline >= bindparam("cutoff")),
-        *_token_account(_user.c),
+        *signs_in_with_token(_user.c),
     )
     .with_for_update(of=_attempt)
     .scalar_subquery()
@@ -1268,7 +1269,7 @@ _SUBMIT_ROWS = (
     )
     .where(
         _attempt.c.id == bindparam("attempt_id"),
-        *_token_account(_user.c),
+        *signs_in_with_token(_user.c),
     )
     # The answers locked too: a save holding the attempt when this SELECT began commits its
     # answer before the lock is granted, and only a locked row is read again at its latest
