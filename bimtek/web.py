@@ -172,6 +172,28 @@ def session_token() -> str | None:
     return value if isinstance(value, str) else None
 
 
+# Which account a session token belongs to, as this process has seen it (the user loader and
+# the hot paths' own statements note it). A token is made for one account and never given to
+# another, so what is kept here is never wrong; whether the token still signs in is decided
+# by the query that uses it, never here. For what needs the account's id before the view runs
+# and must not load the account for it: the check-in's rate-limit key.
+_TOKEN_ACCOUNTS: dict[str, int] = {}
+_TOKEN_ACCOUNTS_MAX = 100_000
+
+
+def note_token_account(token: str, user_id: int) -> None:
+    if len(_TOKEN_ACCOUNTS) >= _TOKEN_ACCOUNTS_MAX:
+        _TOKEN_ACCOUNTS.clear()
+    _TOKEN_ACCOUNTS[token] = user_id
+
+
+def token_account_id() -> int | None:
+    """The id of the account the request's session token was made for, if this process has
+    seen it; not a sign-in check."""
+    token = session_token()
+    return _TOKEN_ACCOUNTS.get(token) if token else None
+
+
 def sign_in_refusal():
     """In a @checks_own_sign_in view: what @login_required and the password-change redirect
     would answer for this request, or None when the signed-in user may go on."""

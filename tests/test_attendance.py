@@ -14,7 +14,7 @@ from bimtek.attendance import codes, queries, service
 from bimtek.attendance.models import Attendance, AttendanceChange, SessionInvite, TrainingSession
 from bimtek.extensions import db
 from bimtek.timeutil import utcnow
-from tests.conftest import twin
+from tests.conftest import csrf_token, twin
 
 PASSWORD = "awal-rahasia-1"
 PERIOD = 45
@@ -668,3 +668,112 @@ def test_guessing_codes_is_rate_limited_per_participant(
     response = checkin(post_form, client, session_id, right)
     assert response.status_code == 429
     assert records(app, session_id) == {}
+
+
+class _Forgetful(dict):
+    """A process that never keeps which account a session token belongs to."""
+
+    def __setitem__(self, key, value):
+        pass
+
+
+def test_the_guess_limit_is_the_account_s_whichever_way_its_id_is_found(
+    app, client, auth, post_form, make_session, people, monkeypatch
+):
+    """A hall's check-in takes the rate limit's key from the session token this process has
+    seen; a process that has not seen it (another worker, a restart) loads the account. Both
+    count the same account's wrong codes together."""
+    from bimtek import web
+
+    session_id = make_session()
+    login_peserta(app, client, auth, people)
+    right = code_now(app, session_id)
+    wrong = [f"{n:06d}" for n in range(100) if f"{n:06d}" != right][:10]
+    statuses = []
+    remembering = web._TOKEN_ACCOUNTS
+    for index, code in enumerate(wrong):
+        # Every other try as a worker that never saw this account.
+        monkeypatch.setattr(web, "_TOKEN_ACCOUNTS", _Forgetful() if index % 2 else remembering)
+        statuses.append(
+            client.post(
+                "/hadir",
+                data={
+                    "csrf_token": csrf_token(client, "/"),
+                    "kode": code,
+                    "session_id": str(session_id),
+                },
+            ).status_code  # fmt: skip
+        )
+    assert statuses == [409] * 10
+    response = checkin(post_form, client, session_id, right)
+    assert response.status_code == 429
+    assert records(app, session_id) == {}
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["signed out", "deactivated", "password to change", "staff", "on the rule, not the list",
+     "course issues certificates at once", "no such session"],
+)  # fmt: skip
+def test_a_check_in_by_token_leaves_every_other_case_to_the_general_path(
+    app, make_session, people, case
+):
+    """check_in_for_token handles a listed participant's code; anything else is None (nothing
+    written), for the view's general path to answer as it always has."""
+    from types import SimpleNamespace
+
+    from bimtek.learning.models import Course
+
+    session_id = make_session()
+    code = code_now(app, session_id)
+    who = people["pps"]
+    with app.app_context():
+        if case == "on the rule, not the list":
+            who = people["pps2"]
+            db.session.execute(SessionInvite.__table__.delete().where(SessionInvite.user_id == who))
+        user = db.session.get(User, who)
+        token = user.session_token
+        if case == "signed out":
+            token = "x" * 43
+        elif case == "deactivated":
+            user.active = False
+        elif case == "password to change":
+            user.must_change_password = True
+        elif case == "staff":
+            user.role = "pelatih"
+        elif case == "course issues certificates at once":
+            session = db.session.get(TrainingSession, session_id)
+            db.session.get(Course, session.course_id).auto_issue = True
+        elif case == "no such session":
+            session_id += 1000
+        db.session.commit()
+        found = service.check_in_for_token(
+            token, session_id, code, utcnow(), PERIOD, SimpleNamespace(ip=None, device_id=None,
+                                                                      user_agent=None)
+        )  # fmt: skip
+        assert found is None
+        db.session.commit()
+        assert db.session.scalar(select(func.count()).select_from(Attendance)) == 0
+
+
+def test_a_check_in_by_token_records_a_listed_participant(app, make_session, people):
+    from types import SimpleNamespace
+
+    session_id = make_session()
+    code = code_now(app, session_id)
+    origin = SimpleNamespace(ip="10.0.0.7", device_id="hp-1", user_agent="Android")
+    with app.app_context():
+        token = db.session.get(User, people["pps"]).session_token
+        db.session.commit()
+        with pytest.raises(service.AttendanceError, match="6 angka"):
+            service.check_in_for_token(token, session_id, "12ab", utcnow(), PERIOD, origin)
+        db.session.rollback()
+        found = service.check_in_for_token(token, session_id, code, utcnow(), PERIOD, origin)
+        assert found is not None and found.created
+        db.session.commit()
+        again = service.check_in_for_token(token, session_id, code, utcnow(), PERIOD, origin)
+        assert again is not None and not again.created  # already present: nothing written
+        db.session.commit()
+    (row,) = records(app, session_id).values()
+    assert (row.user_id, row.status, row.method, row.ip) == (people["pps"], "hadir", "kode",
+                                                            "10.0.0.7")  # fmt: skip

@@ -4,7 +4,7 @@ import secrets
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, String
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, String, bindparam
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bimtek.accounts import hashing
@@ -25,6 +25,18 @@ from bimtek.wilayah.models import Desa, Kecamatan
 
 def new_session_token() -> str:
     return secrets.token_urlsafe(32)
+
+
+def signs_in_with_token(user) -> tuple:
+    """The conditions on the account whose session token a request carries (the :token
+    parameter), as the sign-in checks it: that token, active, no password change pending.
+    For the hot paths that check the sign-in in their own statement (web.checks_own_sign_in).
+    `user`: User or its table's columns."""
+    return (
+        user.session_token == bindparam("token"),
+        user.active.is_(True),
+        user.must_change_password.is_(False),
+    )
 
 
 class User(UserMixin, db.Model):

@@ -48,6 +48,7 @@ from bimtek.web import (
     db_int,
     is_safe_next,
     no_store,
+    note_token_account,
     public_url,
     refused_input,
     role_required,
@@ -68,7 +69,10 @@ def _load_users(_state) -> None:
 
     @login_manager.user_loader
     def load_user(token: str):
-        return db.session.scalars(user_by_token, {"token": token}).one_or_none()
+        user = db.session.scalars(user_by_token, {"token": token}).one_or_none()
+        if user is not None:
+            note_token_account(token, user.id)
+        return user
 
 
 def _login_failed(response) -> bool:

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 
 from sqlalchemy import and_, bindparam, delete, exists, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -9,7 +10,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import make_transient_to_detached
 
 from bimtek import signals
-from bimtek.accounts.models import User, audit
+from bimtek.accounts.models import User, audit, signs_in_with_token
 from bimtek.attendance import codes
 from bimtek.attendance.models import (
     NEEDS_REASON,
@@ -399,6 +400,76 @@ _SESSION_FOR_CHECKIN = (
     .where(TrainingSession.id == bindparam("session_id"))
     .execution_options(populate_existing=True)
 )
+
+
+# A hall typing the code together: the account (by the request's session token, as the sign-in
+# checks it), the session and this account's state in it, as plain values in one SELECT.
+_user_table, _session_table = User.__table__, TrainingSession.__table__
+_CHECKIN_SESSION_COLUMNS = ("id", "course_id", "starts_at", "ends_at", "late_after_minutes",
+                            "checkin_opens_minutes", "secret")  # fmt: skip
+_CHECKIN_BY_TOKEN = (
+    select(
+        _user_table.c.id.label("user_id"),
+        _user_table.c.role,
+        *(_session_table.c[name].label(f"session_{name}") for name in _CHECKIN_SESSION_COLUMNS),
+        exists()
+        .where(
+            SessionInvite.session_id == _session_table.c.id,
+            SessionInvite.user_id == _user_table.c.id,
+        )
+        .label("invited"),
+        _attendance_table.c.status.label("attendance_status"),
+        select(Course.auto_issue)
+        .where(Course.id == _session_table.c.course_id)
+        .scalar_subquery()
+        .label("auto_issue"),
+    )
+    .select_from(
+        _user_table.join(_session_table, _session_table.c.id == bindparam("session_id")).outerjoin(
+            _attendance_table,
+            and_(
+                _attendance_table.c.session_id == _session_table.c.id,
+                _attendance_table.c.user_id == _user_table.c.id,
+            ),
+        )
+    )
+    .where(*signs_in_with_token(_user_table.c))
+)
+
+
+def check_in_for_token(
+    token: str | None,
+    session_id: int,
+    typed_code: str | None,
+    now: datetime,
+    period: int,
+    origin: Origin,
+    method: str = "kode",
+    before_write=None,
+) -> CheckIn | None:
+    """check_in for the account with this session token, without loading the account or the
+    session as objects: one SELECT, then check_in's own rules and INSERTs on plain values.
+    None: nothing done, for the general path (not signed in, no such session, staff, a
+    participant not yet on the session's list, a course that issues certificates at once).
+    A refused code raises AttendanceError as check_in does."""
+    if not token:
+        return None
+    row = (
+        db.session.connection()
+        .execute(_CHECKIN_BY_TOKEN, {"session_id": session_id, "token": token})
+        .one_or_none()
+    )
+    if row is None or row.role != Role.PESERTA or not row.invited or row.auto_issue:
+        return None
+    session = SimpleNamespace(
+        **{name: getattr(row, f"session_{name}") for name in _CHECKIN_SESSION_COLUMNS}
+    )
+    user = SimpleNamespace(id=row.user_id, role=row.role)
+    existing = None
+    if row.attendance_status is not None:
+        existing = SimpleNamespace(session_id=session.id, status=row.attendance_status)
+    return check_in(session, user, typed_code, now, period, origin, method,
+                    state=(True, existing, False), before_write=before_write)  # fmt: skip
 
 
 def session_for_checkin(session_id: int, user_id: int):

@@ -31,7 +31,16 @@ from bimtek.offices.models import FIRST_OFFICE_ID
 from bimtek.settings.service import current_office, office_by_id, office_zone
 from bimtek.spreadsheet import XLSX_MEDIA_TYPE
 from bimtek.timeutil import local_to_utc, utc_to_local, utcnow
-from bimtek.web import attachment, db_int, public_url, role_required
+from bimtek.web import (
+    attachment,
+    checks_own_sign_in,
+    db_int,
+    public_url,
+    role_required,
+    session_token,
+    sign_in_refusal,
+    token_account_id,
+)
 from bimtek.wilayah import queries as wilayah_queries
 from bimtek.wilayah.models import Kecamatan
 
@@ -363,7 +372,12 @@ def _present(mine) -> bool:
 
 
 def _checkin_key() -> str:
-    return f"checkin|{current_user.id}"
+    """Wrong codes are counted per account. The account's id as this process knows its session
+    token (no account loaded for a hall's check-ins), else as the sign-in loads it."""
+    user_id = token_account_id()
+    if user_id is None and current_user.is_authenticated:
+        user_id = current_user.id
+    return f"checkin|{user_id or '-'}"  # '-': signed out; the view sends them to sign in
 
 
 def _checkin_refused(response) -> bool:
@@ -371,7 +385,7 @@ def _checkin_refused(response) -> bool:
 
 
 @bp.post("/hadir")
-@login_required
+@checks_own_sign_in
 @limiter.limit(
     lambda: current_app.config["BIMTEK_CHECKIN_LIMIT"],
     key_func=_checkin_key,
@@ -380,13 +394,61 @@ def _checkin_refused(response) -> bool:
 )
 @writes_late
 def checkin_post():
-    """Wrong codes are limited per account: six digits must not be guessable by trying."""
+    """Wrong codes are limited per account: six digits must not be guessable by trying.
+
+    A hall's check-in (a participant on the session's list, the code typed on the session's
+    page) is one SELECT that checks the sign-in too (checks_own_sign_in), then the INSERTs;
+    anything else takes the general path, which loads the user first."""
     now = utcnow()
     typed = (request.form.get("kode") or "").strip()
     try:
         wanted = db_int(request.form.get("session_id") or "") or None
     except ValueError:
         wanted = None
+    device_id = request.cookies.get(DEVICE_COOKIE) or secrets.token_urlsafe(18)
+    origin = service.Origin(
+        ip=request.remote_addr,
+        device_id=device_id,
+        user_agent=request.user_agent.string,
+    )
+    method = "qr" if request.form.get("via") == "qr" else "kode"
+    result = None
+    if typed and wanted:
+        try:
+            # Reads first; the write lock (SQLite) is taken right before the INSERTs.
+            result = service.check_in_for_token(
+                session_token(), wanted, typed, now, _period(), origin, method, begin_write
+            )
+        except service.AttendanceError as exc:
+            db.session.rollback()
+            flash(str(exc), "error")
+            return _checkin_page(CheckInForm(), now, wanted, status=409)
+    if result is None:
+        refusal = sign_in_refusal()
+        if refusal is not None:
+            return refusal
+        result = _check_in_general(now, typed, wanted, origin, method)
+        if not isinstance(result, service.CheckIn):
+            return result  # the page that says why not
+    db.session.commit()
+    att = result.attendance
+    # No flash: the check-in page itself says it, once ("Terima kasih, Anda tercatat hadir
+    # pukul …"), for a first and for a repeated check-in alike.
+    response = redirect(url_for("attendance.checkin", s=att.session_id))
+    if request.cookies.get(DEVICE_COOKIE) != device_id:
+        response.set_cookie(
+            DEVICE_COOKIE,
+            device_id,
+            max_age=int(timedelta(days=730).total_seconds()),
+            httponly=True,
+            samesite="Lax",
+            secure=current_app.config.get("SESSION_COOKIE_SECURE", False),
+        )
+    return response
+
+
+def _check_in_general(now, typed: str, wanted: int | None, origin, method: str):
+    """The check-in of a signed-in user, any case: a CheckIn, or the response saying why not."""
     if not typed:
         # The form only to say what is missing: CSRFProtect has checked the token before any
         # POST view, so a whole hall's check-ins build no form and check no token twice.
@@ -406,13 +468,6 @@ def checkin_post():
         if not candidates:
             flash("Tidak ada sesi yang sedang membuka presensi untuk Anda saat ini.", "error")
             return _checkin_page(CheckInForm(), now, None, status=409)
-    device_id = request.cookies.get(DEVICE_COOKIE) or secrets.token_urlsafe(18)
-    origin = service.Origin(
-        ip=request.remote_addr,
-        device_id=device_id,
-        user_agent=request.user_agent.string,
-    )
-    method = "qr" if request.form.get("via") == "qr" else "kode"
     result = error = None
     for session, state in candidates:
         try:
@@ -428,21 +483,7 @@ def checkin_post():
     if result is None:
         flash(str(error), "error")
         return _checkin_page(CheckInForm(), now, wanted, status=409)
-    db.session.commit()
-    att = result.attendance
-    # No flash: the check-in page itself says it, once ("Terima kasih, Anda tercatat hadir
-    # pukul …"), for a first and for a repeated check-in alike.
-    response = redirect(url_for("attendance.checkin", s=att.session_id))
-    if request.cookies.get(DEVICE_COOKIE) != device_id:
-        response.set_cookie(
-            DEVICE_COOKIE,
-            device_id,
-            max_age=int(timedelta(days=730).total_seconds()),
-            httponly=True,
-            samesite="Lax",
-            secure=current_app.config.get("SESSION_COOKIE_SECURE", False),
-        )
-    return response
+    return result
 
 
 # ---- daftar hadir and exports --------------------------------------------------------------
