@@ -22,7 +22,8 @@ branch_labels = None
 depends_on = None
 
 TABLES = ("question", "question_version", "course_module")
-# A random 63-bit value (never a counter: a restored backup brings back its own value).
+# A random bigint (SQLite: 64 random bits; PostgreSQL: random() scaled, about 53 bits), never a
+# counter: a restored backup brings back its own value with its own content.
 SQLITE_NEW = "UPDATE pool_generation SET value = random()"
 POSTGRES_FUNCTION = """
 CREATE OR REPLACE FUNCTION pool_generation_bump() RETURNS trigger AS $$
