@@ -172,11 +172,11 @@ def session_token() -> str | None:
     return value if isinstance(value, str) else None
 
 
-# Which account a session token belongs to, as this process has seen it (the user loader and
-# the hot paths' own statements note it). A token is made for one account and never given to
-# another, so what is kept here is never wrong; whether the token still signs in is decided
-# by the query that uses it, never here. For what needs the account's id before the view runs
-# and must not load the account for it: the check-in's rate-limit key.
+# Which account a session token belongs to, as this process has seen it (the user loader
+# notes it). A token is made for one account and never given to another, so what is kept here
+# is never wrong; whether the token still signs in is decided by the query that uses it, never
+# here. For what needs the account's id before the view runs and must not load the account for
+# it: the check-in's rate-limit key.
 _TOKEN_ACCOUNTS: dict[str, int] = {}
 _TOKEN_ACCOUNTS_MAX = 100_000
 

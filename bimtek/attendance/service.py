@@ -380,16 +380,15 @@ def _checkin_state(session: TrainingSession, user_id: int) -> tuple[bool, Attend
     return bool(row[0]), row[1], bool(row[2])
 
 
+# Whether the session's course issues certificates by itself (beside the session's row).
+_SESSION_AUTO_ISSUE = (
+    select(Course.auto_issue)
+    .where(Course.id == TrainingSession.course_id)
+    .scalar_subquery()
+    .label("auto_issue")
+)
 _SESSION_FOR_CHECKIN = (
-    select(
-        TrainingSession,
-        _invited,
-        Attendance,
-        select(Course.auto_issue)
-        .where(Course.id == TrainingSession.course_id)
-        .scalar_subquery()
-        .label("auto_issue"),
-    )
+    select(TrainingSession, _invited, Attendance, _SESSION_AUTO_ISSUE)
     .outerjoin(
         Attendance,
         and_(
@@ -419,10 +418,7 @@ _CHECKIN_BY_TOKEN = (
         )
         .label("invited"),
         _attendance_table.c.status.label("attendance_status"),
-        select(Course.auto_issue)
-        .where(Course.id == _session_table.c.course_id)
-        .scalar_subquery()
-        .label("auto_issue"),
+        _SESSION_AUTO_ISSUE,
     )
     .select_from(
         _user_table.join(_session_table, _session_table.c.id == bindparam("session_id")).outerjoin(

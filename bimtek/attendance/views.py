@@ -421,8 +421,7 @@ def checkin_post():
             )
         except service.AttendanceError as exc:
             db.session.rollback()
-            flash(str(exc), "error")
-            return _checkin_page(CheckInForm(), now, wanted, status=409)
+            return _checkin_refused_page(str(exc), now, wanted)
     if result is None:
         refusal = sign_in_refusal()
         if refusal is not None:
@@ -466,8 +465,8 @@ def _check_in_general(now, typed: str, wanted: int | None, origin, method: str):
     else:
         candidates = [(s, None) for s in service.sessions_now_open_for(current_user, now)]
         if not candidates:
-            flash("Tidak ada sesi yang sedang membuka presensi untuk Anda saat ini.", "error")
-            return _checkin_page(CheckInForm(), now, None, status=409)
+            message = "Tidak ada sesi yang sedang membuka presensi untuk Anda saat ini."
+            return _checkin_refused_page(message, now, None)
     result = error = None
     for session, state in candidates:
         try:
@@ -481,9 +480,14 @@ def _check_in_general(now, typed: str, wanted: int | None, origin, method: str):
             db.session.rollback()
             error = exc
     if result is None:
-        flash(str(error), "error")
-        return _checkin_page(CheckInForm(), now, wanted, status=409)
+        return _checkin_refused_page(str(error), now, wanted)
     return result
+
+
+def _checkin_refused_page(message: str, now, wanted: int | None):
+    """The check-in page again (409: counted as a refused try), saying why."""
+    flash(message, "error")
+    return _checkin_page(CheckInForm(), now, wanted, status=409)
 
 
 # ---- daftar hadir and exports --------------------------------------------------------------

@@ -56,6 +56,7 @@ TIME_UP = "Waktu habis. Jawaban yang sudah tersimpan dinilai."
 
 # The hot paths run Core statements on the tables (built once, below each section).
 _attempt, _answer, _version = Attempt.__table__, AttemptAnswer.__table__, QuestionVersion.__table__
+_user, _quiz, _course = User.__table__, Quiz.__table__, Course.__table__
 
 
 class QuizError(ValueError):
@@ -648,7 +649,7 @@ def _freeze_new_attempt(
     generation: int | None = None,
 ) -> tuple[int, dict] | None:
     """Draw the questions of a new attempt (state.can_start) and write it: the attempt, then
-    its served questions in one executemany. (its id, the attempt's values), or None when a
+    its served questions in one statement. (its id, the attempt's values), or None when a
     simultaneous start of the same participant inserted that attempt number first."""
     seed = secrets.randbits(31)
     rng = random.Random(seed)
@@ -746,8 +747,7 @@ class _StartAttempt(SimpleNamespace):
     is_open = property(lambda self: self.status == "open")
 
 
-_user_t, _quiz_t, _course_t = User.__table__, Quiz.__table__, Course.__table__
-_attempt_quiz = _quiz_t.alias("attempt_quiz")
+_attempt_quiz = _quiz.alias("attempt_quiz")
 _START_QUIZ_COLUMNS = ("id", "course_id", "module_id", "kind", "draw_count", "shuffle_questions",
                        "shuffle_options", "time_limit_minutes", "attempts_allowed", "opens_at",
                        "closes_at", "active")  # fmt: skip
@@ -756,26 +756,26 @@ _START_ATTEMPT_COLUMNS = ("id", "quiz_id", "attempt_no", "status", "deadline", "
 # A row per attempt of the account (with its quiz's course and kind), or one row without.
 _START_ROWS = (
     select(
-        _user_t.c.id.label("user_id"),
-        _user_t.c.role,
-        _user_t.c.badan,
-        _user_t.c.office_id.label("user_office_id"),
-        *(_quiz_t.c[name].label(f"quiz_{name}") for name in _START_QUIZ_COLUMNS),
-        *(_course_t.c[name].label(f"course_{name}") for name in _START_COURSE_COLUMNS),
+        _user.c.id.label("user_id"),
+        _user.c.role,
+        _user.c.badan,
+        _user.c.office_id.label("user_office_id"),
+        *(_quiz.c[name].label(f"quiz_{name}") for name in _START_QUIZ_COLUMNS),
+        *(_course.c[name].label(f"course_{name}") for name in _START_COURSE_COLUMNS),
         *(_attempt.c[name].label(f"attempt_{name}") for name in _START_ATTEMPT_COLUMNS),
         _attempt_quiz.c.course_id.label("attempt_course_id"),
         _attempt_quiz.c.kind.label("attempt_kind"),
         _GENERATION.label("pool_generation"),
     )
     .select_from(
-        _user_t.join(_quiz_t, _quiz_t.c.id == bindparam("quiz_id"))
-        .join(_course_t, _course_t.c.id == _quiz_t.c.course_id)
+        _user.join(_quiz, _quiz.c.id == bindparam("quiz_id"))
+        .join(_course, _course.c.id == _quiz.c.course_id)
         .outerjoin(
             _attempt.join(_attempt_quiz, _attempt_quiz.c.id == _attempt.c.quiz_id),
-            _attempt.c.user_id == _user_t.c.id,
+            _attempt.c.user_id == _user.c.id,
         )
     )
-    .where(*signs_in_with_token(_user_t.c))
+    .where(*signs_in_with_token(_user.c))
     .order_by(_attempt.c.id)
 )
 
@@ -946,7 +946,6 @@ _ANSWER_FOR_SAVE = (
 )
 # The same, for the account whose session token the request carries, if it may use the app
 # (active, no password change pending): who is signed in is checked by the same statement.
-_user = User.__table__
 _ANSWER_FOR_SAVE_BY_TOKEN = (
     select(*_ANSWER_COLUMNS)
     .select_from(_ANSWER_OF_ATTEMPT.join(_user, _user.c.id == _attempt.c.user_id))
@@ -1242,7 +1241,6 @@ def _grade_and_close(
 # session token and that account may go on (locked: FOR UPDATE of the attempt on PostgreSQL,
 # BEGIN IMMEDIATE on SQLite), its quiz's pass mark and kind, whether the course issues
 # certificates by itself, and every answer with what grading needs.
-_quiz, _course = Quiz.__table__, Course.__table__
 _SUBMIT_ROWS = (
     select(
         _attempt.c.user_id,
