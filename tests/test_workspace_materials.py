@@ -14,10 +14,9 @@ from bimtek.extensions import db
 from bimtek.learning.models import Course, CourseModule, Module
 from bimtek.workspace.materials import UploadRefused, check_name, sniff
 from bimtek.workspace.models import Material
-from tests.conftest import Auth
+from tests.conftest import CORPUS, Auth
 
 ROOT = Path(__file__).resolve().parent.parent
-CORPUS = ROOT.parent / "shared" / "security-corpus"
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64
