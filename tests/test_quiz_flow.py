@@ -344,6 +344,9 @@ def test_two_concurrent_starts_make_one_attempt(app, peserta, demo, at_once):
     assert len(set(locations)) == 1
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Attempt)) == 1
+        # The start that lost wrote none of its questions either.
+        served = db.session.scalar(select(func.count()).select_from(AttemptAnswer))
+        assert served == db.session.scalars(select(Attempt)).one().question_count
 
 
 def test_attempts_run_out(app, peserta, demo):

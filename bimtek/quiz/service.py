@@ -23,7 +23,6 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import aggregate_order_by
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
@@ -682,49 +681,62 @@ def _freeze_new_attempt(
         "question_count": len(chosen),
     }
     connection = db.session.connection()
-    attempt_id = connection.execute(_NEW_ATTEMPT[connection.dialect.name], values).scalar()
+    # Handed to the driver as it is: SQLAlchemy's per-row parameter handling is skipped.
+    if connection.dialect.name == "postgresql":
+        # The attempt and all its questions in one statement: the questions as three arrays
+        # (psycopg runs an executemany as one statement per row).
+        positions, version_ids, orders = zip(*frozen, strict=True)
+        attempt_id = connection.exec_driver_sql(
+            _NEW_ATTEMPT_WITH_QUESTIONS_POSTGRESQL,
+            dict(
+                values,
+                positions=list(positions),
+                version_ids=list(version_ids),
+                orders=list(orders),
+            ),
+        ).scalar()
+        return None if attempt_id is None else (attempt_id, values)
+    attempt_id = connection.execute(_NEW_ATTEMPT, values).scalar()
     if attempt_id is None:
         return None
-    # One statement for all the questions (not one ORM INSERT ... RETURNING each), handed to the
-    # driver as it is: SQLAlchemy's per-row parameter handling (half of it) is skipped.
-    if connection.dialect.name == "postgresql":
-        # The rows as three arrays: psycopg runs an executemany as one statement per row.
-        positions, version_ids, orders = zip(*frozen, strict=True)
-        connection.exec_driver_sql(
-            _FREEZE_QUESTIONS_POSTGRESQL,
-            (attempt_id, list(positions), list(version_ids), list(orders)),
-        )
-    else:  # sqlite3's executemany is one prepared statement stepped per row
-        connection.exec_driver_sql(
-            _FREEZE_QUESTIONS_SQLITE,
-            [(attempt_id, position, version_id, keys) for position, version_id, keys in frozen],
-        )
+    # sqlite3's executemany: one prepared statement stepped per row
+    connection.exec_driver_sql(
+        _FREEZE_QUESTIONS_SQLITE,
+        [(attempt_id, position, version_id, keys) for position, version_id, keys in frozen],
+    )
     return attempt_id, values
 
 
-def _new_attempt(make):
-    """INSERT ... ON CONFLICT DO NOTHING RETURNING its id: the unique (quiz, user,
-    attempt number) decides between two simultaneous starts, without a savepoint."""
-    return (
-        make(_attempt)
-        .on_conflict_do_nothing(index_elements=["quiz_id", "user_id", "attempt_no"])
-        .returning(_attempt.c.id)
-    )
-
-
-_NEW_ATTEMPT = {"postgresql": _new_attempt(pg_insert), "sqlite": _new_attempt(sqlite_insert)}
+# SQLite: INSERT ... ON CONFLICT DO NOTHING RETURNING its id: the unique (quiz, user, attempt
+# number) decides between two simultaneous starts, without a savepoint.
+_NEW_ATTEMPT = (
+    sqlite_insert(_attempt)
+    .on_conflict_do_nothing(index_elements=["quiz_id", "user_id", "attempt_no"])
+    .returning(_attempt.c.id)
+)
 # The served questions, nothing chosen yet. Driver SQL: attempt id, position, question version
 # id and the option order (JSON text, as SQLAlchemy's JSON type writes it: json.dumps).
 _FREEZE_QUESTIONS_SQLITE = (
     "INSERT INTO attempt_answer (attempt_id, position, question_version_id, "
     "option_order, selected, saved_at, correct) VALUES (?, ?, ?, ?, '[]', NULL, NULL)"
 )
-_FREEZE_QUESTIONS_POSTGRESQL = (
-    "INSERT INTO attempt_answer (attempt_id, position, question_version_id, "
+# PostgreSQL: the attempt (ON CONFLICT as _NEW_ATTEMPT) and its served questions in one statement, the
+# questions as arrays of positions, question version ids and option orders; the attempt's id
+# comes back, or no row when a simultaneous start inserted that attempt number first (then no
+# question is written either).
+_NEW_ATTEMPT_WITH_QUESTIONS_POSTGRESQL = (
+    "WITH new_attempt AS ("
+    "INSERT INTO attempt (quiz_id, user_id, attempt_no, seed, status, started_at, deadline, "
+    "question_count) VALUES (%(quiz_id)s, %(user_id)s, %(attempt_no)s, %(seed)s, %(status)s, "
+    "%(started_at)s, %(deadline)s, %(question_count)s) "
+    "ON CONFLICT (quiz_id, user_id, attempt_no) DO NOTHING RETURNING id), "
+    "served AS (INSERT INTO attempt_answer (attempt_id, position, question_version_id, "
     "option_order, selected, saved_at, correct) "
-    "SELECT %s, q.position, q.version_id, CAST(q.option_order AS JSON), CAST('[]' AS JSON), "
-    "NULL, NULL FROM unnest(%s::integer[], %s::integer[], %s::text[]) "
-    "AS q(position, version_id, option_order)"
+    "SELECT new_attempt.id, q.position, q.version_id, CAST(q.option_order AS JSON), "
+    "CAST('[]' AS JSON), NULL, NULL FROM new_attempt, "
+    "unnest(%(positions)s::integer[], %(version_ids)s::integer[], %(orders)s::text[]) "
+    "AS q(position, version_id, option_order)) "
+    "SELECT id FROM new_attempt"
 )
 
 
