@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import SimpleNamespace
 
-from sqlalchemy import and_, bindparam, delete, exists, func, insert, select, update
+from sqlalchemy import and_, bindparam, delete, exists, func, insert, null, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import make_transient_to_detached
@@ -297,28 +297,69 @@ _attendance_table, _change_table = Attendance.__table__, AttendanceChange.__tabl
 _ATTENDANCE_COLUMNS = [c.name for c in _attendance_table.c if c.name != "id"]
 
 
-def _insert_returning_id(make):
-    return (
-        make(_attendance_table)  # VALUES from the parameters: every column but the id
-        .on_conflict_do_nothing(index_elements=["session_id", "user_id"])
-        .returning(_attendance_table.c.id)
+# Built once: a hall checking in together runs them hundreds of times a minute. A new
+# attendance row is INSERT ... ON CONFLICT DO NOTHING RETURNING its id: the unique (session,
+# user) decides between two simultaneous check-ins, on either database, and the row comes back
+# without a second SELECT. SQLite: VALUES from the parameters (every column but the id).
+_INSERT_ATTENDANCE = (
+    sqlite_insert(_attendance_table)
+    .on_conflict_do_nothing(index_elements=["session_id", "user_id"])
+    .returning(_attendance_table.c.id)
+)
+# PostgreSQL: the row and its change-log line in one statement, the line written only when
+# the row was (INSERT ... SELECT from the row's RETURNING).
+_NEW_ATTENDANCE = (
+    pg_insert(_attendance_table)
+    .values(
+        {
+            name: bindparam(name, type_=_attendance_table.c[name].type)
+            for name in _ATTENDANCE_COLUMNS
+        }
     )
+    .on_conflict_do_nothing(index_elements=["session_id", "user_id"])
+    .returning(
+        _attendance_table.c.id,
+        _attendance_table.c.session_id,
+        _attendance_table.c.user_id,
+        _attendance_table.c.status,
+        _attendance_table.c.method,
+    )
+    .cte("new_attendance")
+)
+_INSERT_WITH_CHANGE_POSTGRESQL = select(_NEW_ATTENDANCE.c.id).add_cte(
+    insert(_change_table)
+    .from_select(
+        ["session_id", "user_id", "actor_id", "at", "old_status", "new_status", "method", "reason"],
+        select(
+            _NEW_ATTENDANCE.c.session_id,
+            _NEW_ATTENDANCE.c.user_id,
+            bindparam("change_actor_id", type_=_change_table.c.actor_id.type),
+            bindparam("change_at", type_=_change_table.c.at.type),
+            null(),
+            _NEW_ATTENDANCE.c.status,
+            _NEW_ATTENDANCE.c.method,
+            bindparam("change_reason", type_=_change_table.c.reason.type),
+        ),
+    )
+    .cte("logged")
+)
 
 
-# Built once: a hall checking in together runs them hundreds of times a minute.
-_INSERT_ATTENDANCE = {
-    "postgresql": _insert_returning_id(pg_insert),
-    "sqlite": _insert_returning_id(sqlite_insert),
-}
-
-
-def _insert_ignoring_duplicate(values: dict) -> Attendance | None:
-    """INSERT one attendance row and return it; None when the (session, user) row already
-    exists. The unique constraint decides between two simultaneous check-ins, on either
-    database; RETURNING its id gives the row back without a second SELECT."""
+def _insert_with_change(
+    values: dict, actor_id: int | None, reason: str | None, now: datetime
+) -> Attendance | None:
+    """A new attendance row and its line in the change log (from no status to its own); None,
+    and nothing written, when the (session, user) row already exists."""
     row = dict.fromkeys(_ATTENDANCE_COLUMNS) | values
     connection = db.session.connection()
-    new_id = connection.execute(_INSERT_ATTENDANCE[connection.dialect.name], row).scalar()
+    if connection.dialect.name == "postgresql":
+        change = {"change_actor_id": actor_id, "change_at": now, "change_reason": reason}
+        new_id = connection.execute(_INSERT_WITH_CHANGE_POSTGRESQL, row | change).scalar()
+    else:
+        new_id = connection.execute(_INSERT_ATTENDANCE, row).scalar()
+        if new_id is not None:
+            _record_change(row["session_id"], row["user_id"], actor_id, None, row["status"],
+                           row["method"], reason, now)  # fmt: skip
     if new_id is None:
         return None
     attendance = Attendance(id=new_id, **row)  # the row as inserted, not read back
@@ -492,8 +533,9 @@ def check_in(
 ) -> CheckIn:
     """Record a participant present with the code from the projector, or refuse (AttendanceError).
 
-    A first check-in is three statements: one SELECT (invited? recorded already?), the INSERT
-    of the attendance row (RETURNING its id) and the INSERT of its line in the change log.
+    A first check-in is one SELECT (invited? recorded already?) and the writes: the INSERT of
+    the attendance row (RETURNING its id) and the INSERT of its line in the change log, one
+    statement on PostgreSQL (_insert_with_change).
     `state`: that SELECT's answer when already read (session_for_checkin). `before_write`
     (the view's begin_write) is called once, before the first write: a refused code or a
     repeat takes no write lock on SQLite, and a check-in holds it for its INSERTs alone."""
@@ -544,9 +586,8 @@ def check_in(
     }
     writing()
     if existing is None:
-        inserted = _insert_ignoring_duplicate(values)
+        inserted = _insert_with_change(values, None, None, now)
         if inserted is not None:
-            _record_change(session.id, user.id, None, None, status, method, None, now)
             if auto_issue:  # attendance may complete the course (no query otherwise)
                 signals.course_progress.send(session.course, user=user)
             return CheckIn(inserted, created=True)
@@ -637,8 +678,7 @@ def mark(
             "marked_by_id": actor.id,
             "updated_at": now,
         }
-        if _insert_ignoring_duplicate(values):
-            _record_change(session.id, user_id, actor.id, None, status, "manual", reason, now)
+        if _insert_with_change(values, actor.id, reason, now):
             changed += 1
             continue
         current = _attendance(session.id, user_id, lock=True)
