@@ -720,10 +720,10 @@ _FREEZE_QUESTIONS_SQLITE = (
     "INSERT INTO attempt_answer (attempt_id, position, question_version_id, "
     "option_order, selected, saved_at, correct) VALUES (?, ?, ?, ?, '[]', NULL, NULL)"
 )
-# PostgreSQL: the attempt (ON CONFLICT as _NEW_ATTEMPT) and its served questions in one statement, the
-# questions as arrays of positions, question version ids and option orders; the attempt's id
-# comes back, or no row when a simultaneous start inserted that attempt number first (then no
-# question is written either).
+# PostgreSQL: the attempt (ON CONFLICT as _NEW_ATTEMPT) and its served questions in one
+# statement, the questions as arrays of positions, question version ids and option orders; the
+# attempt's id comes back, or no row when a simultaneous start inserted that attempt number
+# first (then no question is written either).
 _NEW_ATTEMPT_WITH_QUESTIONS_POSTGRESQL = (
     "WITH new_attempt AS ("
     "INSERT INTO attempt (quiz_id, user_id, attempt_no, seed, status, started_at, deadline, "
