@@ -221,11 +221,11 @@ def question_pool(quiz: Quiz, generation: int | None = None) -> list[PoolItem]:
     dialect = connection.dialect.name
     params = {"course_id": which} if course else {"module_id": which}
     text, read_at = connection.execute(_POOL[(dialect, course)], params).one()
-    pool = _POOLS.get(text or "")
+    pool = _POOLS.get(text) if text else ()
     if pool is None:
         if len(_POOLS) >= _POOLS_MAX:
             _POOLS.clear()
-        pool = _POOLS[text or ""] = _parse_pool(text, sort=dialect != "postgresql") if text else ()
+        pool = _POOLS[text] = _parse_pool(text, sort=dialect != "postgresql")
     if read_at is not None:  # read with the pool, in the same snapshot
         if len(_POOL_AT) >= _POOLS_MAX:
             _POOL_AT.clear()
