@@ -202,6 +202,26 @@ def test_a_kept_pool_is_used_only_at_its_generation(app, demo):
         assert after == first[1:]
 
 
+def test_a_pre_test_whose_bank_is_empty_says_so_and_writes_nothing(app, client, auth, demo):
+    """Every question retired after this process kept the pool (the quiz page read it): the
+    next "Mulai" reads the empty pool at the new generation and tells the participant, with
+    no attempt written."""
+    with app.app_context():
+        quiz_id = pre_test().id
+    assert auth.login(PPS_NIK, PASSWORD).status_code == 302
+    token = token_of(client, f"/kuis/{quiz_id}")
+    with app.app_context():
+        db.session.execute(update(Question).values(retired=True))
+        db.session.commit()
+    response = client.post(f"/kuis/{quiz_id}/mulai", data={"csrf_token": token})
+    assert response.status_code == 302 and response.headers["Location"].endswith(f"/kuis/{quiz_id}")
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Belum ada soal untuk kuis ini. Hubungi pelatih." in page
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Attempt)) == 0
+        assert quiz_service.question_pool(pre_test(), generation()) == []
+
+
 def test_a_question_retired_by_another_process_is_never_drawn_by_the_next_start(
     app, client, auth, post_form, demo, tmp_path
 ):
